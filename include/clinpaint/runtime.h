@@ -1,0 +1,122 @@
+/* clinpaint runtime: OpenCL devices, the per-device context (context, queue,
+ * program cache, memory accounting) and kernel programs. */
+#ifndef CLINPAINT_RUNTIME_H
+#define CLINPAINT_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "clinpaint/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything `clinpaint devices` shows about one device. */
+typedef struct cp_device_info {
+    int platform_index, device_index; /* the "P:D" selector */
+    char platform_name[128], platform_version[128];
+    char name[256], vendor[128];
+    char driver_version[128], device_version[128], opencl_c_version[128];
+    cl_device_type type;
+    const char *type_name; /* "GPU", "CPU", "accelerator", "other" */
+    unsigned compute_units, clock_mhz;
+    uint64_t global_mem_bytes, local_mem_bytes, max_alloc_bytes;
+    size_t max_work_group_size;
+    bool fp16, fp64;
+    bool is_default; /* chosen when no selector is given */
+    cl_platform_id platform;
+    cl_device_id device;
+} cp_device_info;
+
+/* Every device of every platform, in platform then device order. The caller
+ * frees the array with free(). Zero devices is CP_ERR_NO_DEVICE with a hint. */
+cp_status cp_device_list(cp_device_info **devices, int *count);
+
+/* Picks a device. `selector` is "P:D", or a case-insensitive substring of the
+ * device name; NULL or "" means $CLINPAINT_DEVICE, and if that is unset the
+ * first GPU, else the first device. No match is CP_ERR_NO_DEVICE, with the
+ * list of devices in the message. */
+cp_status cp_device_select(const char *selector, cp_device_info *out);
+
+/* Library version and the OpenCL platform / CLBlast versions in this process
+ * (platform: of the default device; "none" when no platform). */
+const char *cp_version(void);
+void cp_runtime_versions(char *platform, size_t platform_size,
+                         char *clblast, size_t clblast_size);
+
+/* One device in use: an OpenCL context, one in-order queue with profiling,
+ * the program cache and device memory accounting. Not thread-safe: use one
+ * cp_context per thread that enqueues work. */
+typedef struct cp_context cp_context;
+
+cp_status cp_context_create(const char *selector, cp_context **out);
+void cp_context_free(cp_context *ctx);
+
+const cp_device_info *cp_context_device(const cp_context *ctx);
+cl_context cp_context_cl(const cp_context *ctx);
+cl_command_queue cp_context_queue(const cp_context *ctx);
+/* Pointer to the queue, as CLBlast's C API wants it. */
+cl_command_queue *cp_context_queue_ptr(cp_context *ctx);
+
+/* Blocks until every enqueued command has finished (clFinish). */
+cp_status cp_context_finish(cp_context *ctx);
+
+/* Device buffers, counted in the context's memory accounting. */
+cp_status cp_buffer_alloc(cp_context *ctx, size_t bytes, cl_mem *out);
+void cp_buffer_free(cp_context *ctx, cl_mem buf);
+uint64_t cp_context_bytes_in_use(const cp_context *ctx);
+uint64_t cp_context_peak_bytes(const cp_context *ctx);
+void cp_context_reset_peak(cp_context *ctx);
+
+/* A kernel of cl/<file> built with `options` (e.g. "-DK=3 -DWG=64"). The
+ * program is built once per (source, options) and kept in memory, and its
+ * binary is cached on disk (see README: kernel cache). The returned kernel
+ * is owned by the context: do not release it. Set its arguments and enqueue
+ * it before asking for the same kernel again. */
+cp_status cp_kernel_get(cp_context *ctx, const char *file, const char *options,
+                        const char *kernel_name, cl_kernel *out);
+
+/* Statistics of the program cache of this context. */
+typedef struct cp_program_stats {
+    unsigned memory_hits;  /* found already built in this context */
+    unsigned disk_hits;    /* loaded from a cached binary */
+    unsigned builds;       /* compiled from source */
+    unsigned disk_rejects; /* cached entries found corrupt or stale */
+    double build_seconds;  /* wall time spent in builds and loads */
+} cp_program_stats;
+cp_program_stats cp_context_program_stats(const cp_context *ctx);
+
+/* Source text of a kernel file: from $CLINPAINT_KERNEL_DIR if set, else the
+ * copy embedded at build time. Caller frees with free(). */
+cp_status cp_kernel_source(const char *file, char **source, size_t *size);
+
+/* Largest work-group size to use for a 1-D kernel on this device:
+ * min(device max, `want`), at least 1. */
+size_t cp_context_wg_size(const cp_context *ctx, size_t want);
+
+/* Enqueues a kernel over `n` work items in 1-D, in groups of
+ * cp_context_wg_size(ctx, wg) (global size rounded up: kernels check their
+ * bound). n == 0 enqueues nothing. Optionally returns an event. */
+cp_status cp_enqueue_1d(cp_context *ctx, cl_kernel k, size_t n, size_t wg,
+                        cl_event *event);
+
+/* 2-D/3-D launch with explicit local sizes (each global size is rounded up
+ * to a multiple of its local size). `local` may be NULL (driver's choice). */
+cp_status cp_enqueue_nd(cp_context *ctx, cl_kernel k, int dims, const size_t *global,
+                        const size_t *local, cl_event *event);
+
+/* Device self-check: runs a small kernel and a small CLBlast SGEMM and
+ * compares them with the host. */
+cp_status cp_context_self_check(cp_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

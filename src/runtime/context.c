@@ -1,0 +1,102 @@
+/* The per-device context: OpenCL context, one in-order profiling queue,
+ * and device memory accounting. */
+#include "clinpaint/runtime.h"
+#include "runtime/check.h"
+#include "runtime/context_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+cp_status cp_context_create(const char *selector, cp_context **out)
+{
+    *out = NULL;
+    cp_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "context");
+    cp_status st = cp_device_select(selector, &ctx->info);
+    if (st != CP_OK) {
+        free(ctx);
+        return st;
+    }
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)ctx->info.platform, 0};
+    ctx->cl = clCreateContext(props, 1, &ctx->info.device, NULL, NULL, &err);
+    CP_CL_CHECK_GOTO(err, fail);
+    /* clCreateCommandQueue is deprecated in 2.0 but is the 1.2 entry point,
+     * which every driver (Apple's included) has. */
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->info.device,
+                                      CL_QUEUE_PROFILING_ENABLE, &err);
+    CP_CL_CHECK_GOTO(err, fail);
+    *out = ctx;
+    return CP_OK;
+fail:
+    cp_context_free(ctx);
+    return st;
+}
+
+void cp_context_free(cp_context *ctx)
+{
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    cp_program_cache_free(ctx);
+    /* CLBlast keeps programs per context in a process-wide cache; drop them
+     * so the context can really go (and leak checkers stay quiet). */
+    CLBlastClearCache();
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl) clReleaseContext(ctx->cl);
+    free(ctx);
+}
+
+const cp_device_info *cp_context_device(const cp_context *ctx) { return &ctx->info; }
+cl_context cp_context_cl(const cp_context *ctx) { return ctx->cl; }
+cl_command_queue cp_context_queue(const cp_context *ctx) { return ctx->queue; }
+cl_command_queue *cp_context_queue_ptr(cp_context *ctx) { return &ctx->queue; }
+
+cp_status cp_context_finish(cp_context *ctx)
+{
+    CP_CL_CHECK(clFinish(ctx->queue));
+    return CP_OK;
+}
+
+cp_status cp_buffer_alloc(cp_context *ctx, size_t bytes, cl_mem *out)
+{
+    *out = NULL;
+    if (bytes == 0) bytes = 4; /* OpenCL refuses empty buffers */
+    if (bytes > ctx->info.max_alloc_bytes && ctx->info.max_alloc_bytes)
+        return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
+                            "a buffer of %zu bytes exceeds the device's largest "
+                            "allocation (%llu bytes): try a smaller --batch",
+                            bytes, (unsigned long long)ctx->info.max_alloc_bytes);
+    cl_int err;
+    cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    CP_CL_CHECK(err);
+    *out = m;
+    ctx->bytes_in_use += bytes;
+    if (ctx->bytes_in_use > ctx->peak_bytes) ctx->peak_bytes = ctx->bytes_in_use;
+    return CP_OK;
+}
+
+void cp_buffer_free(cp_context *ctx, cl_mem buf)
+{
+    if (!buf) return;
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS &&
+        bytes <= ctx->bytes_in_use)
+        ctx->bytes_in_use -= bytes;
+    clReleaseMemObject(buf);
+}
+
+uint64_t cp_context_bytes_in_use(const cp_context *ctx) { return ctx->bytes_in_use; }
+uint64_t cp_context_peak_bytes(const cp_context *ctx) { return ctx->peak_bytes; }
+void cp_context_reset_peak(cp_context *ctx) { ctx->peak_bytes = ctx->bytes_in_use; }
+
+cp_program_stats cp_context_program_stats(const cp_context *ctx) { return ctx->stats; }
+
+size_t cp_context_wg_size(const cp_context *ctx, size_t want)
+{
+    size_t m = ctx->info.max_work_group_size;
+    size_t w = want < m ? want : m;
+    return w ? w : 1;
+}

@@ -1,0 +1,23 @@
+/* Internal: FNV-1a 64-bit hashing (the data split of MODEL.md uses it too). */
+#ifndef CP_UTIL_HASH_H
+#define CP_UTIL_HASH_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define CP_FNV1A64_INIT 0xcbf29ce484222325ULL
+
+static inline uint64_t cp_fnv1a64_update(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static inline uint64_t cp_fnv1a64(const void *data, size_t n)
+{
+    return cp_fnv1a64_update(CP_FNV1A64_INIT, data, n);
+}
+#endif

@@ -1,0 +1,120 @@
+#define _XOPEN_SOURCE 700
+#include "util/test_util.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static cp_context *g_ctx;
+
+cp_context *tu_ctx(void)
+{
+    if (!g_ctx) {
+        cp_status st = cp_context_create(NULL, &g_ctx);
+        ck_assert_msg(st == CP_OK, "no OpenCL device for tests: %s", cp_last_error());
+    }
+    return g_ctx;
+}
+
+void tu_ctx_release(void)
+{
+    cp_context_free(g_ctx);
+    g_ctx = NULL;
+}
+
+void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi)
+{
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * cp_rng_uniform(r);
+}
+
+cp_tensor tu_tensor_from(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
+                         const char *name)
+{
+    cp_tensor t;
+    TU_OK(cp_tensor_create4(tu_ctx(), n, c, h, w, name, &t));
+    TU_OK(cp_tensor_upload(tu_ctx(), &t, host));
+    return t;
+}
+
+cp_tensor tu_tensor_poisoned(int64_t n, int64_t c, int64_t h, int64_t w, const char *name)
+{
+    cp_tensor t;
+    TU_OK(cp_tensor_create4(tu_ctx(), n, c, h, w, name, &t));
+    TU_OK(cp_tensor_fill(tu_ctx(), &t, NAN));
+    return t;
+}
+
+float *tu_download(const cp_tensor *t)
+{
+    float *h = malloc(cp_tensor_numel(t) * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    TU_OK(cp_tensor_download(tu_ctx(), t, h));
+    return h;
+}
+
+double tu_max_err(const float *got, const double *want, size_t n, double atol, double rtol,
+                  size_t *worst)
+{
+    double m = 0;
+    *worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs(want[i]));
+        if (isnan(e) || isnan(got[i])) e = INFINITY;
+        if (e > m) {
+            m = e;
+            *worst = i;
+        }
+    }
+    return m;
+}
+
+void tu_assert_close(const char *what, const float *got, const double *want, size_t n,
+                     double atol, double rtol)
+{
+    size_t w;
+    double e = tu_max_err(got, want, n, atol, rtol, &w);
+    ck_assert_msg(e <= 1.0,
+                  "%s: element %zu is %.9g, expected %.9g (atol %g, rtol %g, error ratio %g)",
+                  what, w, n ? (double)got[w] : 0.0, n ? want[w] : 0.0, atol, rtol, e);
+}
+
+char *tu_tempdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[1024];
+    snprintf(tmpl, sizeof tmpl, "%s/clinpaint-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    ck_assert_ptr_nonnull(d);
+    char *out = malloc(strlen(d) + 1);
+    ck_assert_ptr_nonnull(out);
+    strcpy(out, d);
+    return out;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void tu_rmdir(const char *path)
+{
+    if (path) nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int tu_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    /* No fork: one OpenCL context per process is cheaper, and ASan sees all. */
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    tu_ctx_release();
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+/* Shared test helpers: one device context per test process, random data,
+ * NaN poisoning, comparisons with tolerances, temporary folders. */
+#ifndef CP_TEST_UTIL_H
+#define CP_TEST_UTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clinpaint/clinpaint.h"
+#include "clinpaint/rng.h"
+
+/* The device context for tests ($CLINPAINT_DEVICE or the default device),
+ * created on first use and freed at exit. Fails the test if none. */
+cp_context *tu_ctx(void);
+void tu_ctx_release(void);
+
+/* ck_assert on a cp_status, printing cp_last_error() on failure. */
+#define TU_OK(expr)                                                               \
+    do {                                                                          \
+        cp_status tu_st_ = (expr);                                                \
+        ck_assert_msg(tu_st_ == CP_OK, "%s -> %s: %s", #expr, cp_status_str(tu_st_), \
+                      cp_last_error());                                           \
+    } while (0)
+
+/* Uniform floats in [lo, hi). */
+void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi);
+
+/* A device tensor holding host data (created and uploaded). */
+cp_tensor tu_tensor_from(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
+                         const char *name);
+/* A device tensor filled with NaN, so unwritten elements show. */
+cp_tensor tu_tensor_poisoned(int64_t n, int64_t c, int64_t h, int64_t w, const char *name);
+/* Downloads into a new malloc'ed array. */
+float *tu_download(const cp_tensor *t);
+
+/* Max over i of |a-b| / (atol + rtol*|b|); > 1 means out of tolerance.
+ * NaN anywhere counts as out of tolerance. Reports the worst index. */
+double tu_max_err(const float *got, const double *want, size_t n, double atol,
+                  double rtol, size_t *worst);
+/* ck_assert that got matches want within (atol, rtol), naming `what`. */
+void tu_assert_close(const char *what, const float *got, const double *want, size_t n,
+                     double atol, double rtol);
+
+/* mkdtemp under $TMPDIR (or /tmp); rm -r of it. */
+char *tu_tempdir(void);
+void tu_rmdir(const char *path);
+
+/* Runs a Check suite and returns the exit code for main(). */
+int tu_run_suite(Suite *s);
+
+#endif

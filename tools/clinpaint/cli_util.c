@@ -1,0 +1,68 @@
+#include "cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "clinpaint %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'clinpaint %s --help' for usage.\n", cmd);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, cp_status st)
+{
+    const char *msg = cp_last_error();
+    fprintf(stderr, "clinpaint %s: error: %s%s%s\n", cmd, cp_status_str(st),
+            msg[0] ? ": " : "", msg);
+    if (st == CP_ERR_INVALID_ARGUMENT || st == CP_ERR_NO_DEVICE)
+        return CLI_EXIT_USAGE;
+    if (st == CP_ERR_INTERRUPTED) return CLI_EXIT_INTERRUPTED;
+    return CLI_EXIT_FAIL;
+}
+
+bool cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    if (!s || !*s) return false;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-') return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end) return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    if (!s || !*s) return false;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_is_help(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}

@@ -1,0 +1,34 @@
+/* Small helpers shared by the sub-commands: option parsing and messages. */
+#ifndef CLINPAINT_TOOL_CLI_UTIL_H
+#define CLINPAINT_TOOL_CLI_UTIL_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clinpaint/status.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_INTERRUPTED 130
+
+/* Prints "clinpaint CMD: <message>" to stderr and a hint to run --help;
+ * returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Prints "clinpaint CMD: error: <status>: <last error>" to stderr and
+ * returns the exit code for the status (2 for a bad argument or no device,
+ * 130 when interrupted, else 1). */
+int cli_fail(const char *cmd, cp_status st);
+
+/* Strict number parsing: the whole string must be a number in [lo, hi]. */
+bool cli_parse_int(const char *s, long lo, long hi, long *out);
+bool cli_parse_u64(const char *s, uint64_t *out);
+bool cli_parse_float(const char *s, double lo, double hi, double *out);
+
+/* True for "--help" and "-h". */
+bool cli_is_help(const char *arg);
+#endif

@@ -1,0 +1,12 @@
+/* Placeholder until this command is built (see the issues). */
+#include <stdio.h>
+
+#include "commands.h"
+
+int cmd_demo(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "clinpaint demo: not available in this version yet\n");
+    return 1;
+}
