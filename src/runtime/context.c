@@ -3,6 +3,7 @@
 #include "clinpaint/runtime.h"
 #include "runtime/check.h"
 #include "runtime/context_internal.h"
+#include "runtime/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@ void cp_context_free(cp_context *ctx)
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     cp_program_cache_free(ctx);
+    int n_events;
+    cp_profile_event *events = cp_profile_end(ctx, &n_events);
+    for (int i = 0; i < n_events; i++) clReleaseEvent(events[i].event);
+    free(events);
     /* CLBlast keeps programs per context in a process-wide cache; drop them
      * so the context can really go (and leak checkers stay quiet). */
     CLBlastClearCache();

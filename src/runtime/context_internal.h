@@ -25,6 +25,11 @@ struct cp_context {
     int program_count, program_cap;
     cp_program_stats stats;
     uint64_t bytes_in_use, peak_bytes;
+    /* profiling (runtime/profile.h) */
+    bool profiling;
+    int profile_tag;
+    struct cp_profile_event *events;
+    int event_count, event_cap;
 };
 
 void cp_program_cache_free(cp_context *ctx);

@@ -1,6 +1,7 @@
 /* Kernel launches with global sizes rounded up to the work-group size. */
 #include "clinpaint/runtime.h"
 #include "runtime/check.h"
+#include "runtime/profile.h"
 
 cp_status cp_enqueue_1d(cp_context *ctx, cl_kernel k, size_t n, size_t wg, cl_event *event)
 {
@@ -8,7 +9,7 @@ cp_status cp_enqueue_1d(cp_context *ctx, cl_kernel k, size_t n, size_t wg, cl_ev
     size_t local = cp_context_wg_size(ctx, wg ? wg : 64);
     size_t global = (n + local - 1) / local * local;
     CP_CL_CHECK(clEnqueueNDRangeKernel(cp_context_queue(ctx), k, 1, NULL, &global,
-                                       &local, 0, NULL, event));
+                                       &local, 0, NULL, event ? event : cp_profile_slot(ctx)));
     return CP_OK;
 }
 
@@ -22,6 +23,6 @@ cp_status cp_enqueue_nd(cp_context *ctx, cl_kernel k, int dims, const size_t *gl
         g[i] = (global[i] + l - 1) / l * l;
     }
     CP_CL_CHECK(clEnqueueNDRangeKernel(cp_context_queue(ctx), k, (cl_uint)dims, NULL, g,
-                                       local, 0, NULL, event));
+                                       local, 0, NULL, event ? event : cp_profile_slot(ctx)));
     return CP_OK;
 }

@@ -1,6 +1,7 @@
 /* Device tensors: (buffer, offset in elements), shape and name. */
 #include "clinpaint/tensor.h"
 #include "runtime/check.h"
+#include "runtime/profile.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -94,7 +95,7 @@ cp_status cp_buffer_fill(cp_context *ctx, cl_mem buf, size_t offset, size_t coun
     if (count == 0) return CP_OK;
     CP_CL_CHECK(clEnqueueFillBuffer(cp_context_queue(ctx), buf, &value, sizeof value,
                                     offset * sizeof(float), count * sizeof(float), 0,
-                                    NULL, NULL));
+                                    NULL, cp_profile_slot(ctx)));
     return CP_OK;
 }
 
@@ -104,7 +105,7 @@ cp_status cp_buffer_copy(cp_context *ctx, cl_mem src, size_t src_offset, cl_mem 
     if (count == 0) return CP_OK;
     CP_CL_CHECK(clEnqueueCopyBuffer(cp_context_queue(ctx), src, dst,
                                     src_offset * sizeof(float), dst_offset * sizeof(float),
-                                    count * sizeof(float), 0, NULL, NULL));
+                                    count * sizeof(float), 0, NULL, cp_profile_slot(ctx)));
     return CP_OK;
 }
 
