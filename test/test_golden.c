@@ -218,7 +218,7 @@ END_TEST
 START_TEST(planning_changes_nothing)
 {
     fixture a = {0}, b = {0};
-    cp_plan_options planned = cp_plan_defaults(), unplanned = {false, false, false};
+    cp_plan_options planned = cp_plan_defaults(), unplanned = {false, false, false, false};
     planned.poison_freed = true;
     load_and_run(&a, "golden_s32_bn.safetensors", &planned);
     load_and_run(&b, "golden_s32_bn.safetensors", &unplanned);

@@ -116,6 +116,9 @@ typedef struct cp_plan_options {
                            overlap (false: every tensor gets its own) */
     bool in_place;      /* element-wise ops may overwrite a dying input */
     bool poison_freed;  /* debug: fill freed regions with NaN while running */
+    bool check_writes;  /* debug: after every node, verify that it wrote only
+                           its own output and workspace (slow: copies the
+                           arena to the host twice per node) */
 } cp_plan_options;
 cp_plan_options cp_plan_defaults(void); /* reuse, in place, no poison */
 
@@ -157,8 +160,12 @@ typedef struct cp_graph_profile {
  * (blocks until done). */
 cp_status cp_graph_run_profiled(cp_graph *g, cp_graph_profile *out);
 
-/* Number of nodes, and of device commands enqueued by the last run. */
+/* Number of nodes. */
 int cp_graph_node_count(const cp_graph *g);
+
+/* Debug: one line per node (id, op, name, shape, sources, offset, size,
+ * workspace, last use) to `f` (a FILE *). */
+void cp_graph_dump(const cp_graph *g, void *f);
 
 #ifdef __cplusplus
 }

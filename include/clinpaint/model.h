@@ -85,13 +85,17 @@ cp_status cp_model_build_train(cp_model *m, int batch, const cp_train_options *o
                                cp_train_graph *out);
 void cp_train_graph_free(cp_train_graph *t);
 
-/* G forward for inference (batch norm with running statistics). */
+/* G forward for inference (batch norm with running statistics). With
+ * `with_losses`, also D on x and y and MODEL.md's losses for evaluation
+ * (no backward, nothing updated). */
 typedef struct cp_infer_graph {
     cp_graph *graph;
     cp_node *x, *mask, *g_out, *y;
+    cp_node *loss_rec, *loss_adv, *loss_d; /* NULL without losses */
     int batch;
 } cp_infer_graph;
-cp_status cp_model_build_infer(cp_model *m, int batch, cp_infer_graph *out);
+cp_status cp_model_build_infer(cp_model *m, int batch, bool with_losses, float ctx_weight,
+                               cp_infer_graph *out);
 void cp_infer_graph_free(cp_infer_graph *t);
 
 #ifdef __cplusplus

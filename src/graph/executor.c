@@ -227,6 +227,48 @@ static cp_status run_node(cp_graph *g, cp_node *n)
     return cp_set_error(CP_ERR_INTERNAL, "graph: no executor for %s", cp_op_name(n->op));
 }
 
+/* Debug: which bytes did node n change outside its own regions? */
+static cp_status check_node_writes(cp_graph *g, const cp_node *n, const float *before,
+                                   const float *after)
+{
+    size_t out_lo = n->offset, out_hi = n->offset + cp_node_alloc_floats(n);
+    size_t ws_lo = n->workspace_offset, ws_hi = ws_lo + n->workspace_floats;
+    for (size_t k = 0; k < g->arena_floats; k++) {
+        if (memcmp(&before[k], &after[k], sizeof(float)) == 0) continue;
+        if ((k >= out_lo && k < out_hi) || (k >= ws_lo && k < ws_hi)) continue;
+        const char *victim = "free space";
+        for (int i = 0; i < g->count; i++) {
+            const cp_node *v = g->nodes[i];
+            if (v->storage == v && k >= v->offset && k < v->offset + cp_node_alloc_floats(v) &&
+                v->id <= n->id && v->last_use >= n->id)
+                victim = v->name;
+        }
+        return cp_set_error(CP_ERR_INTERNAL,
+                            "graph node %d %s (%s) wrote arena float %zu outside its output "
+                            "[%zu, %zu) and workspace [%zu, %zu): it belongs to %s",
+                            n->id, n->name, cp_op_name(n->op), k, out_lo, out_hi, ws_lo, ws_hi,
+                            victim);
+    }
+    return CP_OK;
+}
+
+static cp_status run_node_checked(cp_graph *g, cp_node *n)
+{
+    size_t bytes = g->arena_floats * sizeof(float);
+    float *before = malloc(bytes ? bytes : 1), *after = malloc(bytes ? bytes : 1);
+    cp_status st = before && after ? CP_OK : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "check");
+    cl_command_queue q = cp_context_queue(g->ctx);
+    if (st == CP_OK && clEnqueueReadBuffer(q, g->arena, CL_TRUE, 0, bytes, before, 0, NULL, NULL))
+        st = cp_set_error(CP_ERR_OPENCL, "check_writes: reading the arena failed");
+    if (st == CP_OK) st = run_node(g, n);
+    if (st == CP_OK && clEnqueueReadBuffer(q, g->arena, CL_TRUE, 0, bytes, after, 0, NULL, NULL))
+        st = cp_set_error(CP_ERR_OPENCL, "check_writes: reading the arena failed");
+    if (st == CP_OK) st = check_node_writes(g, n, before, after);
+    free(before);
+    free(after);
+    return st;
+}
+
 static cp_status run_all(cp_graph *g)
 {
     if (g->error) return graph_error(g);
@@ -236,7 +278,7 @@ static cp_status run_all(cp_graph *g)
     for (int i = 0; i < g->count; i++) {
         cp_node *n = g->nodes[i];
         cp_profile_set_tag(g->ctx, i);
-        cp_status st = run_node(g, n);
+        cp_status st = g->opts.check_writes ? run_node_checked(g, n) : run_node(g, n);
         if (st != CP_OK) {
             char msg[2048];
             snprintf(msg, sizeof msg, "%s", cp_last_error());

@@ -168,3 +168,19 @@ void cp_g_keep(cp_graph *g, cp_node *n)
     (void)g;
     if (n) n->keep = true;
 }
+
+void cp_graph_dump(const cp_graph *g, void *file)
+{
+    FILE *f = file;
+    fprintf(f, "graph: %d nodes, arena %zu floats\n", g->count, g->arena_floats);
+    for (int i = 0; i < g->count; i++) {
+        const cp_node *n = g->nodes[i];
+        fprintf(f, "%4d %-20s %-28s [", n->id, cp_op_name(n->op), n->name);
+        for (int d = 0; d < n->ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)n->shape[d]);
+        fprintf(f, "] src(");
+        for (int s = 0; s < n->nsrc; s++) fprintf(f, s ? ",%d" : "%d", n->src[s]->id);
+        fprintf(f, ") off %zu size %zu ws %zu+%zu last %d%s\n", n->offset, cp_node_alloc_floats(n),
+                n->workspace_offset, n->workspace_floats, n->storage ? n->storage->last_use : -1,
+                n->keep ? " kept" : "");
+    }
+}

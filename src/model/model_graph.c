@@ -216,7 +216,8 @@ void cp_train_graph_free(cp_train_graph *t)
     memset(t, 0, sizeof *t);
 }
 
-cp_status cp_model_build_infer(cp_model *m, int batch, cp_infer_graph *t)
+cp_status cp_model_build_infer(cp_model *m, int batch, bool with_losses, float ctx_weight,
+                               cp_infer_graph *t)
 {
     memset(t, 0, sizeof *t);
     if (batch < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "batch %d must be at least 1", batch);
@@ -230,6 +231,18 @@ cp_status cp_model_build_infer(cp_model *m, int batch, cp_infer_graph *t)
     t->y = cp_g_composite(b.g, t->g_out, t->x, t->mask);
     cp_g_keep(b.g, t->g_out);
     cp_g_keep(b.g, t->y);
+    if (with_losses) {
+        cp_graph_segment(b.g, "D forward");
+        cp_node *real = discriminator(&b, t->x, CP_BN_EVAL);
+        cp_node *fake = discriminator(&b, t->y, CP_BN_EVAL);
+        t->loss_rec = cp_g_loss_rec(b.g, t->g_out, t->x, t->mask, ctx_weight);
+        t->loss_adv = cp_g_loss_bce(b.g, fake, 1);
+        t->loss_d = cp_g_add(b.g, 1.0f, cp_g_loss_bce(b.g, real, 1), 1.0f,
+                             cp_g_loss_bce(b.g, fake, 0));
+        cp_g_keep(b.g, t->loss_rec);
+        cp_g_keep(b.g, t->loss_adv);
+        cp_g_keep(b.g, t->loss_d);
+    }
     free(b.leaf);
     cp_status st = cp_graph_status(b.g);
     if (st != CP_OK) cp_infer_graph_free(t);

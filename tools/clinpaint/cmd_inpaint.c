@@ -1,12 +1,379 @@
-/* Placeholder until this command is built (see the issues). */
+/* clinpaint inpaint: fill the masked region of photos with a trained model,
+ * at the model's size and pasted back into the original photo. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli_util.h"
+#include "clinpaint/checkpoint.h"
+#include "clinpaint/clinpaint.h"
+#include "clinpaint/image.h"
+#include "clinpaint/inpaint.h"
+#include "clinpaint/mask.h"
 #include "commands.h"
+#include "data/data_internal.h"
+#include "image_cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: clinpaint inpaint --model CKPT [options] INPUT... -o OUT_DIR\n\n"
+            "Fills the masked region of each image with the generator of a trained model.\n"
+            "INPUT is an image file (JPEG, PNG, BMP, TGA, GIF) of any size, or a folder (all\n"
+            "images below it). Each image is centre-cropped to a square and resized to the\n"
+            "model's size S, as in training. For each input NAME.ext it writes:\n"
+            "  OUT_DIR/NAME.png       the result at S x S (known pixels kept, hole filled)\n"
+            "  OUT_DIR/NAME_full.png  the original image at its own size with only the hole\n"
+            "                         replaced (the S x S result upsampled with Catmull-Rom\n"
+            "                         and pasted inside the centre crop; every other pixel is\n"
+            "                         identical to the input)\n"
+            "  OUT_DIR/NAME_sbs.png   with --side-by-side: input crop | masked | result\n"
+            "Names that would collide get a suffix (_2, _3, ...).\n\n"
+            "options:\n"
+            "  --model CKPT       a checkpoint written by clinpaint train (required)\n"
+            "  --mask M           center (default, as in training), face, rect, free, mixed,\n"
+            "                     a PNG (any size; white = missing; the same for every image),\n"
+            "                     or a folder of per-image masks matched by file name\n"
+            "                     (photos/a.jpg takes MASKS/photos/a.png, else MASKS/a.png)\n"
+            "  --side-by-side     also write NAME_sbs.png\n"
+            "  --batch N          images per generator run (default 8)\n"
+            "  --seed K           seed of the random masks (face, rect, free, mixed; default 1)\n"
+            "  --device SEL       OpenCL device (P:D or part of its name)\n"
+            "  -o, --out OUT_DIR  output folder (created when missing; required)\n\n"
+            "Unreadable images are skipped with a warning. Exit code 0 when at least one image\n"
+            "was written, 1 when none could be, 2 for a usage error.\n");
+}
+
+/* ---- the engine ---- */
+
+typedef struct engine {
+    const ic_inpaint_job *job;
+    int S, batch;
+    cp_mask_source *masks;
+    cp_inpainter *ip;
+    float *x, *m, *y, *masked;
+    uint8_t *rgb;
+    cp_image *orig;  /* batch originals */
+    size_t *which;   /* batch -> input index */
+    float **grid;    /* grid_max * 3 cells */
+    int grid_rows;
+} engine;
+
+static cp_status write_png(const char *path, const cp_image *img)
+{
+    return cp_image_write_png(path, img);
+}
+
+static char *out_path(const engine *e, const char *name, const char *suffix)
+{
+    size_t n = strlen(e->job->out_dir) + strlen(name) + strlen(suffix) + 8;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s%s.png", e->job->out_dir, name, suffix);
+    return p;
+}
+
+/* The mask of input k; folder masks by relative path, then by base name. */
+static cp_status mask_for(engine *e, const ic_input *in, size_t k, float *out)
+{
+    cp_status st = cp_mask_source_get(e->masks, in->relpath, e->job->seed, k, out);
+    if (st != CP_OK && cp_mask_source_per_image(e->masks)) {
+        const char *b = strrchr(in->relpath, '/');
+        if (b && cp_mask_source_get(e->masks, b + 1, e->job->seed, k, out) == CP_OK) return CP_OK;
+    }
+    return st;
+}
+
+/* Writes the outputs of batch slot i. */
+static cp_status write_outputs(engine *e, int i, const ic_input *in)
+{
+    const int S = e->S;
+    const size_t px = (size_t)S * S;
+    const float *xi = e->x + (size_t)i * 3 * px, *mi = e->m + (size_t)i * px;
+    const float *yi = e->y + (size_t)i * 3 * px;
+    float *masked = e->masked + (size_t)i * 3 * px;
+    for (int c = 0; c < 3; c++)
+        for (size_t p = 0; p < px; p++) masked[c * px + p] = mi[p] >= 0.5f ? 1.0f : xi[c * px + p];
+    cp_image img = {0}, full = {0}, sbs = {0};
+    char *p_res = out_path(e, in->name, ""), *p_full = out_path(e, in->name, "_full");
+    char *p_sbs = e->job->side_by_side ? out_path(e, in->name, "_sbs") : NULL;
+    cp_status st = p_res && p_full && (p_sbs || !e->job->side_by_side)
+                       ? CP_OK
+                       : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t holes = 0;
+    if (st == CP_OK) st = cp_chw_to_image(yi, S, S, &img);
+    if (st == CP_OK) st = write_png(p_res, &img);
+    if (st == CP_OK) st = ic_paste_full(&e->orig[i], yi, mi, S, &full, &holes);
+    if (st == CP_OK) st = write_png(p_full, &full);
+    if (st == CP_OK && p_sbs) {
+        const float *cells[3] = {xi, masked, yi};
+        st = cp_image_grid(cells, 3, 3, S, 2, 255, &sbs);
+        if (st == CP_OK) st = write_png(p_sbs, &sbs);
+    }
+    if (st == CP_OK && e->grid && e->grid_rows < e->job->grid_max) {
+        const float *src[3] = {xi, masked, yi};
+        for (int c = 0; c < 3; c++) {
+            float *cell = malloc(sizeof *cell * 3 * px);
+            if (!cell) {
+                st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory (grid)");
+                break;
+            }
+            memcpy(cell, src[c], sizeof *cell * 3 * px);
+            e->grid[e->grid_rows * 3 + c] = cell;
+        }
+        if (st == CP_OK) e->grid_rows++;
+    }
+    if (st == CP_OK && !e->job->quiet)
+        printf("%s -> %s (%dx%d), %s (%dx%d, %zu hole pixels)%s%s\n", in->path, p_res, S, S, p_full,
+               full.w, full.h, holes, p_sbs ? ", " : "", p_sbs ? p_sbs : "");
+    cp_image_free(&img);
+    cp_image_free(&full);
+    cp_image_free(&sbs);
+    free(p_res);
+    free(p_full);
+    free(p_sbs);
+    return st;
+}
+
+static void engine_free(engine *e)
+{
+    if (e->grid)
+        for (int k = 0; k < e->job->grid_max * 3; k++) free(e->grid[k]);
+    free(e->grid);
+    if (e->orig)
+        for (int i = 0; i < e->batch; i++) cp_image_free(&e->orig[i]);
+    free(e->orig);
+    free(e->which);
+    free(e->x);
+    free(e->m);
+    free(e->y);
+    free(e->masked);
+    free(e->rgb);
+    cp_inpainter_free(e->ip);
+    cp_mask_source_free(e->masks);
+}
+
+static const char *describe_model(const cp_model_config *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "preset %s, %dx%d, widths %d,%d,%d,%d,%d,%d, latent %d%s", c->preset, c->size,
+             c->size, c->widths[0], c->widths[1], c->widths[2], c->widths[3], c->widths[4],
+             c->widths[5], c->latent, c->batchnorm ? ", batchnorm" : "");
+    return buf;
+}
+
+/* Runs the inputs through the model in batches. */
+static cp_status run_all(engine *e, const ic_inputs *in, ic_inpaint_result *res)
+{
+    const int S = e->S;
+    const size_t px = (size_t)S * S;
+    size_t next = 0;
+    while (next < in->n) {
+        int n = 0;
+        while (n < e->batch && next < in->n) {
+            size_t k = next++;
+            const ic_input *it = &in->v[k];
+            cp_status st = cp_image_load(it->path, &e->orig[n]);
+            if (st == CP_OK) st = cp_image_square_resize(&e->orig[n], S, e->rgb);
+            if (st == CP_OK) {
+                cp_rgb_to_chw(e->rgb, S, 0, e->x + (size_t)n * 3 * px);
+                st = mask_for(e, it, k, e->m + (size_t)n * px);
+            }
+            if (st != CP_OK) {
+                if (st == CP_ERR_OUT_OF_HOST_MEMORY) return st;
+                cp_warn("%s; skipped", cp_last_error());
+                cp_image_free(&e->orig[n]);
+                res->skipped++;
+                continue;
+            }
+            e->which[n++] = k;
+        }
+        if (n == 0) break;
+        cp_status st = cp_inpainter_run(e->ip, n, e->x, e->m, e->y, NULL, NULL);
+        if (st != CP_OK) return st;
+        for (int i = 0; i < n; i++) {
+            st = write_outputs(e, i, &in->v[e->which[i]]);
+            cp_image_free(&e->orig[i]);
+            if (st != CP_OK) return st;
+            res->done++;
+        }
+        fflush(stdout);
+    }
+    return CP_OK;
+}
+
+int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
+               ic_inpaint_result *res)
+{
+    const char *cmd = job->cmd;
+    memset(res, 0, sizeof *res);
+    engine e;
+    memset(&e, 0, sizeof e);
+    e.job = job;
+    cp_checkpoint *ck = NULL;
+    cp_model *model = NULL;
+    bool own_ctx = false;
+    ic_inputs in = {0};
+    size_t missing = 0;
+    int rc = CLI_EXIT_OK;
+    cp_status st = cp_checkpoint_open(job->model_path, &ck);
+    if (st != CP_OK) return cli_fail(cmd, st);
+    e.S = cp_checkpoint_config(ck)->size;
+    res->size = e.S;
+    if ((st = cp_mask_source_create(job->mask_spec, e.S, &e.masks)) != CP_OK) goto fail;
+    if ((st = ic_collect_inputs(job->inputs, job->input_count, &in, &missing)) != CP_OK) goto fail;
+    res->skipped = missing;
+    if (in.n == 0) {
+        fprintf(stderr, "clinpaint %s: error: no input image to inpaint (%zu input%s skipped)\n", cmd,
+                missing, missing == 1 ? "" : "s");
+        rc = CLI_EXIT_FAIL;
+        goto out;
+    }
+    if ((st = ic_mkdirs(job->out_dir)) != CP_OK) goto fail;
+    if (!ctx) {
+        if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+        own_ctx = true;
+    }
+    if ((st = cp_checkpoint_load_model(ck, ctx, false, &model)) != CP_OK) goto fail;
+    char desc[256];
+    if (!job->quiet)
+        fprintf(stderr, "clinpaint %s: %zu image%s with %s (%s), mask %s, on %s\n", cmd, in.n,
+                in.n == 1 ? "" : "s", job->model_path,
+                describe_model(&model->cfg, desc, sizeof desc), cp_mask_source_describe(e.masks),
+                cp_context_device(ctx)->name);
+    e.batch = job->batch < 1 ? 1 : (size_t)job->batch > in.n ? (int)in.n : job->batch;
+    if ((st = cp_inpainter_create(model, e.batch, false, 0.0f, &e.ip)) != CP_OK) goto fail;
+    const size_t px = (size_t)e.S * e.S, nb = (size_t)e.batch;
+    e.x = malloc(sizeof *e.x * nb * 3 * px);
+    e.m = malloc(sizeof *e.m * nb * px);
+    e.y = malloc(sizeof *e.y * nb * 3 * px);
+    e.masked = malloc(sizeof *e.masked * nb * 3 * px);
+    e.rgb = malloc(3 * px);
+    e.orig = calloc(nb, sizeof *e.orig);
+    e.which = calloc(nb, sizeof *e.which);
+    if (job->grid_path && job->grid_max > 0) e.grid = calloc((size_t)job->grid_max * 3, sizeof *e.grid);
+    if (!e.x || !e.m || !e.y || !e.masked || !e.rgb || !e.orig || !e.which ||
+        (job->grid_path && job->grid_max > 0 && !e.grid)) {
+        st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+        goto fail;
+    }
+    if ((st = run_all(&e, &in, res)) != CP_OK) goto fail;
+    if (e.grid && e.grid_rows > 0) {
+        st = cp_image_write_grid_png(job->grid_path, (const float *const *)e.grid, e.grid_rows * 3,
+                                     3, e.S);
+        if (st != CP_OK) goto fail;
+    }
+    if (res->done == 0) {
+        fprintf(stderr, "clinpaint %s: error: none of the %zu input image%s could be inpainted\n",
+                cmd, in.n, in.n == 1 ? "" : "s");
+        rc = CLI_EXIT_FAIL;
+        goto out;
+    }
+    if (!job->quiet) {
+        printf("inpainted %zu image%s at %dx%d into %s", res->done, res->done == 1 ? "" : "s", e.S,
+               e.S, job->out_dir);
+        if (res->skipped) printf("; skipped %zu unreadable input%s (see the warnings)", res->skipped,
+                                 res->skipped == 1 ? "" : "s");
+        printf("\n");
+    }
+    goto out;
+fail:
+    rc = cli_fail(cmd, st);
+out:
+    fflush(stdout);
+    engine_free(&e);
+    ic_inputs_free(&in);
+    cp_model_free(model);
+    cp_checkpoint_close(ck);
+    if (own_ctx) cp_context_free(ctx);
+    return rc;
+}
+
+/* ---- the command ---- */
 
 int cmd_inpaint(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "clinpaint inpaint: not available in this version yet\n");
-    return 1;
+    const char *cmd = "inpaint";
+    ic_inpaint_job job = {.cmd = cmd, .mask_spec = "center", .batch = 8, .seed = 1};
+    const char *device = NULL;
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    if (!inputs) {
+        fprintf(stderr, "clinpaint %s: out of host memory\n", cmd);
+        return CLI_EXIT_FAIL;
+    }
+    int n_inputs = 0, rc = -1;
+    bool options_done = false;
+    for (int i = 1; i < argc && rc < 0; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            inputs[n_inputs++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        if (cli_is_help(a)) {
+            usage(stdout);
+            rc = CLI_EXIT_OK;
+            break;
+        }
+        if (strcmp(a, "--side-by-side") == 0) {
+            job.side_by_side = true;
+            continue;
+        }
+        const char *v = NULL;
+        const char *eq = strchr(a, '=');
+        char name[64];
+        if (eq && a[1] == '-' && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            v = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+        }
+        bool known = strcmp(name, "--model") == 0 || strcmp(name, "--mask") == 0 ||
+                     strcmp(name, "--batch") == 0 || strcmp(name, "--seed") == 0 ||
+                     strcmp(name, "--device") == 0 || strcmp(name, "-o") == 0 ||
+                     strcmp(name, "--out") == 0;
+        if (!known) {
+            rc = cli_usage_error(cmd, "unknown option '%s'", a);
+            break;
+        }
+        if (!v) {
+            if (i + 1 >= argc) {
+                rc = cli_usage_error(cmd, "%s needs a value", name);
+                break;
+            }
+            v = argv[++i];
+        }
+        long n;
+        uint64_t u;
+        if (strcmp(name, "--model") == 0) {
+            job.model_path = v;
+        } else if (strcmp(name, "--mask") == 0) {
+            job.mask_spec = v;
+        } else if (strcmp(name, "--batch") == 0) {
+            if (!cli_parse_int(v, 1, 1024, &n)) rc = cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
+            else job.batch = (int)n;
+        } else if (strcmp(name, "--seed") == 0) {
+            if (!cli_parse_u64(v, &u)) rc = cli_usage_error(cmd, "--seed '%s': a non-negative whole number", v);
+            else job.seed = u;
+        } else if (strcmp(name, "--device") == 0) {
+            device = v;
+        } else {
+            job.out_dir = v;
+        }
+    }
+    if (rc < 0 && !job.model_path)
+        rc = cli_usage_error(cmd, "--model CKPT is required (a checkpoint written by clinpaint train)");
+    if (rc < 0 && n_inputs == 0) rc = cli_usage_error(cmd, "no INPUT given (image files or folders)");
+    if (rc < 0 && !job.out_dir) rc = cli_usage_error(cmd, "-o OUT_DIR is required");
+    if (rc < 0 && !job.mask_spec[0]) rc = cli_usage_error(cmd, "--mask needs a value");
+    if (rc < 0) {
+        job.inputs = inputs;
+        job.input_count = n_inputs;
+        ic_inpaint_result res;
+        rc = ic_inpaint(&job, NULL, device, &res);
+    }
+    free(inputs);
+    return rc;
 }

@@ -1,0 +1,64 @@
+/* Deterministic sums: the whole-tensor sum and per-channel sums (bias
+ * gradient). One work-group per output: each work item keeps a
+ * compensated (Neumaier) sum of its strided elements (accurate however long the
+ * tensor and however small the group: Apple's CPU device runs groups of 1),
+ * then the group adds the items' sums pairwise in local memory. Work-group
+ * sizes are powers of two (any, from 1). No float atomics. */
+
+/* Compensated summation (Kahan-Babuska / Neumaier): s += v, with the
+ * rounding error of each addition collected in c; the sum is s + c. Unlike
+ * plain Kahan it also recovers terms lost against a larger partial sum that
+ * later cancels. An infinite s leaves c alone, so that inf stays inf (and
+ * NaN, once in, stays NaN). */
+void comp_add(float *s, float *c, float v)
+{
+    const float t = *s + v;
+    const float e = fabs(*s) >= fabs(v) ? (*s - t) + v : (v - t) + *s;
+    *c += isinf(t) ? 0.0f : e;
+    *s = t;
+}
+
+/* Sum of v over the work-group (every item must call it); all get it. */
+float wg_sum(float v, __local float *scratch)
+{
+    const uint lid = get_local_id(0);
+    scratch[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = get_local_size(0) >> 1; s > 0; s >>= 1) {
+        if (lid < s) scratch[lid] += scratch[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* out[0] = scale * sum of x[0..n). One work-group. */
+__kernel void reduce_sum(__global const float *x, const ulong x_off, const uint n,
+                         const float scale, __global float *out, const ulong out_off,
+                         __local float *scratch)
+{
+    const uint lid = get_local_id(0), wg = get_local_size(0);
+    float s = 0.0f, c = 0.0f;
+    for (uint i = lid; i < n; i += wg) comp_add(&s, &c, x[x_off + i]);
+    const float total = wg_sum(s + c, scratch);
+    if (lid == 0) out[out_off] = scale * total;
+}
+
+/* db[c] = sum over n, h, w of dy[n, c, h, w] (+ db[c] if acc). One
+ * work-group per channel. */
+__kernel void channel_sum(__global const float *dy, const ulong dy_off, const uint n,
+                          const uint channels, const uint hw, __global float *db,
+                          const ulong db_off, const uint acc, __local float *scratch)
+{
+    const uint ch = get_group_id(0);
+    const uint lid = get_local_id(0), wg = get_local_size(0);
+    const uint count = n * hw;
+    float s = 0.0f, c = 0.0f;
+    for (uint k = lid; k < count; k += wg) {
+        const uint b = k / hw, j = k - b * hw;
+        comp_add(&s, &c, dy[dy_off + (b * channels + ch) * hw + j]);
+    }
+    const float total = wg_sum(s + c, scratch);
+    if (lid == 0) db[db_off + ch] = acc ? db[db_off + ch] + total : total;
+}

@@ -1,0 +1,74 @@
+/* clinpaint: RGB images on the host, and their conversion to and from the
+ * model's CHW float tensors in [-1, 1] (MODEL.md, "Tensors and ranges",
+ * "Data"). */
+#ifndef CLINPAINT_IMAGE_H
+#define CLINPAINT_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clinpaint/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 8-bit RGB, rows top to bottom, HWC (pixels[(y*w + x)*3 + c]). */
+typedef struct cp_image {
+    int w, h;
+    uint8_t *pixels; /* w*h*3 bytes, owned: free with cp_image_free */
+} cp_image;
+
+/* Largest image accepted by the loaders, in pixels (bigger files are rejected
+ * as CP_ERR_FORMAT rather than risking a multi-GiB allocation). */
+#define CP_IMAGE_MAX_PIXELS ((size_t)1 << 26)
+
+/* Allocates a w×h image, zero-filled. */
+cp_status cp_image_alloc(int w, int h, cp_image *out);
+/* Frees the pixels and zeroes the struct; NULL or an empty image is fine. */
+void cp_image_free(cp_image *img);
+
+/* Decodes a JPEG/PNG/BMP/TGA/GIF (first frame) file into RGB: grey is
+ * replicated, alpha dropped. CP_ERR_IO if the file cannot be opened,
+ * CP_ERR_FORMAT if it is not a decodable image (the message names the file
+ * and stb's reason). Thread-safe. */
+cp_status cp_image_load(const char *path, cp_image *out);
+/* The same from memory; `name` is only used in messages. */
+cp_status cp_image_load_memory(const void *data, size_t size, const char *name,
+                               cp_image *out);
+
+/* Writes an 8-bit RGB PNG. CP_ERR_IO on failure. */
+cp_status cp_image_write_png(const char *path, const cp_image *img);
+
+/* Centre-crops to a square of side s = min(w, h) at offset
+ * (floor((w - s)/2), floor((h - s)/2)) and resizes it to S×S into `rgb`
+ * (S*S*3 bytes, HWC): exact area averaging when shrinking, bilinear when
+ * enlarging, a copy when s == S; results rounded to the nearest integer. */
+cp_status cp_image_square_resize(const cp_image *img, int S, uint8_t *rgb);
+
+/* S×S HWC bytes -> 3×S×S floats v/127.5 - 1; `flip` mirrors left-right. */
+void cp_rgb_to_chw(const uint8_t *rgb, int S, int flip, float *out);
+
+/* cp_image_square_resize followed by cp_rgb_to_chw (no flip): the model's
+ * input for one image. `out` holds 3*S*S floats. */
+cp_status cp_image_to_chw(const cp_image *img, int S, float *out);
+
+/* 3×h×w floats in [-1, 1] -> an RGB image: (v + 1)*127.5, clipped to
+ * [0, 255], rounded to nearest (NaN becomes 0). Allocates `out`. */
+cp_status cp_chw_to_image(const float *chw, int w, int h, cp_image *out);
+
+/* Lays `count` 3×S×S float images out in a grid of `cols` columns (rows =
+ * ceil(count/cols)), `gap` pixels between cells and around the border, the
+ * gaps filled with grey `bg`. A NULL entry leaves its cell blank. For the
+ * training samples: pass (masked input, output, ground truth) per row with
+ * cols = 3. Allocates `out`. */
+cp_status cp_image_grid(const float *const *chw, int count, int cols, int S,
+                        int gap, uint8_t bg, cp_image *out);
+/* cp_image_grid (gap 2, white) written to a PNG file. */
+cp_status cp_image_write_grid_png(const char *path, const float *const *chw,
+                                  int count, int cols, int S);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,81 @@
+/* clinpaint training: MODEL.md's iterations over a folder of images, with
+ * the run folder of logs, figures and checkpoints. */
+#ifndef CLINPAINT_TRAIN_H
+#define CLINPAINT_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clinpaint/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cp_train_progress {
+    uint64_t epoch, epochs;          /* 0-based epoch, total */
+    uint64_t batch, batches;         /* within the epoch: next batch, batches per epoch */
+    uint64_t step;                   /* iterations done in the whole run */
+    double elapsed_s, images_per_s, eta_s;
+    float rec, adv, g, d, p_real, p_fake; /* the last iteration's values */
+} cp_train_progress;
+
+typedef struct cp_epoch_metrics {
+    uint64_t epoch, step;
+    double hole_psnr, psnr, ssim, hole_l1; /* test split, MODEL.md */
+    double rec, adv, d;                    /* test split losses */
+    uint64_t images;                       /* 0 when the test split is empty */
+} cp_epoch_metrics;
+
+typedef struct cp_train_config {
+    const char *data_dir;  /* folder of images (read recursively) */
+    const char *out_dir;   /* the run folder */
+    const char *mask_spec; /* center|rect|free|face|mixed|PNG|DIR */
+    const char *resume;    /* checkpoint to continue from, or NULL */
+    cp_model_config model;
+    int batch, epochs;
+    uint64_t seed;
+    cp_train_options opts;
+    double max_minutes;     /* stop (saving) after this long; 0: no limit */
+    uint64_t max_steps;     /* stop after this many iterations in total; 0: none */
+    int sample_count;       /* test images in each samples grid */
+    int eval_batch;         /* batch of the per-epoch evaluation */
+    uint64_t eval_max_images; /* cap on test images evaluated per epoch; 0: all */
+    int threads;            /* data threads; 0: default */
+    const volatile int *stop; /* non-zero: finish the iteration, save, stop */
+    void *user;
+    void (*on_progress)(void *user, const cp_train_progress *p); /* every iteration */
+    void (*on_epoch)(void *user, const cp_epoch_metrics *m);     /* after each evaluation */
+    void (*on_message)(void *user, const char *text);            /* notes and warnings */
+} cp_train_config;
+
+/* MODEL.md's defaults: preset base, batch 8, 20 epochs, center masks,
+ * seed 1, Adam lr 1e-4, β 0.5/0.999, λ 0.999/0.001/0.1. */
+cp_train_config cp_train_config_defaults(void);
+
+typedef struct cp_train_result {
+    uint64_t step, epoch, batch; /* position reached (next iteration) */
+    uint64_t steps_this_run;
+    double seconds, images_per_s;
+    bool finished;   /* every epoch done */
+    bool time_limit; /* stopped by max_minutes or max_steps */
+    bool interrupted;
+    double best_hole_psnr;
+    char last_checkpoint[1100];
+} cp_train_result;
+
+/* Trains. Returns CP_ERR_INTERRUPTED after a stop request (the state is
+ * saved), CP_ERR_NUMERIC when a loss becomes NaN or Inf (nothing saved after
+ * the last good checkpoint), CP_ERR_OUT_OF_DEVICE_MEMORY before starting
+ * when the batch does not fit (the message gives the largest that does). */
+cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result *result);
+
+/* Device bytes one training iteration needs at `batch` (model, optimizer,
+ * activations), and the largest batch that fits the device (0 if none). */
+cp_status cp_train_memory(cp_context *ctx, const cp_model_config *cfg, int batch,
+                          uint64_t *bytes, int *largest_batch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

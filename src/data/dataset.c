@@ -1,0 +1,269 @@
+/* Image folders: listing, the FNV-1a train/test split, bad-file handling. */
+#include "clinpaint/dataset.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stb_image.h>
+
+#include "clinpaint/image.h"
+#include "data/data_internal.h"
+#include "data/dataset_internal.h"
+
+struct cp_dataset {
+    char *dir;
+    cp_split split;
+    char **rel;
+    size_t count;
+    atomic_uchar *bad;    /* per image: 1 once a decode failed */
+    atomic_size_t skipped;
+};
+
+uint64_t cp_fnv1a64(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < size; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+cp_split cp_split_of(const char *relpath)
+{
+    return cp_fnv1a64(relpath, strlen(relpath)) % 10 == 0 ? CP_SPLIT_TEST : CP_SPLIT_TRAIN;
+}
+
+const char *cp_split_name(cp_split split)
+{
+    switch (split) {
+    case CP_SPLIT_ALL: return "all";
+    case CP_SPLIT_TRAIN: return "train";
+    case CP_SPLIT_TEST: return "test";
+    }
+    return "?";
+}
+
+int cp_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n >= 2 ? 2 : 1;
+}
+
+/* Cheap check at open: the file exists, is not empty and has an image
+ * header stb understands, of an acceptable size. */
+static bool probe(const char *path, char *why, size_t why_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, why_size, "%s", strerror(errno));
+        return false;
+    }
+    int w, h, c;
+    bool ok = false;
+    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) == 0)
+        snprintf(why, why_size, "empty file");
+    else if (fseek(f, 0, SEEK_SET) != 0)
+        snprintf(why, why_size, "%s", strerror(errno));
+    else if (!stbi_info_from_file(f, &w, &h, &c))
+        snprintf(why, why_size, "not a decodable image (%s)", stbi_failure_reason());
+    else if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > CP_IMAGE_MAX_PIXELS)
+        snprintf(why, why_size, "image size %dx%d out of range", w, h);
+    else
+        ok = true;
+    fclose(f);
+    return ok;
+}
+
+static cp_status no_images(const cp_dataset *ds, size_t listed, size_t in_split)
+{
+    if (listed == 0)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "data folder '%s' holds no image files (.jpg .jpeg .png .bmp .tga .gif)",
+                            ds->dir);
+    if (in_split == 0)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "data folder '%s': none of its %zu images is in the %s split "
+                            "(the test split holds the images whose path hash %% 10 == 0, about 1 in 10)",
+                            ds->dir, listed, cp_split_name(ds->split));
+    return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                        "data folder '%s': none of its %zu image files in the %s split could be "
+                        "read (all %zu skipped)",
+                        ds->dir, in_split, cp_split_name(ds->split), in_split);
+}
+
+cp_status cp_dataset_open(const char *dir, cp_split split, cp_dataset **out)
+{
+    *out = NULL;
+    cp_file_list list;
+    CP_DATA_TRY(cp_scan_images(dir, "data", &list));
+    cp_dataset *ds = calloc(1, sizeof *ds);
+    cp_status st = CP_OK;
+    if (!ds || !(ds->dir = strdup(dir)) || !(ds->rel = calloc(list.count + 1, sizeof *ds->rel))) {
+        st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory opening '%s'", dir);
+        goto fail;
+    }
+    ds->split = split;
+    atomic_init(&ds->skipped, 0);
+    size_t in_split = 0;
+    for (size_t i = 0; i < list.count; i++) {
+        if (split != CP_SPLIT_ALL && cp_split_of(list.rel[i]) != split) continue;
+        in_split++;
+        char *path = cp_path_join(dir, list.rel[i]);
+        char why[512];
+        if (!path) {
+            st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory opening '%s'", dir);
+            goto fail;
+        }
+        if (probe(path, why, sizeof why)) {
+            ds->rel[ds->count++] = list.rel[i];
+            list.rel[i] = NULL; /* moved */
+        } else {
+            cp_warn("skipping '%s': %s", path, why);
+            atomic_fetch_add(&ds->skipped, 1);
+        }
+        free(path);
+    }
+    if (ds->count == 0) {
+        st = no_images(ds, list.count, in_split);
+        goto fail;
+    }
+    ds->bad = malloc(ds->count * sizeof *ds->bad);
+    if (!ds->bad) {
+        st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory opening '%s'", dir);
+        goto fail;
+    }
+    for (size_t i = 0; i < ds->count; i++) atomic_init(&ds->bad[i], 0);
+    cp_file_list_free(&list);
+    *out = ds;
+    return CP_OK;
+fail:
+    cp_file_list_free(&list);
+    cp_dataset_free(ds);
+    return st;
+}
+
+void cp_dataset_free(cp_dataset *ds)
+{
+    if (!ds) return;
+    if (ds->rel)
+        for (size_t i = 0; i < ds->count; i++) free(ds->rel[i]);
+    free(ds->rel);
+    free((void *)ds->bad);
+    free(ds->dir);
+    free(ds);
+}
+
+size_t cp_dataset_count(const cp_dataset *ds) { return ds->count; }
+const char *cp_dataset_dir(const cp_dataset *ds) { return ds->dir; }
+cp_split cp_dataset_split(const cp_dataset *ds) { return ds->split; }
+const char *cp_dataset_relpath(const cp_dataset *ds, size_t i)
+{
+    return i < ds->count ? ds->rel[i] : NULL;
+}
+size_t cp_dataset_skipped(const cp_dataset *ds)
+{
+    return atomic_load(&((cp_dataset *)ds)->skipped);
+}
+
+bool cp_dataset_is_bad(const cp_dataset *ds, size_t i)
+{
+    return i < ds->count && atomic_load(&((cp_dataset *)ds)->bad[i]) != 0;
+}
+
+/* Marks image i bad; the first caller warns and counts it. */
+static void mark_bad(const cp_dataset *ds, size_t i, const char *why)
+{
+    cp_dataset *m = (cp_dataset *)ds; /* the flags are atomics: logically const */
+    if (atomic_exchange(&m->bad[i], 1) == 0) {
+        cp_warn("skipping %s", why);
+        atomic_fetch_add(&m->skipped, 1);
+    }
+}
+
+cp_status cp_dataset_load(const cp_dataset *ds, size_t i, int S, uint8_t *rgb)
+{
+    if (i >= ds->count)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "image index %zu out of range (%zu images)", i,
+                            ds->count);
+    if (atomic_load(&((cp_dataset *)ds)->bad[i]))
+        return cp_set_error(CP_ERR_FORMAT, "'%s/%s' was found bad earlier", ds->dir, ds->rel[i]);
+    char *path = cp_path_join(ds->dir, ds->rel[i]);
+    if (!path) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    cp_image img;
+    cp_status st = cp_image_load(path, &img);
+    free(path);
+    if (st == CP_OK) {
+        st = cp_image_square_resize(&img, S, rgb);
+        cp_image_free(&img);
+    } else if (st == CP_ERR_FORMAT || st == CP_ERR_IO) {
+        mark_bad(ds, i, cp_last_error());
+        st = CP_ERR_FORMAT;
+    }
+    return st;
+}
+
+/* ---- cp_dataset_verify: decode everything once, in parallel ---- */
+
+typedef struct verify_job {
+    const cp_dataset *ds;
+    atomic_size_t next;
+    atomic_int failed; /* a non-format error (out of memory) */
+} verify_job;
+
+static void *verify_worker(void *arg)
+{
+    verify_job *job = arg;
+    const int S = 8; /* decoding is what is checked; a tiny resize is enough */
+    uint8_t rgb[8 * 8 * 3];
+    for (;;) {
+        size_t i = atomic_fetch_add(&job->next, 1);
+        if (i >= job->ds->count) break;
+        cp_status st = cp_dataset_load(job->ds, i, S, rgb);
+        if (st != CP_OK && st != CP_ERR_FORMAT) atomic_store(&job->failed, (int)st);
+    }
+    return NULL;
+}
+
+cp_status cp_dataset_verify(cp_dataset *ds, int threads)
+{
+    if (threads <= 0) threads = cp_default_threads();
+    if (threads > 64) threads = 64;
+    verify_job job = {.ds = ds};
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, 0);
+    pthread_t tid[64];
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        if (pthread_create(&tid[started], NULL, verify_worker, &job) != 0) break;
+        started++;
+    }
+    verify_worker(&job);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+    if (atomic_load(&job.failed))
+        return cp_set_error((cp_status)atomic_load(&job.failed),
+                            "verifying '%s': out of host memory", ds->dir);
+    size_t kept = 0;
+    for (size_t i = 0; i < ds->count; i++) {
+        if (atomic_load(&ds->bad[i])) {
+            free(ds->rel[i]);
+            continue;
+        }
+        ds->rel[kept] = ds->rel[i];
+        atomic_store(&ds->bad[kept], 0);
+        kept++;
+    }
+    size_t before = ds->count;
+    ds->count = kept;
+    if (kept == 0)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "data folder '%s': none of its %zu images in the %s split could be decoded",
+                            ds->dir, before, cp_split_name(ds->split));
+    return CP_OK;
+}

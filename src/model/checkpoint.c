@@ -1,0 +1,219 @@
+/* Checkpoints: model tensors and Adam state in safetensors, configuration
+ * and run state in its metadata. */
+#include "clinpaint/checkpoint.h"
+#include "clinpaint/safetensors.h"
+#include "runtime/check.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cp_checkpoint {
+    cp_st_file *file;
+    cp_model_config cfg;
+    char path[1024];
+};
+
+static const char *net_of(const cp_model_tensor *t) { return t->group == CP_GROUP_G ? "G" : "D"; }
+
+static cp_status add_tensor(cp_st_writer *w, cp_context *ctx, const char *name,
+                            const cp_tensor *t, float *host)
+{
+    CP_TRY(cp_tensor_download(ctx, t, host));
+    return cp_st_writer_add_f32(w, name, t->ndim, t->shape, host);
+}
+
+cp_status cp_checkpoint_save(const cp_model *m, const char *path, const cp_meta_entry *extra,
+                             int extra_count)
+{
+    size_t max = 0;
+    for (int i = 0; i < m->count; i++)
+        if (cp_tensor_numel(&m->tensors[i].value) > max) max = cp_tensor_numel(&m->tensors[i].value);
+    float *host = malloc((max ? max : 1) * sizeof *host);
+    cp_st_writer *w = NULL;
+    if (!host) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "checkpoint");
+    cp_status st = cp_st_writer_create(&w);
+    char name[CP_NAME_MAX + 16];
+    for (int i = 0; i < m->count && st == CP_OK; i++)
+        st = add_tensor(w, m->ctx, m->tensors[i].name, &m->tensors[i].value, host);
+    for (int i = 0; i < m->count && st == CP_OK; i++) {
+        const cp_model_tensor *t = &m->tensors[i];
+        if (!t->trainable) continue;
+        snprintf(name, sizeof name, "opt.%s.m.%s", net_of(t), t->name);
+        st = add_tensor(w, m->ctx, name, &t->m, host);
+        if (st != CP_OK) break;
+        snprintf(name, sizeof name, "opt.%s.v.%s", net_of(t), t->name);
+        st = add_tensor(w, m->ctx, name, &t->v, host);
+    }
+    free(host);
+    const cp_model_config *c = &m->cfg;
+    char widths[96], size[16], latent[16], step_g[32], step_d[32];
+    snprintf(widths, sizeof widths, "%d,%d,%d,%d,%d,%d", c->widths[0], c->widths[1], c->widths[2],
+             c->widths[3], c->widths[4], c->widths[5]);
+    snprintf(size, sizeof size, "%d", c->size);
+    snprintf(latent, sizeof latent, "%d", c->latent);
+    snprintf(step_g, sizeof step_g, "%" PRId64, m->step_g);
+    snprintf(step_d, sizeof step_d, "%" PRId64, m->step_d);
+    const cp_meta_entry base[] = {
+        {"format", CP_CHECKPOINT_FORMAT}, {"preset", c->preset}, {"size", size},
+        {"widths", widths}, {"latent", latent}, {"batchnorm", c->batchnorm ? "1" : "0"},
+        {"step_g", step_g}, {"step_d", step_d},
+    };
+    for (size_t i = 0; i < sizeof base / sizeof base[0] && st == CP_OK; i++)
+        st = cp_st_writer_set_meta(w, base[i].key, base[i].value);
+    for (int i = 0; i < extra_count && st == CP_OK; i++)
+        st = cp_st_writer_set_meta(w, extra[i].key, extra[i].value);
+    if (st == CP_OK) st = cp_st_writer_save(w, path);
+    cp_st_writer_free(w);
+    return st;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+cp_status cp_checkpoint_open(const char *path, cp_checkpoint **out)
+{
+    *out = NULL;
+    cp_checkpoint *c = calloc(1, sizeof *c);
+    if (!c) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "checkpoint");
+    snprintf(c->path, sizeof c->path, "%s", path);
+    cp_status st = cp_st_open(path, &c->file);
+    if (st != CP_OK) {
+        free(c);
+        return st;
+    }
+    const char *format = cp_st_meta(c->file, "format");
+    if (!format || strcmp(format, CP_CHECKPOINT_FORMAT) != 0) {
+        cp_checkpoint_close(c);
+        return cp_set_error(CP_ERR_FORMAT,
+                            "%s is a safetensors file but not a clinpaint checkpoint (metadata "
+                            "format is %s%s%s, expected \"%s\")",
+                            path, format ? "\"" : "missing", format ? format : "",
+                            format ? "\"" : "", CP_CHECKPOINT_FORMAT);
+    }
+    cp_model_config *cfg = &c->cfg;
+    const char *preset = cp_st_meta(c->file, "preset");
+    snprintf(cfg->preset, sizeof cfg->preset, "%s", preset ? preset : "custom");
+    const char *widths = cp_st_meta(c->file, "widths");
+    char tail;
+    bool ok = parse_int(cp_st_meta(c->file, "size"), 1, 1 << 16, &cfg->size) &&
+              parse_int(cp_st_meta(c->file, "latent"), 1, 1 << 20, &cfg->latent) && widths &&
+              sscanf(widths, "%d,%d,%d,%d,%d,%d%c", &cfg->widths[0], &cfg->widths[1],
+                     &cfg->widths[2], &cfg->widths[3], &cfg->widths[4], &cfg->widths[5],
+                     &tail) == 6;
+    int bn = 0;
+    ok = ok && parse_int(cp_st_meta(c->file, "batchnorm"), 0, 1, &bn);
+    cfg->batchnorm = bn != 0;
+    if (!ok) {
+        cp_checkpoint_close(c);
+        return cp_set_error(CP_ERR_FORMAT,
+                            "%s: the configuration in its metadata (size, widths, latent, "
+                            "batchnorm) is missing or malformed",
+                            path);
+    }
+    st = cp_model_config_validate(cfg);
+    if (st != CP_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", cp_last_error());
+        cp_checkpoint_close(c);
+        return cp_set_error(CP_ERR_FORMAT, "%s: bad configuration: %s", path, msg);
+    }
+    *out = c;
+    return CP_OK;
+}
+
+void cp_checkpoint_close(cp_checkpoint *c)
+{
+    if (!c) return;
+    cp_st_close(c->file);
+    free(c);
+}
+
+const cp_model_config *cp_checkpoint_config(const cp_checkpoint *c) { return &c->cfg; }
+
+const char *cp_checkpoint_meta(const cp_checkpoint *c, const char *key)
+{
+    return cp_st_meta(c->file, key);
+}
+
+bool cp_checkpoint_has_optimizer(const cp_checkpoint *c)
+{
+    for (size_t i = 0; i < cp_st_count(c->file); i++)
+        if (strncmp(cp_st_at(c->file, i)->name, "opt.", 4) == 0) return true;
+    return false;
+}
+
+static cp_status load_tensor(const cp_checkpoint *c, cp_context *ctx, const char *name,
+                             cp_tensor *t, float *host)
+{
+    if (!cp_st_find(c->file, name))
+        return cp_set_error(CP_ERR_FORMAT, "%s: tensor %s is missing (the file does not match "
+                                           "its own configuration)",
+                            c->path, name);
+    CP_TRY(cp_st_get_f32(c->file, name, t->ndim, t->shape, host));
+    return cp_tensor_upload(ctx, t, host);
+}
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v < 0) return false;
+    *out = v;
+    return true;
+}
+
+cp_status cp_checkpoint_load_model(const cp_checkpoint *c, cp_context *ctx, bool with_optimizer,
+                                   cp_model **out)
+{
+    *out = NULL;
+    if (with_optimizer && !cp_checkpoint_has_optimizer(c))
+        return cp_set_error(CP_ERR_FORMAT,
+                            "%s holds no optimizer state (opt.*): it can run inpaint and eval "
+                            "but cannot resume training",
+                            c->path);
+    cp_model *m;
+    CP_TRY(cp_model_create(ctx, &c->cfg, &m));
+    size_t max = 0;
+    for (int i = 0; i < m->count; i++)
+        if (cp_tensor_numel(&m->tensors[i].value) > max) max = cp_tensor_numel(&m->tensors[i].value);
+    float *host = malloc(max * sizeof *host);
+    cp_status st = host ? CP_OK : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "checkpoint");
+    char name[CP_NAME_MAX + 16];
+    for (int i = 0; i < m->count && st == CP_OK; i++) {
+        cp_model_tensor *t = &m->tensors[i];
+        st = load_tensor(c, ctx, t->name, &t->value, host);
+        if (st != CP_OK || !t->trainable) continue;
+        if (with_optimizer) {
+            snprintf(name, sizeof name, "opt.%s.m.%s", net_of(t), t->name);
+            st = load_tensor(c, ctx, name, &t->m, host);
+            snprintf(name, sizeof name, "opt.%s.v.%s", net_of(t), t->name);
+            if (st == CP_OK) st = load_tensor(c, ctx, name, &t->v, host);
+        } else {
+            st = cp_tensor_fill(ctx, &t->m, 0.0f);
+            if (st == CP_OK) st = cp_tensor_fill(ctx, &t->v, 0.0f);
+        }
+    }
+    free(host);
+    if (st == CP_OK && with_optimizer &&
+        (!parse_i64(cp_st_meta(c->file, "step_g"), &m->step_g) ||
+         !parse_i64(cp_st_meta(c->file, "step_d"), &m->step_d)))
+        st = cp_set_error(CP_ERR_FORMAT, "%s: step_g/step_d metadata missing or malformed",
+                          c->path);
+    if (st == CP_OK) st = cp_context_finish(ctx);
+    if (st != CP_OK) {
+        cp_model_free(m);
+        return st;
+    }
+    *out = m;
+    return CP_OK;
+}

@@ -1,0 +1,43 @@
+/* Internal: pieces of the trainer shared by its files. */
+#ifndef CP_TRAIN_INTERNAL_H
+#define CP_TRAIN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "clinpaint/dataset.h"
+#include "clinpaint/inpaint.h"
+#include "clinpaint/mask.h"
+#include "clinpaint/train.h"
+
+/* Bytes needed at `batch` and the largest batch that fits (== batch when
+ * it fits, 0 when none does). */
+cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *largest);
+
+/* The loss history, for log.csv and loss.svg. */
+typedef struct cp_loss_history {
+    double *step, *rec, *g, *d;
+    size_t n, cap;
+} cp_loss_history;
+void cp_history_free(cp_loss_history *h);
+bool cp_history_add(cp_loss_history *h, double step, double rec, double g, double d);
+/* Opens log.csv for writing. When resuming (keep_to_step > 0), the rows of
+ * an existing log up to that step are kept verbatim and loaded into h;
+ * later rows (from after the checkpoint) are dropped, as the run redoes
+ * those steps. */
+cp_status cp_history_open_log(cp_loss_history *h, const char *path, uint64_t keep_to_step,
+                              FILE **log);
+
+/* Run-folder files. */
+cp_status cp_run_write_config(const char *out_dir, const cp_train_config *cfg,
+                              const cp_device_info *dev);
+cp_status cp_run_write_loss_svg(const char *out_dir, const cp_loss_history *h);
+/* samples/epoch_NNN.png: rows of (masked input | output | ground truth). */
+cp_status cp_run_write_samples(const char *path, cp_inpainter *ip, const cp_dataset *test,
+                               const cp_mask_source *masks, int S, int count, uint64_t seed);
+/* MODEL.md's metrics over (up to max_images of) a split. With
+ * `mean_fill`, also the mean-colour fill floor into *floor. */
+cp_status cp_evaluate(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_source *masks,
+                      int S, uint64_t seed, uint64_t max_images, int threads,
+                      cp_epoch_metrics *out, cp_epoch_metrics *floor);
+
+#endif

@@ -1,0 +1,71 @@
+/* Will a training iteration fit the device? Planned before anything runs,
+ * so a too-large batch is refused with the largest one that fits. */
+#include "clinpaint/train.h"
+#include "runtime/check.h"
+#include "train/train_internal.h"
+
+/* Activations of one iteration at `batch`, from the plan (no allocation). */
+static cp_status arena_bytes(cp_model *m, int batch, uint64_t *bytes)
+{
+    cp_train_options o = cp_train_defaults();
+    cp_train_graph tg;
+    CP_TRY(cp_model_build_train(m, batch, &o, &tg));
+    cp_plan_options po = cp_plan_defaults();
+    cp_status st = cp_graph_plan_size(tg.graph, &po, bytes, NULL);
+    cp_train_graph_free(&tg);
+    return st;
+}
+
+static uint64_t model_bytes(const cp_model *m)
+{
+    uint64_t b = 0;
+    for (int i = 0; i < m->count; i++)
+        b += cp_tensor_numel(&m->tensors[i].value) * sizeof(float) * (m->tensors[i].trainable ? 3 : 1);
+    return b;
+}
+
+static bool fits(const cp_device_info *d, uint64_t model, uint64_t arena)
+{
+    /* One arena buffer must respect the largest allocation; leave 10 % of
+     * the device for the driver, CLBlast's buffers and evaluation. */
+    return arena <= d->max_alloc_bytes && model + arena <= d->global_mem_bytes / 10 * 9;
+}
+
+cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *largest)
+{
+    const cp_device_info *d = cp_context_device(m->ctx);
+    uint64_t mb = model_bytes(m), ab;
+    CP_TRY(arena_bytes(m, batch, &ab));
+    *needed = mb + ab;
+    if (fits(d, mb, ab)) {
+        *largest = batch;
+        return CP_OK;
+    }
+    /* Activations grow with the batch: bisect for the largest that fits. */
+    int lo = 0, hi = batch; /* lo fits (0 trivially), hi does not */
+    int min_batch = m->cfg.batchnorm ? 2 : 1;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (mid < min_batch) {
+            lo = mid;
+            continue;
+        }
+        CP_TRY(arena_bytes(m, mid, &ab));
+        if (fits(d, mb, ab))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *largest = lo >= min_batch ? lo : 0;
+    return CP_OK;
+}
+
+cp_status cp_train_memory(cp_context *ctx, const cp_model_config *cfg, int batch,
+                          uint64_t *bytes, int *largest_batch)
+{
+    cp_model *m;
+    CP_TRY(cp_model_create(ctx, cfg, &m));
+    cp_status st = cp_train_check_memory(m, batch, bytes, largest_batch);
+    cp_model_free(m);
+    return st;
+}

@@ -1,0 +1,429 @@
+/* The training loop: MODEL.md's iteration (G forward, D step, G step) as
+ * one graph replayed per batch; the only host read per iteration is the
+ * handful of logged scalars. Each epoch ends with samples, metrics, the
+ * loss curve and checkpoints. */
+#include "clinpaint/checkpoint.h"
+#include "clinpaint/train.h"
+#include "runtime/check.h"
+#include "train/train_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+cp_train_config cp_train_config_defaults(void)
+{
+    cp_train_config c;
+    memset(&c, 0, sizeof c);
+    cp_model_config_preset("base", &c.model);
+    c.mask_spec = "center";
+    c.batch = 8;
+    c.epochs = 20;
+    c.seed = 1;
+    c.opts = cp_train_defaults();
+    c.sample_count = 6;
+    c.eval_batch = 16;
+    return c;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void say(const cp_train_config *c, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void say(const cp_train_config *c, const char *fmt, ...)
+{
+    if (!c->on_message) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    c->on_message(c->user, buf);
+}
+
+static cp_status make_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return CP_OK;
+        return cp_set_error(CP_ERR_IO, "%s exists and is not a folder", path);
+    }
+    return cp_set_error(CP_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
+}
+
+/* Everything one run holds; freed in one place. */
+typedef struct run {
+    const cp_train_config *cfg;
+    cp_train_config eff; /* after resume: the checkpoint's settings */
+    cp_context *ctx;
+    cp_model *model;
+    cp_dataset *train, *test;
+    cp_mask_source *masks;
+    cp_loader *loader;
+    cp_train_graph tg;
+    cp_inpainter *eval;
+    cp_loss_history hist;
+    FILE *log;
+    uint64_t epoch, batch, step;
+    double best_hole_psnr;
+    char path[1100];
+} run;
+
+static void run_free(run *r)
+{
+    if (r->log) fclose(r->log);
+    cp_inpainter_free(r->eval);
+    cp_train_graph_free(&r->tg);
+    cp_loader_free(r->loader);
+    cp_mask_source_free(r->masks);
+    cp_dataset_free(r->train);
+    cp_dataset_free(r->test);
+    cp_model_free(r->model);
+    cp_history_free(&r->hist);
+}
+
+/* Saves ckpt/<name>.safetensors with the run state: where the next
+ * iteration starts and every setting that affects the numbers. */
+static cp_status save_checkpoint(run *r, const char *name)
+{
+    const cp_train_config *c = &r->eff;
+    char epoch[32], batch[32], step[32], seed[32], bsz[16], epochs[16], best[32], lr_g[32],
+        lr_d[32], b1[32], b2[32], eps[32], wrec[32], wadv[32], wctx[32];
+    snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
+    snprintf(batch, sizeof batch, "%" PRIu64, r->batch);
+    snprintf(step, sizeof step, "%" PRIu64, r->step);
+    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
+    snprintf(bsz, sizeof bsz, "%d", c->batch);
+    snprintf(epochs, sizeof epochs, "%d", c->epochs);
+    snprintf(best, sizeof best, "%.9g", r->best_hole_psnr);
+    snprintf(lr_g, sizeof lr_g, "%.9g", (double)c->opts.adam_g.lr);
+    snprintf(lr_d, sizeof lr_d, "%.9g", (double)c->opts.adam_d.lr);
+    snprintf(b1, sizeof b1, "%.9g", (double)c->opts.adam_g.beta1);
+    snprintf(b2, sizeof b2, "%.9g", (double)c->opts.adam_g.beta2);
+    snprintf(eps, sizeof eps, "%.9g", (double)c->opts.adam_g.eps);
+    snprintf(wrec, sizeof wrec, "%.9g", (double)c->opts.rec_weight);
+    snprintf(wadv, sizeof wadv, "%.9g", (double)c->opts.adv_weight);
+    snprintf(wctx, sizeof wctx, "%.9g", (double)c->opts.ctx_weight);
+    /* All randomness of a run is a function of (seed, epoch, sample): the
+     * data order, flips and masks are derived, never drawn from a stream,
+     * so the seed and position are the whole RNG state. */
+    const cp_meta_entry meta[] = {
+        {"epoch", epoch}, {"batch_index", batch}, {"step", step}, {"seed", seed},
+        {"rng", "derived: data order, flips and masks from (seed, epoch, sample)"},
+        {"batch", bsz}, {"epochs", epochs}, {"mask", c->mask_spec}, {"best_hole_psnr", best},
+        {"lr_g", lr_g}, {"lr_d", lr_d}, {"beta1", b1}, {"beta2", b2}, {"eps", eps},
+        {"rec_weight", wrec}, {"adv_weight", wadv}, {"ctx_weight", wctx},
+        {"data", c->data_dir}, {"clinpaint_version", cp_version()},
+    };
+    snprintf(r->path, sizeof r->path, "%s/ckpt/%s.safetensors", c->out_dir, name);
+    return cp_checkpoint_save(r->model, r->path, meta, (int)(sizeof meta / sizeof meta[0]));
+}
+
+static bool meta_u64(const cp_checkpoint *ck, const char *key, uint64_t *out)
+{
+    const char *v = cp_checkpoint_meta(ck, key);
+    if (!v || !*v) return false;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end) return false;
+    *out = x;
+    return true;
+}
+
+static bool meta_f(const cp_checkpoint *ck, const char *key, float *out)
+{
+    const char *v = cp_checkpoint_meta(ck, key);
+    if (!v || !*v) return false;
+    char *end;
+    double x = strtod(v, &end);
+    if (*end) return false;
+    *out = (float)x;
+    return true;
+}
+
+/* Resume: the model, optimizer and position, and the settings that shape
+ * the numbers, come from the checkpoint. */
+static cp_status resume(run *r, char *mask_buf, size_t mask_size)
+{
+    cp_checkpoint *ck;
+    CP_TRY(cp_checkpoint_open(r->cfg->resume, &ck));
+    cp_status st = cp_checkpoint_load_model(ck, r->ctx, true, &r->model);
+    uint64_t batch = 0, seed = 0;
+    cp_train_config *e = &r->eff;
+    bool ok = st == CP_OK && meta_u64(ck, "epoch", &r->epoch) &&
+              meta_u64(ck, "batch_index", &r->batch) && meta_u64(ck, "step", &r->step) &&
+              meta_u64(ck, "seed", &seed) && meta_u64(ck, "batch", &batch) &&
+              meta_f(ck, "lr_g", &e->opts.adam_g.lr) && meta_f(ck, "lr_d", &e->opts.adam_d.lr) &&
+              meta_f(ck, "beta1", &e->opts.adam_g.beta1) &&
+              meta_f(ck, "beta2", &e->opts.adam_g.beta2) && meta_f(ck, "eps", &e->opts.adam_g.eps) &&
+              meta_f(ck, "rec_weight", &e->opts.rec_weight) &&
+              meta_f(ck, "adv_weight", &e->opts.adv_weight) &&
+              meta_f(ck, "ctx_weight", &e->opts.ctx_weight) && cp_checkpoint_meta(ck, "mask");
+    if (st == CP_OK && !ok)
+        st = cp_set_error(CP_ERR_FORMAT,
+                          "%s has no training state (epoch, batch_index, step, seed, ...): "
+                          "it is not a checkpoint written by clinpaint train",
+                          r->cfg->resume);
+    if (st == CP_OK) {
+        e->opts.adam_d.beta1 = e->opts.adam_g.beta1;
+        e->opts.adam_d.beta2 = e->opts.adam_g.beta2;
+        e->opts.adam_d.eps = e->opts.adam_g.eps;
+        e->seed = seed;
+        e->batch = (int)batch;
+        e->model = r->model->cfg;
+        snprintf(mask_buf, mask_size, "%s", cp_checkpoint_meta(ck, "mask"));
+        e->mask_spec = mask_buf;
+        float best = 0;
+        r->best_hole_psnr = meta_f(ck, "best_hole_psnr", &best) ? best : -INFINITY;
+    }
+    cp_checkpoint_close(ck);
+    return st;
+}
+
+static cp_status open_data(run *r)
+{
+    const cp_train_config *c = &r->eff;
+    CP_TRY(cp_dataset_open(c->data_dir, CP_SPLIT_TRAIN, &r->train));
+    cp_status st = cp_dataset_open(c->data_dir, CP_SPLIT_TEST, &r->test);
+    if (st != CP_OK) {
+        /* A small folder may have no test image: train anyway, say so. */
+        say(r->cfg, "note: %s; no samples or test metrics this run", cp_last_error());
+        r->test = NULL;
+    }
+    CP_TRY(cp_mask_source_create(c->mask_spec, c->model.size, &r->masks));
+    CP_TRY(cp_mask_source_check(r->masks, r->train));
+    cp_loader_options lo = cp_loader_defaults();
+    lo.size = c->model.size;
+    lo.batch = c->batch;
+    lo.seed = c->seed;
+    lo.train = true;
+    lo.threads = c->threads;
+    lo.masks = r->masks;
+    lo.mask_seed = c->seed;
+    CP_TRY(cp_loader_create(r->train, &lo, &r->loader));
+    if (r->batch >= cp_loader_batches_per_epoch(r->loader)) { /* saved at an epoch's end */
+        r->epoch++;
+        r->batch = 0;
+    }
+    return cp_loader_seek(r->loader, r->epoch, r->batch);
+}
+
+static cp_status end_of_epoch(run *r)
+{
+    const cp_train_config *c = &r->eff;
+    CP_TRY(cp_run_write_loss_svg(c->out_dir, &r->hist));
+    if (r->test && c->sample_count > 0) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/samples/epoch_%03" PRIu64 ".png", c->out_dir, r->epoch + 1);
+        CP_TRY(cp_run_write_samples(path, r->eval, r->test, r->masks, c->model.size,
+                                    c->sample_count, c->seed));
+    }
+    cp_epoch_metrics m = {.epoch = r->epoch + 1, .step = r->step};
+    if (r->test) {
+        CP_TRY(cp_evaluate(r->eval, r->test, r->masks, c->model.size, c->seed, c->eval_max_images,
+                           c->threads, &m, NULL));
+        m.epoch = r->epoch + 1;
+        m.step = r->step;
+        char path[1100];
+        snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
+        struct stat sb;
+        bool fresh = stat(path, &sb) != 0;
+        FILE *f = fopen(path, "a");
+        if (!f) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        if (fresh) fprintf(f, "epoch,step,hole_psnr,psnr,ssim,hole_l1,L_rec,L_adv,L_D,images\n");
+        fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.5f,%.4f,%.6g,%.6g,%.6g,%" PRIu64 "\n",
+                m.epoch, m.step, m.hole_psnr, m.psnr, m.ssim, m.hole_l1, m.rec, m.adv, m.d, m.images);
+        if (fclose(f) != 0) return cp_set_error(CP_ERR_IO, "cannot write %s", path);
+        if (c->on_epoch) c->on_epoch(c->user, &m);
+    }
+    /* The position saved is the next batch: the start of the next epoch. */
+    r->epoch++;
+    r->batch = 0;
+    CP_TRY(save_checkpoint(r, "last"));
+    if (r->test && m.images > 0 && m.hole_psnr > r->best_hole_psnr) {
+        r->best_hole_psnr = m.hole_psnr;
+        CP_TRY(save_checkpoint(r, "best"));
+        CP_TRY(save_checkpoint(r, "last")); /* keeps best_hole_psnr in step */
+    }
+    return CP_OK;
+}
+
+static cp_status setup(run *r, char *mask_buf, size_t mask_size)
+{
+    const cp_train_config *c = r->cfg;
+    r->eff = *c;
+    r->best_hole_psnr = -INFINITY;
+    if (c->resume) {
+        CP_TRY(resume(r, mask_buf, mask_size));
+    } else {
+        if (c->batch < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--batch must be at least 1");
+        CP_TRY(cp_model_create(r->ctx, &c->model, &r->model));
+        CP_TRY(cp_model_init(r->model, c->seed));
+    }
+    const cp_train_config *e = &r->eff;
+    if (e->epochs < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--epochs must be at least 1");
+    uint64_t needed;
+    int largest;
+    CP_TRY(cp_train_check_memory(r->model, e->batch, &needed, &largest));
+    if (largest < e->batch) {
+        const cp_device_info *d = cp_context_device(r->ctx);
+        if (largest == 0)
+            return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
+                                "this model does not fit %s (%.0f MiB, largest buffer %.0f MiB) "
+                                "even at batch 1: try a smaller --preset",
+                                d->name, (double)d->global_mem_bytes / (1 << 20),
+                                (double)d->max_alloc_bytes / (1 << 20));
+        return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
+                            "batch %d needs %.0f MiB on %s (%.0f MiB, largest buffer %.0f MiB): "
+                            "the largest batch that fits is %d (--batch %d)",
+                            e->batch, (double)needed / (1 << 20), d->name,
+                            (double)d->global_mem_bytes / (1 << 20),
+                            (double)d->max_alloc_bytes / (1 << 20), largest, largest);
+    }
+    CP_TRY(make_dir(e->out_dir));
+    char path[1100];
+    snprintf(path, sizeof path, "%s/samples", e->out_dir);
+    CP_TRY(make_dir(path));
+    snprintf(path, sizeof path, "%s/ckpt", e->out_dir);
+    CP_TRY(make_dir(path));
+    CP_TRY(open_data(r));
+    CP_TRY(cp_model_build_train(r->model, e->batch, &e->opts, &r->tg));
+    cp_plan_options po = cp_plan_defaults();
+    CP_TRY(cp_graph_plan(r->tg.graph, &po));
+    int eval_batch = e->eval_batch > 0 ? e->eval_batch : 16;
+    CP_TRY(cp_inpainter_create(r->model, eval_batch, true, e->opts.ctx_weight, &r->eval));
+    CP_TRY(cp_run_write_config(e->out_dir, e, cp_context_device(r->ctx)));
+    snprintf(path, sizeof path, "%s/log.csv", e->out_dir);
+    return cp_history_open_log(&r->hist, path, c->resume ? r->step : 0, &r->log);
+}
+
+/* One iteration on the next batch; fills v[0..5] = rec, adv, G, D, p_real, p_fake. */
+static cp_status iterate(run *r, float v[6])
+{
+    const cp_batch *b;
+    CP_TRY(cp_loader_next(r->loader, &b));
+    cp_tensor tx, tm;
+    CP_TRY(cp_graph_tensor(r->tg.graph, r->tg.x, &tx));
+    CP_TRY(cp_graph_tensor(r->tg.graph, r->tg.mask, &tm));
+    CP_TRY(cp_tensor_upload(r->ctx, &tx, b->images));
+    CP_TRY(cp_tensor_upload(r->ctx, &tm, b->masks));
+    r->model->step_d++;
+    r->model->step_g++;
+    CP_TRY(cp_graph_run(r->tg.graph));
+    cp_node *nodes[6] = {r->tg.loss_rec, r->tg.loss_adv, r->tg.loss_g,
+                         r->tg.loss_d,   r->tg.p_real,   r->tg.p_fake};
+    return cp_graph_read_scalars(r->tg.graph, nodes, 6, v);
+}
+
+cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.ctx = ctx;
+    char mask_buf[1024];
+    cp_status st = setup(&r, mask_buf, sizeof mask_buf);
+    const cp_train_config *c = &r.eff;
+    double t0 = now_s(), last_report = t0;
+    uint64_t start_step = r.step, low_d = 0;
+    bool collapse_warned = false;
+    uint64_t bpe = st == CP_OK ? cp_loader_batches_per_epoch(r.loader) : 0;
+    while (st == CP_OK && r.epoch < (uint64_t)c->epochs) {
+        float v[6];
+        double ti = now_s();
+        st = iterate(&r, v);
+        if (st != CP_OK) break;
+        r.step++;
+        r.batch++;
+        double now = now_s(), dt = now - ti;
+        for (int k = 0; k < 6; k++)
+            if (!isfinite(v[k])) {
+                static const char *const names[6] = {"L_rec", "L_adv", "L_G", "L_D", "D(x)", "D(y)"};
+                st = cp_set_error(CP_ERR_NUMERIC,
+                                  "%s became %g at step %" PRIu64 " (epoch %" PRIu64 "): "
+                                  "training stopped; the last good checkpoint is %s/ckpt/"
+                                  "last.safetensors. Try a lower --lr or --adv-weight.",
+                                  names[k], (double)v[k], r.step, r.epoch + 1, c->out_dir);
+                break;
+            }
+        if (st != CP_OK) break;
+        fprintf(r.log, "%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.5f,%.5f,%.2f\n", r.step,
+                r.epoch + 1, v[0], v[1], v[2], v[3], v[4], v[5], dt > 0 ? c->batch / dt : 0);
+        if (!cp_history_add(&r.hist, (double)r.step, v[0], v[2], v[3])) {
+            st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "loss history");
+            break;
+        }
+        low_d = v[3] < 0.01f ? low_d + 1 : 0;
+        if (low_d >= 200 && !collapse_warned) {
+            collapse_warned = true;
+            say(cfg, "warning: L_D has stayed below 0.01 for 200 steps (step %" PRIu64 "): the "
+                     "discriminator wins outright and G learns little from it; consider a "
+                     "lower --lr for D or a smaller --adv-weight",
+                r.step);
+        }
+        double elapsed = now - t0;
+        uint64_t done = r.step - start_step;
+        uint64_t total = (uint64_t)c->epochs * bpe;
+        if (cfg->on_progress) {
+            cp_train_progress p = {r.epoch, (uint64_t)c->epochs, r.batch, bpe, r.step, elapsed,
+                                   done * (double)c->batch / (elapsed > 0 ? elapsed : 1), 0,
+                                   v[0], v[1], v[2], v[3], v[4], v[5]};
+            uint64_t pos = r.epoch * bpe + r.batch;
+            p.eta_s = done > 0 && total > pos ? elapsed / (double)done * (double)(total - pos) : 0;
+            cfg->on_progress(cfg->user, &p);
+        }
+        if (now - last_report > 10) {
+            fflush(r.log);
+            last_report = now;
+        }
+        if (r.batch >= bpe) {
+            st = end_of_epoch(&r);
+            if (st != CP_OK) break;
+        }
+        if (cfg->stop && *cfg->stop) {
+            res->interrupted = true;
+            break;
+        }
+        if ((c->max_minutes > 0 && elapsed >= c->max_minutes * 60) ||
+            (c->max_steps > 0 && r.step >= c->max_steps)) {
+            res->time_limit = true;
+            break;
+        }
+    }
+    res->finished = st == CP_OK && r.epoch >= (uint64_t)c->epochs;
+    /* Save the position reached (end-of-epoch already saved its own). */
+    if (st == CP_OK && r.batch != 0) {
+        st = cp_run_write_loss_svg(c->out_dir, &r.hist);
+        if (st == CP_OK) st = save_checkpoint(&r, "last");
+    }
+    if (r.log) fflush(r.log);
+    res->step = r.step;
+    res->epoch = r.epoch;
+    res->batch = r.batch;
+    res->steps_this_run = r.step - start_step;
+    res->seconds = now_s() - t0;
+    res->images_per_s = res->seconds > 0 ? (double)res->steps_this_run * c->batch / res->seconds : 0;
+    res->best_hole_psnr = r.best_hole_psnr;
+    snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s/ckpt/last.safetensors",
+             c->out_dir ? c->out_dir : ".");
+    if (st == CP_OK && res->interrupted)
+        st = cp_set_error(CP_ERR_INTERRUPTED, "stopped at step %" PRIu64 "; state saved to %s",
+                          r.step, res->last_checkpoint);
+    run_free(&r);
+    return st;
+}

@@ -1,0 +1,476 @@
+/* cp_conv2d_forward / cp_conv2d_backward against plain double-precision CPU
+ * loops, on random inputs: odd H and W, C not a multiple of 4, batch 1,
+ * stride 2 with asymmetric padding, the `tiny` preset's real layer shapes
+ * and one larger shape. Outputs are NaN-poisoned before every run, tensors
+ * and workspaces sit at non-zero offsets in some cases, accumulate = true is
+ * checked against pre-filled gradients, and every backward is checked by
+ * central finite differences on small shapes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+#include "clinpaint/ops.h"
+#include "util/gradcheck.h"
+#include "util/test_util.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* A tensor at element offset `off` of its own buffer, the rest of the buffer
+ * NaN; contents from host, or NaN when host is NULL. */
+static cp_tensor dev_at(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
+                        size_t off, const char *name)
+{
+    cp_context *ctx = tu_ctx();
+    size_t numel = (size_t)(n * c * h * w);
+    cl_mem buf;
+    TU_OK(cp_buffer_alloc(ctx, (off + numel) * sizeof(float), &buf));
+    TU_OK(cp_buffer_fill(ctx, buf, 0, off + numel, NAN));
+    int64_t shape[4] = {n, c, h, w};
+    cp_tensor t = cp_tensor_view(buf, off, 4, shape, name);
+    t.owns_buffer = true;
+    if (host) TU_OK(cp_tensor_upload(ctx, &t, host));
+    return t;
+}
+
+static float *rand_array(cp_rng *r, size_t n)
+{
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    tu_fill_uniform(r, a, n, -1, 1);
+    return a;
+}
+
+static double *dzeros(size_t n)
+{
+    double *a = calloc(n ? n : 1, sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    return a;
+}
+
+/* ------------------------------------------------------ CPU reference */
+
+typedef struct shape {
+    int n, ci, h, w, co, ho, wo;
+} shape;
+
+static void ref_forward(const cp_conv_params *p, const shape *s, const float *x,
+                        const float *w, const float *b, double *y)
+{
+    for (int n = 0; n < s->n; n++)
+        for (int co = 0; co < s->co; co++)
+            for (int oy = 0; oy < s->ho; oy++)
+                for (int ox = 0; ox < s->wo; ox++) {
+                    double acc = b ? b[co] : 0.0;
+                    for (int ci = 0; ci < s->ci; ci++)
+                        for (int i = 0; i < p->kh; i++) {
+                            int iy = oy * p->stride_h - p->pad_top + i;
+                            if (iy < 0 || iy >= s->h) continue;
+                            for (int j = 0; j < p->kw; j++) {
+                                int ix = ox * p->stride_w - p->pad_left + j;
+                                if (ix < 0 || ix >= s->w) continue;
+                                acc += (double)x[((n * s->ci + ci) * s->h + iy) * s->w + ix] *
+                                       (double)w[((co * s->ci + ci) * p->kh + i) * p->kw + j];
+                            }
+                        }
+                    y[((n * s->co + co) * s->ho + oy) * s->wo + ox] = acc;
+                }
+}
+
+/* dx, dw, db (added to what they hold) from dy, by scattering. */
+static void ref_backward(const cp_conv_params *p, const shape *s, const float *x,
+                         const float *w, const float *dy, double *dx, double *dw, double *db)
+{
+    for (int n = 0; n < s->n; n++)
+        for (int co = 0; co < s->co; co++)
+            for (int oy = 0; oy < s->ho; oy++)
+                for (int ox = 0; ox < s->wo; ox++) {
+                    double g = dy[((n * s->co + co) * s->ho + oy) * s->wo + ox];
+                    db[co] += g;
+                    for (int ci = 0; ci < s->ci; ci++)
+                        for (int i = 0; i < p->kh; i++) {
+                            int iy = oy * p->stride_h - p->pad_top + i;
+                            if (iy < 0 || iy >= s->h) continue;
+                            for (int j = 0; j < p->kw; j++) {
+                                int ix = ox * p->stride_w - p->pad_left + j;
+                                if (ix < 0 || ix >= s->w) continue;
+                                size_t xi = (size_t)((n * s->ci + ci) * s->h + iy) * s->w + ix;
+                                size_t wi = (size_t)((co * s->ci + ci) * p->kh + i) * p->kw + j;
+                                dx[xi] += g * w[wi];
+                                dw[wi] += g * x[xi];
+                            }
+                        }
+                }
+}
+
+/* ----------------------------------------------------------- one case */
+
+typedef enum { WS_EXACT, WS_OFFSET, WS_NONE } ws_mode;
+
+typedef struct conv_case {
+    const char *name;
+    cp_conv_params p;
+    int n, ci, h, w, co;
+    size_t off;  /* element offset of every tensor in its buffer */
+    ws_mode ws;
+    bool bias;
+} conv_case;
+
+static cp_tensor make_ws(const conv_case *c, size_t floats)
+{
+    switch (c->ws) {
+    case WS_EXACT: return dev_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
+    case WS_OFFSET: return dev_at(NULL, 1, 1, 1, (int64_t)floats, 37, "ws");
+    default: {
+        cp_tensor t;
+        memset(&t, 0, sizeof t);
+        return t;
+    }
+    }
+}
+
+/* Float32 sums of `terms` products of magnitude <= 1: rounding ~ terms·2^-24
+ * in the worst case; 2e-7·terms keeps a margin, plus a relative 1e-5. */
+static void close_to(const char *name, const char *what, const float *got, const double *want,
+                     size_t n, size_t terms)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s: %s", name, what);
+    tu_assert_close(buf, got, want, n, 2e-7 * (double)terms + 1e-6, 1e-5);
+}
+
+static void run_case(const conv_case *c, uint64_t seed)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, seed, 7);
+    shape s = {c->n, c->ci, c->h, c->w, c->co, 0, 0};
+    int64_t ho, wo;
+    ck_assert(cp_conv_out_size(&c->p, c->h, c->w, &ho, &wo));
+    s.ho = (int)ho;
+    s.wo = (int)wo;
+    size_t nx = (size_t)c->n * c->ci * c->h * c->w;
+    size_t nw = (size_t)c->co * c->ci * c->p.kh * c->p.kw;
+    size_t ny = (size_t)c->n * c->co * s.ho * s.wo;
+    float *x = rand_array(&r, nx), *w = rand_array(&r, nw), *b = rand_array(&r, (size_t)c->co);
+    float *dy = rand_array(&r, ny);
+    float *gx0 = rand_array(&r, nx), *gw0 = rand_array(&r, nw), *gb0 = rand_array(&r, (size_t)c->co);
+    double *y_ref = dzeros(ny), *dx_ref = dzeros(nx), *dw_ref = dzeros(nw),
+           *db_ref = dzeros((size_t)c->co);
+    ref_forward(&c->p, &s, x, w, c->bias ? b : NULL, y_ref);
+    ref_backward(&c->p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
+
+    cp_tensor tx = dev_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
+    cp_tensor tw = dev_at(w, c->co, c->ci, c->p.kh, c->p.kw, c->off, "w");
+    cp_tensor tb = dev_at(b, c->co, 1, 1, 1, c->off, "b");
+    cp_tensor tdy = dev_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
+    cp_tensor ty = dev_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
+    size_t wsf = cp_conv2d_workspace_floats(ctx, &c->p, c->n, c->ci, c->h, c->w, c->co);
+    ck_assert_uint_gt(wsf, 0);
+    cp_tensor ws = make_ws(c, wsf);
+    const cp_tensor *wsp = c->ws == WS_NONE ? NULL : &ws;
+
+    size_t k_terms = (size_t)c->ci * c->p.kh * c->p.kw;
+    size_t p_terms = (size_t)c->n * s.ho * s.wo;
+    size_t dx_terms = (size_t)c->co * c->p.kh * c->p.kw;
+
+    TU_OK(cp_conv2d_forward(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
+    float *got = tu_download(&ty);
+    close_to(c->name, "y", got, y_ref, ny, k_terms);
+    free(got);
+
+    /* Overwrite mode into NaN-poisoned gradients. */
+    cp_tensor tdx = dev_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
+    cp_tensor tdw = dev_at(NULL, c->co, c->ci, c->p.kh, c->p.kw, c->off, "dw");
+    cp_tensor tdb = dev_at(NULL, c->co, 1, 1, 1, c->off, "db");
+    TU_OK(cp_conv2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
+    got = tu_download(&tdx);
+    close_to(c->name, "dx", got, dx_ref, nx, dx_terms);
+    free(got);
+    got = tu_download(&tdw);
+    close_to(c->name, "dw", got, dw_ref, nw, p_terms);
+    free(got);
+    got = tu_download(&tdb);
+    close_to(c->name, "db", got, db_ref, (size_t)c->co, p_terms);
+    free(got);
+
+    /* Accumulate mode onto known values. */
+    TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
+    TU_OK(cp_tensor_upload(ctx, &tdw, gw0));
+    TU_OK(cp_tensor_upload(ctx, &tdb, gb0));
+    for (size_t i = 0; i < nx; i++) dx_ref[i] += gx0[i];
+    for (size_t i = 0; i < nw; i++) dw_ref[i] += gw0[i];
+    for (int i = 0; i < c->co; i++) db_ref[i] += gb0[i];
+    TU_OK(cp_conv2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
+    got = tu_download(&tdx);
+    close_to(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
+    free(got);
+    got = tu_download(&tdw);
+    close_to(c->name, "dw (accumulate)", got, dw_ref, nw, p_terms);
+    free(got);
+    got = tu_download(&tdb);
+    close_to(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, p_terms);
+    free(got);
+
+    free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
+    free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
+    cp_tensor *ts[] = {&tx, &tw, &tb, &tdy, &ty, &ws, &tdx, &tdw, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+
+/* Stride 2, kernel 3×2, asymmetric padding: rows 0 top / 2 bottom, columns
+ * 1 left / 0 right. */
+static cp_conv_params strided_params(void)
+{
+    return (cp_conv_params){.kh = 3, .kw = 2, .stride_h = 2, .stride_w = 2,
+                            .pad_top = 0, .pad_left = 1, .pad_bottom = 2, .pad_right = 0};
+}
+
+START_TEST(test_conv_small_shapes)
+{
+    const conv_case cases[] = {
+        {"conv3 batch 1, odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
+        {"conv3 no bias, offsets, 5->6", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_OFFSET, false},
+        {"conv2 odd 9x7, 6->3", cp_conv2_params(), 3, 6, 9, 7, 3, 1, WS_NONE, true},
+        {"conv2 1x1 image", cp_conv2_params(), 2, 3, 1, 1, 2, 0, WS_EXACT, true},
+        {"stride 2 asym pad 11x8", strided_params(), 2, 3, 11, 8, 5, 2, WS_EXACT, true},
+        {"stride 2 asym pad 4x3", strided_params(), 1, 2, 4, 3, 3, 0, WS_OFFSET, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 100 + i);
+}
+END_TEST
+
+/* The `tiny` preset (S = 64, widths 16, 32, 64, 64, 128, 128) at batch 2. */
+START_TEST(test_conv_tiny_preset)
+{
+    const conv_case cases[] = {
+        {"tiny G enc1 conv3 4->16 64x64", cp_conv3_params(), 2, 4, 64, 64, 16, 0, WS_EXACT, true},
+        {"tiny enc1 conv2 16->16 64x64", cp_conv2_params(), 2, 16, 64, 64, 16, 0, WS_EXACT, true},
+        {"tiny enc2 conv3 16->32 32x32", cp_conv3_params(), 2, 16, 32, 32, 32, 5, WS_OFFSET, true},
+        {"tiny enc5 conv3 64->128 4x4", cp_conv3_params(), 2, 64, 4, 4, 128, 0, WS_EXACT, true},
+        {"tiny enc6 conv2 128->128 2x2", cp_conv2_params(), 2, 128, 2, 2, 128, 0, WS_EXACT, true},
+        {"tiny dec6 conv2 16->3 64x64", cp_conv2_params(), 2, 16, 64, 64, 3, 0, WS_NONE, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 200 + i);
+}
+END_TEST
+
+START_TEST(test_conv_large)
+{
+    const conv_case c = {"8x64x32x32 conv3 64->64", cp_conv3_params(), 8, 64, 32, 32, 64, 0,
+                         WS_EXACT, true};
+    run_case(&c, 300);
+}
+END_TEST
+
+/* Only the requested gradients are computed; the others may be NULL. */
+START_TEST(test_conv_partial_backward)
+{
+    cp_context *ctx = tu_ctx();
+    cp_conv_params p = cp_conv3_params();
+    shape s = {2, 3, 5, 4, 4, 5, 4};
+    cp_rng r;
+    cp_rng_seed(&r, 400, 1);
+    size_t nx = 2 * 3 * 5 * 4, nw = 4 * 3 * 9, ny = 2 * 4 * 5 * 4;
+    float *x = rand_array(&r, nx), *w = rand_array(&r, nw), *dy = rand_array(&r, ny);
+    double *dx_ref = dzeros(nx), *dw_ref = dzeros(nw), *db_ref = dzeros(4);
+    ref_backward(&p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
+    cp_tensor tx = dev_at(x, 2, 3, 5, 4, 0, "x"), tw = dev_at(w, 4, 3, 3, 3, 0, "w");
+    cp_tensor tdy = dev_at(dy, 2, 4, 5, 4, 0, "dy");
+    cp_tensor tdx = dev_at(NULL, 2, 3, 5, 4, 0, "dx"), tdw = dev_at(NULL, 4, 3, 3, 3, 0, "dw");
+    cp_tensor tdb = dev_at(NULL, 4, 1, 1, 1, 0, "db");
+    size_t wsf = cp_conv2d_workspace_floats(ctx, &p, 2, 3, 5, 4, 4);
+    cp_tensor ws = dev_at(NULL, 1, 1, 1, (int64_t)wsf, 0, "ws");
+    TU_OK(cp_conv2d_backward(ctx, &p, &tx, &tw, &tdy, &tdx, NULL, NULL, false, &ws));
+    float *got = tu_download(&tdx);
+    close_to("partial", "dx only", got, dx_ref, nx, 36);
+    free(got);
+    TU_OK(cp_conv2d_backward(ctx, &p, &tx, &tw, &tdy, NULL, &tdw, NULL, false, &ws));
+    got = tu_download(&tdw);
+    close_to("partial", "dw only", got, dw_ref, nw, 40);
+    free(got);
+    TU_OK(cp_conv2d_backward(ctx, &p, &tx, &tw, &tdy, NULL, NULL, &tdb, false, NULL));
+    got = tu_download(&tdb);
+    close_to("partial", "db only", got, db_ref, 4, 40);
+    free(got);
+    TU_OK(cp_conv2d_backward(ctx, &p, &tx, &tw, &tdy, NULL, NULL, NULL, false, NULL));
+    free(x); free(w); free(dy); free(dx_ref); free(dw_ref); free(db_ref);
+    cp_tensor *ts[] = {&tx, &tw, &tdy, &tdx, &tdw, &tdb, &ws};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+END_TEST
+
+START_TEST(test_conv_bad_shapes)
+{
+    cp_context *ctx = tu_ctx();
+    cp_conv_params p = cp_conv3_params();
+    cp_tensor x = dev_at(NULL, 1, 3, 5, 5, 0, "x"), w = dev_at(NULL, 4, 2, 3, 3, 0, "w");
+    cp_tensor y = dev_at(NULL, 1, 4, 5, 5, 0, "y"), w2 = dev_at(NULL, 4, 3, 3, 3, 0, "w");
+    cp_tensor ysmall = dev_at(NULL, 1, 4, 4, 5, 0, "y"), ws1 = dev_at(NULL, 1, 1, 1, 8, 0, "ws");
+    ck_assert_int_eq(cp_conv2d_forward(ctx, &p, &x, &w, NULL, &y, NULL), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(cp_conv2d_forward(ctx, &p, &x, &w2, NULL, &ysmall, NULL),
+                     CP_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(cp_conv2d_forward(ctx, &p, &x, &w2, NULL, &y, &ws1), CP_ERR_INVALID_ARGUMENT);
+    cp_conv_params bad = p;
+    bad.stride_h = 0;
+    ck_assert_int_eq(cp_conv2d_forward(ctx, &bad, &x, &w2, NULL, &y, NULL),
+                     CP_ERR_INVALID_ARGUMENT);
+    int64_t ho, wo;
+    ck_assert(!cp_conv_out_size(&p, 0, 5, &ho, &wo));
+    cp_conv_params big = {.kh = 5, .kw = 5, .stride_h = 1, .stride_w = 1};
+    ck_assert(!cp_conv_out_size(&big, 4, 9, &ho, &wo));
+    ck_assert(cp_conv_out_size(&big, 5, 9, &ho, &wo) && ho == 1 && wo == 5);
+    cp_conv_params c2 = cp_conv2_params();
+    ck_assert(cp_conv_out_size(&c2, 7, 6, &ho, &wo) && ho == 7 && wo == 6);
+    cp_tensor *ts[] = {&x, &w, &y, &w2, &ysmall, &ws1};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+END_TEST
+
+/* CLBlast runs small GEMMs through its "direct" kernel (no temporary) and
+ * large ones (m·n·k >= XGEMM_MIN_INDIRECT_SIZE³) through the indirect one,
+ * which pads/transposes into the temporary at the start of our workspace.
+ * On PoCL's defaults every GEMM of these tests is direct, so this test
+ * lowers the threshold (and restores it) to cover the workspace layout. */
+static size_t temp_floats(size_t s)
+{
+    cp_gemm_args g = {.m = s, .n = s, .k = s, .a_off = 1, .lda = s, .b_off = 1, .ldb = s,
+                      .c_off = 1, .ldc = s};
+    return cp_gemm_workspace_floats(tu_ctx(), &g);
+}
+
+static size_t probe_min_indirect(void)
+{
+    size_t lo = 1, hi = 8192;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (temp_floats(mid) > 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+static void set_min_indirect(size_t v)
+{
+    const char *names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
+    size_t values[] = {v};
+    int e = CLBlastOverrideParameters(cp_context_device(tu_ctx())->device, "GemmRoutine",
+                                      CLBlastPrecisionSingle, 1, names, values);
+    ck_assert_msg(e == 0, "CLBlastOverrideParameters: %d", e);
+}
+
+START_TEST(test_indirect_gemm)
+{
+    const conv_case cases[] = {
+        {"indirect conv3 5->6 offsets", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_EXACT, true},
+        {"indirect stride 2, ws offset", strided_params(), 2, 3, 11, 8, 5, 0, WS_OFFSET, true},
+        {"indirect conv2 batch 1", cp_conv2_params(), 1, 6, 9, 7, 3, 1, WS_EXACT, true},
+    };
+    size_t saved = probe_min_indirect();
+    set_min_indirect(8);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
+    set_min_indirect(saved);
+}
+END_TEST
+
+/* ------------------------------------------------------- gradient check */
+
+typedef struct gc_user {
+    const cp_conv_params *p;
+    cp_tensor tx, tw, tb, ty, ws;
+    int which; /* 0: x, 1: w, 2: b */
+} gc_user;
+
+static void gc_forward(void *user, const float *v, float *y)
+{
+    gc_user *u = user;
+    cp_tensor *t = u->which == 0 ? &u->tx : u->which == 1 ? &u->tw : &u->tb;
+    TU_OK(cp_tensor_upload(tu_ctx(), t, v));
+    TU_OK(cp_conv2d_forward(tu_ctx(), u->p, &u->tx, &u->tw, &u->tb, &u->ty, &u->ws));
+    TU_OK(cp_tensor_download(tu_ctx(), &u->ty, y));
+}
+
+static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int ci, int h,
+                           int w, int co, uint64_t seed)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, seed, 3);
+    int64_t ho, wo;
+    ck_assert(cp_conv_out_size(p, h, w, &ho, &wo));
+    size_t nx = (size_t)n * ci * h * w, nw = (size_t)co * ci * p->kh * p->kw, nb = (size_t)co;
+    size_t ny = (size_t)n * co * (size_t)(ho * wo);
+    float *x = rand_array(&r, nx), *wt = rand_array(&r, nw), *b = rand_array(&r, nb);
+    float *rr = rand_array(&r, ny);
+    gc_user u = {.p = p};
+    u.tx = dev_at(x, n, ci, h, w, 1, "x");
+    u.tw = dev_at(wt, co, ci, p->kh, p->kw, 2, "w");
+    u.tb = dev_at(b, co, 1, 1, 1, 3, "b");
+    u.ty = dev_at(NULL, n, co, ho, wo, 4, "y");
+    u.ws = dev_at(NULL, 1, 1, 1, (int64_t)cp_conv2d_workspace_floats(ctx, p, n, ci, h, w, co), 0,
+                  "ws");
+    cp_tensor tr = dev_at(rr, n, co, ho, wo, 0, "r");
+    cp_tensor tdx = dev_at(NULL, n, ci, h, w, 0, "dx"), tdw = dev_at(NULL, co, ci, p->kh, p->kw, 0, "dw");
+    cp_tensor tdb = dev_at(NULL, co, 1, 1, 1, 0, "db");
+    TU_OK(cp_conv2d_backward(ctx, p, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false, &u.ws));
+    float *gx = tu_download(&tdx), *gw = tu_download(&tdw), *gb = tu_download(&tdb);
+
+    /* Step and tolerance. The convolution is linear in each of x, w, b, so a
+     * central difference has no truncation error: only float32 rounding of
+     * the forward counts. Each y_i carries a rounding error of about
+     * sqrt(K)·2^-24·|y_i| (K <= 36 terms here), so L = Σ r_i·y_i is off by
+     * at most ~1e-7·Σ|r_i·y_i| (r, x, w in [-1, 1]); divided by the step 2h
+     * that is the absolute tolerance, with a 10× margin. A large h = 0.25
+     * keeps it small; rtol 1e-3 covers the float32 analytic gradients. */
+    double h_step = 0.25;
+    float *y = malloc(ny * sizeof *y);
+    gc_forward(&u, x, y); /* which = 0 uploads x unchanged */
+    double sum_ry = 0;
+    for (size_t i = 0; i < ny; i++) sum_ry += fabs((double)rr[i] * y[i]);
+    free(y);
+    tu_gradcheck_opts o = {.h = h_step, .atol = 10 * 1e-7 * sum_ry / (2 * h_step),
+                           .rtol = 1e-3, .checks = 400};
+    char what[200];
+    snprintf(what, sizeof what, "%s dx", name);
+    u.which = 0;
+    tu_gradcheck(what, gc_forward, &u, x, nx, ny, rr, gx, &o, &r);
+    TU_OK(cp_tensor_upload(ctx, &u.tx, x));
+    snprintf(what, sizeof what, "%s dw", name);
+    u.which = 1;
+    tu_gradcheck(what, gc_forward, &u, wt, nw, ny, rr, gw, &o, &r);
+    TU_OK(cp_tensor_upload(ctx, &u.tw, wt));
+    snprintf(what, sizeof what, "%s db", name);
+    u.which = 2;
+    tu_gradcheck(what, gc_forward, &u, b, nb, ny, rr, gb, &o, &r);
+
+    free(x); free(wt); free(b); free(rr); free(gx); free(gw); free(gb);
+    cp_tensor *ts[] = {&u.tx, &u.tw, &u.tb, &u.ty, &u.ws, &tr, &tdx, &tdw, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+
+START_TEST(test_conv_gradcheck)
+{
+    cp_conv_params c3 = cp_conv3_params(), c2 = cp_conv2_params(), st = strided_params();
+    gradcheck_case("conv3", &c3, 2, 3, 5, 6, 4, 500);
+    gradcheck_case("conv2", &c2, 2, 3, 5, 4, 3, 501);
+    gradcheck_case("stride 2 asym", &st, 2, 2, 7, 6, 3, 502);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_conv_small_shapes);
+    tcase_add_test(tc, test_conv_tiny_preset);
+    tcase_add_test(tc, test_conv_large);
+    tcase_add_test(tc, test_conv_partial_backward);
+    tcase_add_test(tc, test_conv_bad_shapes);
+    tcase_add_test(tc, test_conv_gradcheck);
+    tcase_add_test(tc, test_indirect_gemm);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

@@ -1,0 +1,429 @@
+/* cp_conv_transpose2d_forward / _backward (weights [C_in, C_out, kh, kw])
+ * against plain double-precision CPU loops written as a scatter (the
+ * definition of a transposed convolution), so they share nothing with the
+ * device's gather formulation. Shapes: MODEL.md's up2 at the `tiny` preset's
+ * decoder sizes, odd sizes, batch 1, C not a multiple of 4, and general
+ * kernels/strides/paddings including stride > kernel (output positions no
+ * input reaches must still be written: bias only). Outputs NaN-poisoned,
+ * non-zero offsets, accumulate = true, and finite-difference checks. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <clblast_c.h>
+
+#include "clinpaint/ops.h"
+#include "util/gradcheck.h"
+#include "util/test_util.h"
+
+/* ------------------------------------------------------------ helpers */
+
+/* A tensor at element offset `off` of its own buffer, the rest of the buffer
+ * NaN; contents from host, or NaN when host is NULL. */
+static cp_tensor dev_at(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
+                        size_t off, const char *name)
+{
+    cp_context *ctx = tu_ctx();
+    size_t numel = (size_t)(n * c * h * w);
+    cl_mem buf;
+    TU_OK(cp_buffer_alloc(ctx, (off + numel) * sizeof(float), &buf));
+    TU_OK(cp_buffer_fill(ctx, buf, 0, off + numel, NAN));
+    int64_t shape[4] = {n, c, h, w};
+    cp_tensor t = cp_tensor_view(buf, off, 4, shape, name);
+    t.owns_buffer = true;
+    if (host) TU_OK(cp_tensor_upload(ctx, &t, host));
+    return t;
+}
+
+static float *rand_array(cp_rng *r, size_t n)
+{
+    float *a = malloc((n ? n : 1) * sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    tu_fill_uniform(r, a, n, -1, 1);
+    return a;
+}
+
+static double *dzeros(size_t n)
+{
+    double *a = calloc(n ? n : 1, sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    return a;
+}
+
+/* ------------------------------------------------------ CPU reference */
+
+typedef struct shape {
+    int n, ci, h, w, co, ho, wo;
+} shape;
+
+/* y[n, co, iy*sh - pt + i, ix*sw - pl + j] += x[n, ci, iy, ix] w[ci, co, i, j];
+ * and the backward of the same scatter: dx, dw, db added to what they hold. */
+static void ref_forward(const cp_conv_params *p, const shape *s, const float *x,
+                        const float *w, const float *b, double *y)
+{
+    size_t ny = (size_t)s->n * s->co * s->ho * s->wo;
+    for (size_t i = 0; i < ny; i++) y[i] = b ? b[(i / ((size_t)s->ho * s->wo)) % s->co] : 0.0;
+    for (int n = 0; n < s->n; n++)
+        for (int ci = 0; ci < s->ci; ci++)
+            for (int iy = 0; iy < s->h; iy++)
+                for (int ix = 0; ix < s->w; ix++) {
+                    double xv = x[((n * s->ci + ci) * s->h + iy) * s->w + ix];
+                    for (int co = 0; co < s->co; co++)
+                        for (int i = 0; i < p->kh; i++) {
+                            int oy = iy * p->stride_h - p->pad_top + i;
+                            if (oy < 0 || oy >= s->ho) continue;
+                            for (int j = 0; j < p->kw; j++) {
+                                int ox = ix * p->stride_w - p->pad_left + j;
+                                if (ox < 0 || ox >= s->wo) continue;
+                                y[((n * s->co + co) * s->ho + oy) * s->wo + ox] +=
+                                    xv * w[((ci * s->co + co) * p->kh + i) * p->kw + j];
+                            }
+                        }
+                }
+}
+
+static void ref_backward(const cp_conv_params *p, const shape *s, const float *x,
+                         const float *w, const float *dy, double *dx, double *dw, double *db)
+{
+    size_t ny = (size_t)s->n * s->co * s->ho * s->wo;
+    for (size_t i = 0; i < ny; i++) db[(i / ((size_t)s->ho * s->wo)) % s->co] += dy[i];
+    for (int n = 0; n < s->n; n++)
+        for (int ci = 0; ci < s->ci; ci++)
+            for (int iy = 0; iy < s->h; iy++)
+                for (int ix = 0; ix < s->w; ix++) {
+                    size_t xi = (size_t)((n * s->ci + ci) * s->h + iy) * s->w + ix;
+                    for (int co = 0; co < s->co; co++)
+                        for (int i = 0; i < p->kh; i++) {
+                            int oy = iy * p->stride_h - p->pad_top + i;
+                            if (oy < 0 || oy >= s->ho) continue;
+                            for (int j = 0; j < p->kw; j++) {
+                                int ox = ix * p->stride_w - p->pad_left + j;
+                                if (ox < 0 || ox >= s->wo) continue;
+                                double g = dy[((n * s->co + co) * s->ho + oy) * s->wo + ox];
+                                size_t wi = (size_t)((ci * s->co + co) * p->kh + i) * p->kw + j;
+                                dx[xi] += g * w[wi];
+                                dw[wi] += g * x[xi];
+                            }
+                        }
+                }
+}
+
+/* ----------------------------------------------------------- one case */
+
+typedef enum { WS_EXACT, WS_OFFSET, WS_NONE } ws_mode;
+
+typedef struct tc_case {
+    const char *name;
+    cp_conv_params p;
+    int n, ci, h, w, co;
+    size_t off;
+    ws_mode ws;
+    bool bias;
+} tc_case;
+
+static cp_tensor make_ws(ws_mode m, size_t floats)
+{
+    if (m == WS_EXACT) return dev_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
+    if (m == WS_OFFSET) return dev_at(NULL, 1, 1, 1, (int64_t)floats, 41, "ws");
+    cp_tensor t;
+    memset(&t, 0, sizeof t);
+    return t;
+}
+
+/* Float32 sums of `terms` products of magnitude <= 1: rounding ~ terms·2^-24
+ * in the worst case; 2e-7·terms keeps a margin, plus a relative 1e-5. */
+static void close_to(const char *name, const char *what, const float *got, const double *want,
+                     size_t n, size_t terms)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s: %s", name, what);
+    tu_assert_close(buf, got, want, n, 2e-7 * (double)terms + 1e-6, 1e-5);
+}
+
+static void run_case(const tc_case *c, uint64_t seed)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, seed, 7);
+    shape s = {c->n, c->ci, c->h, c->w, c->co, 0, 0};
+    int64_t ho, wo;
+    ck_assert(cp_conv_transpose_out_size(&c->p, c->h, c->w, &ho, &wo));
+    s.ho = (int)ho;
+    s.wo = (int)wo;
+    size_t nx = (size_t)c->n * c->ci * c->h * c->w;
+    size_t nw = (size_t)c->ci * c->co * c->p.kh * c->p.kw;
+    size_t ny = (size_t)c->n * c->co * s.ho * s.wo;
+    float *x = rand_array(&r, nx), *w = rand_array(&r, nw), *b = rand_array(&r, (size_t)c->co);
+    float *dy = rand_array(&r, ny);
+    float *gx0 = rand_array(&r, nx), *gw0 = rand_array(&r, nw), *gb0 = rand_array(&r, (size_t)c->co);
+    double *y_ref = dzeros(ny), *dx_ref = dzeros(nx), *dw_ref = dzeros(nw),
+           *db_ref = dzeros((size_t)c->co);
+    ref_forward(&c->p, &s, x, w, c->bias ? b : NULL, y_ref);
+    ref_backward(&c->p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
+
+    cp_tensor tx = dev_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
+    cp_tensor tw = dev_at(w, c->ci, c->co, c->p.kh, c->p.kw, c->off, "w");
+    cp_tensor tb = dev_at(b, c->co, 1, 1, 1, c->off, "b");
+    cp_tensor tdy = dev_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
+    cp_tensor ty = dev_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
+    size_t wsf = cp_conv_transpose2d_workspace_floats(ctx, &c->p, c->n, c->ci, c->h, c->w, c->co);
+    ck_assert_uint_gt(wsf, 0);
+    cp_tensor ws = make_ws(c->ws, wsf);
+    const cp_tensor *wsp = c->ws == WS_NONE ? NULL : &ws;
+
+    /* Terms per output: at most ci·ceil(kh/sh)·ceil(kw/sw) <= ci·kh·kw. */
+    size_t y_terms = (size_t)c->ci * c->p.kh * c->p.kw;
+    size_t dx_terms = (size_t)c->co * c->p.kh * c->p.kw;
+    size_t dw_terms = (size_t)c->n * c->h * c->w;
+    size_t db_terms = (size_t)c->n * s.ho * s.wo;
+
+    TU_OK(cp_conv_transpose2d_forward(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
+    float *got = tu_download(&ty);
+    close_to(c->name, "y", got, y_ref, ny, y_terms);
+    free(got);
+
+    cp_tensor tdx = dev_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
+    cp_tensor tdw = dev_at(NULL, c->ci, c->co, c->p.kh, c->p.kw, c->off, "dw");
+    cp_tensor tdb = dev_at(NULL, c->co, 1, 1, 1, c->off, "db");
+    TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
+    got = tu_download(&tdx);
+    close_to(c->name, "dx", got, dx_ref, nx, dx_terms);
+    free(got);
+    got = tu_download(&tdw);
+    close_to(c->name, "dw", got, dw_ref, nw, dw_terms);
+    free(got);
+    got = tu_download(&tdb);
+    close_to(c->name, "db", got, db_ref, (size_t)c->co, db_terms);
+    free(got);
+
+    TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
+    TU_OK(cp_tensor_upload(ctx, &tdw, gw0));
+    TU_OK(cp_tensor_upload(ctx, &tdb, gb0));
+    for (size_t i = 0; i < nx; i++) dx_ref[i] += gx0[i];
+    for (size_t i = 0; i < nw; i++) dw_ref[i] += gw0[i];
+    for (int i = 0; i < c->co; i++) db_ref[i] += gb0[i];
+    TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
+    got = tu_download(&tdx);
+    close_to(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
+    free(got);
+    got = tu_download(&tdw);
+    close_to(c->name, "dw (accumulate)", got, dw_ref, nw, dw_terms);
+    free(got);
+    got = tu_download(&tdb);
+    close_to(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, db_terms);
+    free(got);
+
+    free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
+    free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
+    cp_tensor *ts[] = {&tx, &tw, &tb, &tdy, &ty, &ws, &tdx, &tdw, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+
+/* Kernel 3, stride 2, padding 1 top / 0 left / 0 bottom / 2 right. */
+static cp_conv_params k3s2_asym(void)
+{
+    return (cp_conv_params){.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
+                            .pad_top = 1, .pad_left = 0, .pad_bottom = 0, .pad_right = 2};
+}
+
+/* Kernel 2×1, stride 3×2: output positions that no input reaches. */
+static cp_conv_params k2s3_gaps(void)
+{
+    return (cp_conv_params){.kh = 2, .kw = 1, .stride_h = 3, .stride_w = 2};
+}
+
+/* DCGAN-style kernel 4, stride 2, padding 1. */
+static cp_conv_params k4s2p1(void)
+{
+    return (cp_conv_params){.kh = 4, .kw = 4, .stride_h = 2, .stride_w = 2,
+                            .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
+}
+
+START_TEST(test_up2_shapes)
+{
+    const tc_case cases[] = {
+        {"up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
+        {"up2 offsets no bias 7x6, 6->3", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_OFFSET, false},
+        {"up2 1x1", cp_up2_params(), 3, 2, 1, 1, 7, 0, WS_NONE, true},
+        {"tiny dec1 up2 128->128 2x2", cp_up2_params(), 2, 128, 2, 2, 128, 0, WS_EXACT, true},
+        {"tiny dec3 up2 64->64 8x8", cp_up2_params(), 2, 64, 8, 8, 64, 1, WS_OFFSET, true},
+        {"tiny dec5 up2 32->32 32x32", cp_up2_params(), 2, 32, 32, 32, 32, 0, WS_EXACT, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 100 + i);
+}
+END_TEST
+
+START_TEST(test_general_shapes)
+{
+    const tc_case cases[] = {
+        {"k3 s2 asym pad 5x4, 3->5", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_EXACT, true},
+        {"k3 s2 asym pad 1x2 batch 1", k3s2_asym(), 1, 2, 1, 2, 3, 0, WS_OFFSET, true},
+        {"k2x1 s3x2 gaps 4x5", k2s3_gaps(), 2, 3, 4, 5, 6, 1, WS_EXACT, true},
+        {"k4 s2 p1 6x7, 5->2", k4s2p1(), 2, 5, 6, 7, 2, 0, WS_NONE, true},
+        {"k3 s1 p1 (conv3 geometry) 5x5", cp_conv3_params(), 2, 4, 5, 5, 3, 0, WS_EXACT, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 200 + i);
+}
+END_TEST
+
+START_TEST(test_out_size_and_bad_shapes)
+{
+    cp_conv_params up = cp_up2_params(), g = k4s2p1();
+    int64_t ho, wo;
+    ck_assert(cp_conv_transpose_out_size(&up, 3, 5, &ho, &wo) && ho == 6 && wo == 10);
+    ck_assert(cp_conv_transpose_out_size(&g, 6, 7, &ho, &wo) && ho == 12 && wo == 14);
+    cp_conv_params bad = {.kh = 1, .kw = 1, .stride_h = 1, .stride_w = 1, .pad_top = 1};
+    ck_assert(!cp_conv_transpose_out_size(&bad, 1, 4, &ho, &wo));
+    cp_context *ctx = tu_ctx();
+    cp_tensor x = dev_at(NULL, 1, 3, 2, 2, 0, "x"), w = dev_at(NULL, 4, 3, 2, 2, 0, "w");
+    cp_tensor y = dev_at(NULL, 1, 3, 4, 4, 0, "y");
+    /* w is [C_in=4, ...] but x has 3 channels. */
+    ck_assert_int_eq(cp_conv_transpose2d_forward(ctx, &up, &x, &w, NULL, &y, NULL),
+                     CP_ERR_INVALID_ARGUMENT);
+    cp_tensor *ts[] = {&x, &w, &y};
+    for (size_t i = 0; i < 3; i++) cp_tensor_free(ctx, ts[i]);
+}
+END_TEST
+
+/* CLBlast runs small GEMMs through its "direct" kernel (no temporary) and
+ * large ones (m·n·k >= XGEMM_MIN_INDIRECT_SIZE³) through the indirect one,
+ * which pads/transposes into the temporary at the start of our workspace.
+ * On PoCL's defaults every GEMM of these tests is direct, so this test
+ * lowers the threshold (and restores it) to cover the workspace layout. */
+static size_t temp_floats(size_t s)
+{
+    cp_gemm_args g = {.m = s, .n = s, .k = s, .a_off = 1, .lda = s, .b_off = 1, .ldb = s,
+                      .c_off = 1, .ldc = s};
+    return cp_gemm_workspace_floats(tu_ctx(), &g);
+}
+
+static size_t probe_min_indirect(void)
+{
+    size_t lo = 1, hi = 8192;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (temp_floats(mid) > 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+static void set_min_indirect(size_t v)
+{
+    const char *names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
+    size_t values[] = {v};
+    int e = CLBlastOverrideParameters(cp_context_device(tu_ctx())->device, "GemmRoutine",
+                                      CLBlastPrecisionSingle, 1, names, values);
+    ck_assert_msg(e == 0, "CLBlastOverrideParameters: %d", e);
+}
+
+START_TEST(test_indirect_gemm)
+{
+    const tc_case cases[] = {
+        {"indirect up2 offsets", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_EXACT, false},
+        {"indirect k3 s2 asym, ws offset", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_OFFSET, true},
+        {"indirect up2 batch 1", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
+    };
+    size_t saved = probe_min_indirect();
+    set_min_indirect(8);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
+    set_min_indirect(saved);
+}
+END_TEST
+
+/* ------------------------------------------------------- gradient check */
+
+typedef struct gc_user {
+    const cp_conv_params *p;
+    cp_tensor tx, tw, tb, ty, ws;
+    int which; /* 0: x, 1: w, 2: b */
+} gc_user;
+
+static void gc_forward(void *user, const float *v, float *y)
+{
+    gc_user *u = user;
+    cp_tensor *t = u->which == 0 ? &u->tx : u->which == 1 ? &u->tw : &u->tb;
+    TU_OK(cp_tensor_upload(tu_ctx(), t, v));
+    TU_OK(cp_conv_transpose2d_forward(tu_ctx(), u->p, &u->tx, &u->tw, &u->tb, &u->ty, &u->ws));
+    TU_OK(cp_tensor_download(tu_ctx(), &u->ty, y));
+}
+
+static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int ci, int h,
+                           int w, int co, uint64_t seed)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, seed, 3);
+    int64_t ho, wo;
+    ck_assert(cp_conv_transpose_out_size(p, h, w, &ho, &wo));
+    size_t nx = (size_t)n * ci * h * w, nw = (size_t)ci * co * p->kh * p->kw, nb = (size_t)co;
+    size_t ny = (size_t)n * co * (size_t)(ho * wo);
+    float *x = rand_array(&r, nx), *wt = rand_array(&r, nw), *b = rand_array(&r, nb);
+    float *rr = rand_array(&r, ny);
+    gc_user u = {.p = p};
+    u.tx = dev_at(x, n, ci, h, w, 1, "x");
+    u.tw = dev_at(wt, ci, co, p->kh, p->kw, 2, "w");
+    u.tb = dev_at(b, co, 1, 1, 1, 3, "b");
+    u.ty = dev_at(NULL, n, co, ho, wo, 4, "y");
+    u.ws = dev_at(NULL, 1, 1, 1,
+                  (int64_t)cp_conv_transpose2d_workspace_floats(ctx, p, n, ci, h, w, co), 0, "ws");
+    cp_tensor tr = dev_at(rr, n, co, ho, wo, 0, "r");
+    cp_tensor tdx = dev_at(NULL, n, ci, h, w, 0, "dx"), tdw = dev_at(NULL, ci, co, p->kh, p->kw, 0, "dw");
+    cp_tensor tdb = dev_at(NULL, co, 1, 1, 1, 0, "db");
+    TU_OK(cp_conv_transpose2d_backward(ctx, p, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false, &u.ws));
+    float *gx = tu_download(&tdx), *gw = tu_download(&tdw), *gb = tu_download(&tdb);
+
+    /* Step and tolerance: the op is linear in each of x, w, b, so central
+     * differences have no truncation error; only float32 rounding of the
+     * forward counts, ~1e-7·Σ|r_i·y_i| in L (few terms per output here),
+     * divided by the step 2h; 10× margin. h = 0.25 keeps that small; rtol
+     * 1e-3 covers the float32 analytic gradients. */
+    double h_step = 0.25;
+    float *y = malloc(ny * sizeof *y);
+    gc_forward(&u, x, y);
+    double sum_ry = 0;
+    for (size_t i = 0; i < ny; i++) sum_ry += fabs((double)rr[i] * y[i]);
+    free(y);
+    tu_gradcheck_opts o = {.h = h_step, .atol = 10 * 1e-7 * sum_ry / (2 * h_step),
+                           .rtol = 1e-3, .checks = 400};
+    char what[200];
+    snprintf(what, sizeof what, "%s dx", name);
+    u.which = 0;
+    tu_gradcheck(what, gc_forward, &u, x, nx, ny, rr, gx, &o, &r);
+    TU_OK(cp_tensor_upload(ctx, &u.tx, x));
+    snprintf(what, sizeof what, "%s dw", name);
+    u.which = 1;
+    tu_gradcheck(what, gc_forward, &u, wt, nw, ny, rr, gw, &o, &r);
+    TU_OK(cp_tensor_upload(ctx, &u.tw, wt));
+    snprintf(what, sizeof what, "%s db", name);
+    u.which = 2;
+    tu_gradcheck(what, gc_forward, &u, b, nb, ny, rr, gb, &o, &r);
+
+    free(x); free(wt); free(b); free(rr); free(gx); free(gw); free(gb);
+    cp_tensor *ts[] = {&u.tx, &u.tw, &u.tb, &u.ty, &u.ws, &tr, &tdx, &tdw, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+
+START_TEST(test_conv_transpose_gradcheck)
+{
+    cp_conv_params up = cp_up2_params(), a = k3s2_asym(), gaps = k2s3_gaps();
+    gradcheck_case("up2", &up, 2, 3, 3, 4, 4, 500);
+    gradcheck_case("k3 s2 asym", &a, 2, 2, 3, 4, 3, 501);
+    gradcheck_case("k2x1 s3x2", &gaps, 1, 3, 3, 2, 2, 502);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv_transpose");
+    TCase *tc = tcase_create("conv_transpose");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_up2_shapes);
+    tcase_add_test(tc, test_general_shapes);
+    tcase_add_test(tc, test_out_size_and_bad_shapes);
+    tcase_add_test(tc, test_conv_transpose_gradcheck);
+    tcase_add_test(tc, test_indirect_gemm);
+    suite_add_tcase(s, tc);
+    return tu_run_suite(s);
+}

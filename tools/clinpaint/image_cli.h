@@ -1,0 +1,90 @@
+/* Shared by `inpaint`, `eval` and `demo`: input lists with unique output
+ * names, folders, the paste of a result back into the original photo, and
+ * the inpainting engine itself (defined in cmd_inpaint.c). */
+#ifndef CLINPAINT_TOOL_IMAGE_CLI_H
+#define CLINPAINT_TOOL_IMAGE_CLI_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clinpaint/image.h"
+#include "clinpaint/runtime.h"
+#include "clinpaint/status.h"
+
+/* ---- inputs ---- */
+
+typedef struct ic_input {
+    char *path;    /* the file to read */
+    char *relpath; /* for per-image mask folders: path below the folder
+                      argument ('/' separators), or the file's base name */
+    char *name;    /* unique output stem: OUT/<name>.png, <name>_full.png,
+                      <name>_sbs.png */
+} ic_input;
+
+typedef struct ic_inputs {
+    ic_input *v;
+    size_t n, cap;
+} ic_inputs;
+
+/* Expands the arguments: a file is taken as is (whatever its extension), a
+ * folder gives every image below it (recursively, sorted). A missing path
+ * or a folder without images is warned about and counted in *missing.
+ * Then gives each input a unique output name: its base name without
+ * extension, with _2, _3, ... appended when any of its three output files
+ * would collide with another input's. Fails only on out of memory. */
+cp_status ic_collect_inputs(const char *const *args, int count, ic_inputs *out, size_t *missing);
+void ic_inputs_free(ic_inputs *in);
+
+/* mkdir -p. */
+cp_status ic_mkdirs(const char *path);
+
+/* ---- resampling and the paste back ---- */
+
+/* Resamples an sw×sh image of `ch` interleaved float channels to dw×dh
+ * with pixel centres aligned (x_src = (x + 0.5)·sw/dw − 0.5, edges
+ * clamped). `cubic`: Catmull-Rom (Keys, a = −0.5), else a triangle
+ * (bilinear) filter; when shrinking the kernel is widened by the factor
+ * (antialiasing). */
+cp_status ic_resample(const float *src, int sw, int sh, int ch, float *dst, int dw, int dh,
+                      bool cubic);
+
+/* The composite y (3×S×S, [−1, 1]) pasted back into `orig` at its own
+ * resolution: the centre crop box of side s = min(w, h) at
+ * (floor((w − s)/2), floor((h − s)/2)) (MODEL.md's data rule) receives y
+ * resampled to s×s with Catmull-Rom, but only where the mask resampled to
+ * s×s with the triangle filter is >= 0.5 (for an integer factor s/S this
+ * is exactly the nearest-neighbour mask); every other pixel is a copy of
+ * `orig`. Allocates `out`. *hole_pixels: pixels replaced. */
+cp_status ic_paste_full(const cp_image *orig, const float *y, const float *mask, int S,
+                        cp_image *out, size_t *hole_pixels);
+
+/* ---- the inpainting engine (cmd_inpaint.c) ---- */
+
+typedef struct ic_inpaint_job {
+    const char *cmd;        /* for messages: "inpaint", "demo" */
+    const char *model_path;
+    const char *mask_spec;  /* center|rect|free|face|mixed|PNG|DIR */
+    const char *out_dir;
+    const char *const *inputs;
+    int input_count;
+    int batch;
+    uint64_t seed;
+    bool side_by_side;
+    bool quiet;             /* no line per image */
+    const char *grid_path;  /* optional: rows of (input | masked | result) */
+    int grid_max;           /* rows in that grid */
+} ic_inpaint_job;
+
+typedef struct ic_inpaint_result {
+    size_t done, skipped;
+    int size; /* the model's S */
+} ic_inpaint_result;
+
+/* Runs the job on `ctx` (NULL: creates one for `device`). Prints what it
+ * writes on stdout and warnings on stderr. Returns the exit code: 0 when at
+ * least one image was written, 1 when none could be, 1 or 2 for a bad model
+ * or mask (cli_fail). */
+int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
+               ic_inpaint_result *res);
+
+#endif
