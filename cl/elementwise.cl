@@ -16,7 +16,14 @@ __kernel void elu_fwd(__global const float *x, const ulong x_off, __global float
     const uint i = get_global_id(0);
     if (i >= n) return;
     const float v = x[x_off + i];
-    y[y_off + i] = v > 0.0f ? v : expm1(v);
+    /* exp(v) - 1 instead of expm1: PoCL vectorises exp but calls a scalar
+     * expm1 (20x slower there). Near 0, where exp(v) - 1 cancels, a cubic
+     * Taylor term is exact to 1e-9; both are computed and selected without
+     * a branch. */
+    const float t = v > 0.0f ? 0.0f : v; /* not fmin: NaN must pass */
+    const float series = t * (1.0f + t * (0.5f + t * (1.0f / 6.0f)));
+    const float em1 = t > -1e-2f ? series : exp(t) - 1.0f;
+    y[y_off + i] = v > 0.0f ? v : em1;
 }
 
 /* dx = dy * (y > 0 ? 1 : y + 1): for x <= 0, d/dx (e^x - 1) = e^x = y + 1. */
