@@ -317,6 +317,11 @@ START_TEST(test_conv_bad_shapes)
     bad.stride_h = 0;
     ck_assert_int_eq(cp_conv2d_forward(ctx, &bad, &x, &w2, NULL, &y, NULL),
                      CP_ERR_INVALID_ARGUMENT);
+    /* A view running past the end of its buffer is refused (on CPU devices
+     * a kernel would otherwise write into the host heap). */
+    cp_tensor past = cp_tensor_view(y.buf, 1, 4, (int64_t[]){1, 4, 5, 5}, "y_past_end");
+    ck_assert_int_eq(cp_conv2d_forward(ctx, &p, &x, &w2, NULL, &past, NULL),
+                     CP_ERR_INVALID_ARGUMENT);
     int64_t ho, wo;
     ck_assert(!cp_conv_out_size(&p, 0, 5, &ho, &wo));
     cp_conv_params big = {.kh = 5, .kw = 5, .stride_h = 1, .stride_w = 1};

@@ -64,7 +64,7 @@ static cp_node *bn_layer(net *t, cp_node *h, int64_t c, const char *name)
 /* x, M -> G-like path (concat, conv3, [bn], elu, pool, conv2, elu, dense
  * bottleneck, up2, tanh, composite) and a D-like head on the composite;
  * L = 0.8 L_rec + 0.2 (BCE(D(y), 1) + mean-free BCE(D(x), 0)). */
-static void build(net *t, bool batchnorm)
+static void build(net *t, bool batchnorm, cp_plan_options o)
 {
     memset(t, 0, sizeof *t);
     cp_rng_seed(&t->rng, batchnorm ? 11 : 7, 0);
@@ -102,13 +102,7 @@ static void build(net *t, bool batchnorm)
     TU_OK(cp_g_backward(g, t->loss, 0, NULL, 0));
     for (int i = 0; i < t->nparams; i++)
         if (cp_g_grad(t->pnodes[i])) cp_g_keep(g, cp_g_grad(t->pnodes[i]));
-    cp_plan_options o = cp_plan_defaults();
-    o.poison_freed = getenv("NOPOISON") == NULL;
-    if (getenv("NOREUSE")) o.reuse = o.in_place = false;
-    if (getenv("NOINPLACE")) o.in_place = false;
-    o.check_writes = true;
     TU_OK(cp_graph_plan(g, &o));
-    if (getenv("DUMP")) cp_graph_dump(g, stderr);
     /* inputs: x in [-1, 1], a rectangular hole */
     float hx[N * 3 * S * S], hm[N * S * S];
     tu_fill_uniform(&t->rng, hx, N * 3 * S * S, -1, 1);
@@ -137,10 +131,19 @@ static void free_net(net *t)
     for (int i = 0; i < t->nparams; i++) cp_tensor_free(tu_ctx(), &t->params[i]);
 }
 
-static void gradcheck_net(bool batchnorm)
+/* The three ways of planning, each with every debug check on: memory
+ * reused with in-place ops, reused without, and every value on its own. */
+static cp_plan_options plan_mode(int i)
+{
+    cp_plan_options o = {.reuse = i < 2, .in_place = i == 0, .poison_freed = true,
+                         .check_writes = true};
+    return o;
+}
+
+static void gradcheck_net(bool batchnorm, int mode)
 {
     net t;
-    build(&t, batchnorm);
+    build(&t, batchnorm, plan_mode(mode));
     run_loss(&t);
     cp_rng pick;
     cp_rng_seed(&pick, 3, 0);
@@ -185,16 +188,16 @@ static void gradcheck_net(bool batchnorm)
     free_net(&t);
 }
 
-START_TEST(whole_net_gradients) { gradcheck_net(false); }
+START_TEST(whole_net_gradients) { gradcheck_net(false, _i); }
 END_TEST
 
-START_TEST(whole_net_gradients_batchnorm) { gradcheck_net(true); }
+START_TEST(whole_net_gradients_batchnorm) { gradcheck_net(true, _i); }
 END_TEST
 
 START_TEST(planner_saves_memory_and_replays)
 {
     net t;
-    build(&t, true);
+    build(&t, true, plan_mode(_i));
     uint64_t planned, unplanned;
     cp_plan_options o = cp_plan_defaults();
     TU_OK(cp_graph_plan_size(t.g, &o, &planned, &unplanned));
@@ -272,9 +275,9 @@ int main(void)
     Suite *s = suite_create("graph");
     TCase *tc = tcase_create("graph");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, whole_net_gradients);
-    tcase_add_test(tc, whole_net_gradients_batchnorm);
-    tcase_add_test(tc, planner_saves_memory_and_replays);
+    tcase_add_loop_test(tc, whole_net_gradients, 0, 3);
+    tcase_add_loop_test(tc, whole_net_gradients_batchnorm, 0, 3);
+    tcase_add_loop_test(tc, planner_saves_memory_and_replays, 0, 3);
     tcase_add_test(tc, build_errors_are_clear);
     tcase_add_test(tc, unkept_scalar_is_refused);
     suite_add_tcase(s, tc);

@@ -28,8 +28,14 @@ cp_status cp_graph_plan_size(cp_graph *g, const cp_plan_options *o, uint64_t *ar
     cp_plan_result r;
     CP_TRY(cp_plan_compute(g, o, &r));
     free(r.poison);
-    if (arena_bytes) *arena_bytes = (uint64_t)r.arena_floats * sizeof(float);
+    if (arena_bytes) *arena_bytes = (uint64_t)(r.arena_floats + r.workspace_floats) * sizeof(float);
     if (unplanned_bytes) *unplanned_bytes = (uint64_t)r.unplanned_floats * sizeof(float);
+    if (g->planned) {
+        /* The planner writes offsets into the nodes: put back the graph's
+         * own plan (planning is deterministic). */
+        CP_TRY(cp_plan_compute(g, &g->opts, &r));
+        free(r.poison);
+    }
     return CP_OK;
 }
 
@@ -42,8 +48,14 @@ cp_status cp_graph_plan(cp_graph *g, const cp_plan_options *o)
         cp_buffer_free(g->ctx, g->arena);
         g->arena = NULL;
     }
-    uint64_t bytes = (uint64_t)r.arena_floats * sizeof(float);
-    cp_status st = cp_buffer_alloc(g->ctx, (size_t)bytes, &g->arena);
+    if (g->workspace) {
+        cp_buffer_free(g->ctx, g->workspace);
+        g->workspace = NULL;
+    }
+    uint64_t bytes = (uint64_t)(r.arena_floats + r.workspace_floats) * sizeof(float);
+    cp_status st = cp_buffer_alloc(g->ctx, r.arena_floats * sizeof(float), &g->arena);
+    if (st == CP_OK && r.workspace_floats)
+        st = cp_buffer_alloc(g->ctx, r.workspace_floats * sizeof(float), &g->workspace);
     if (st == CP_OK && !g->scratch_scalar) st = cp_buffer_alloc(g->ctx, 64, &g->scratch_scalar);
     if (st != CP_OK) {
         free(r.poison);
@@ -63,6 +75,7 @@ cp_status cp_graph_plan(cp_graph *g, const cp_plan_options *o)
         return st;
     }
     g->arena_floats = r.arena_floats;
+    g->workspace_floats = r.workspace_floats;
     g->opts = *o;
     g->planned = true;
     free(g->poison);
@@ -71,7 +84,10 @@ cp_status cp_graph_plan(cp_graph *g, const cp_plan_options *o)
     return CP_OK;
 }
 
-uint64_t cp_graph_arena_bytes(const cp_graph *g) { return (uint64_t)g->arena_floats * sizeof(float); }
+uint64_t cp_graph_arena_bytes(const cp_graph *g)
+{
+    return (uint64_t)(g->arena_floats + g->workspace_floats) * sizeof(float);
+}
 
 static cp_tensor view(const cp_graph *g, const cp_node *n)
 {
@@ -113,7 +129,7 @@ static cp_status run_node(cp_graph *g, cp_node *n)
     cp_context *ctx = g->ctx;
     cp_tensor y = view(g, n), s[CP_MAX_SRC];
     for (int i = 0; i < n->nsrc; i++) s[i] = view(g, n->src[i]);
-    cp_tensor ws = flat(g->arena, n->workspace_offset, n->workspace_floats, "workspace");
+    cp_tensor ws = flat(g->workspace, 0, n->workspace_floats, "workspace");
     const cp_tensor *wsp = n->workspace_floats ? &ws : NULL;
     const cp_tensor *bias = n->nsrc > 2 ? &s[2] : NULL;
     switch (n->op) {
@@ -232,10 +248,9 @@ static cp_status check_node_writes(cp_graph *g, const cp_node *n, const float *b
                                    const float *after)
 {
     size_t out_lo = n->offset, out_hi = n->offset + cp_node_alloc_floats(n);
-    size_t ws_lo = n->workspace_offset, ws_hi = ws_lo + n->workspace_floats;
     for (size_t k = 0; k < g->arena_floats; k++) {
         if (memcmp(&before[k], &after[k], sizeof(float)) == 0) continue;
-        if ((k >= out_lo && k < out_hi) || (k >= ws_lo && k < ws_hi)) continue;
+        if (k >= out_lo && k < out_hi) continue;
         const char *victim = "free space";
         for (int i = 0; i < g->count; i++) {
             const cp_node *v = g->nodes[i];
@@ -245,9 +260,8 @@ static cp_status check_node_writes(cp_graph *g, const cp_node *n, const float *b
         }
         return cp_set_error(CP_ERR_INTERNAL,
                             "graph node %d %s (%s) wrote arena float %zu outside its output "
-                            "[%zu, %zu) and workspace [%zu, %zu): it belongs to %s",
-                            n->id, n->name, cp_op_name(n->op), k, out_lo, out_hi, ws_lo, ws_hi,
-                            victim);
+                            "[%zu, %zu): it belongs to %s",
+                            n->id, n->name, cp_op_name(n->op), k, out_lo, out_hi, victim);
     }
     return CP_OK;
 }

@@ -46,6 +46,7 @@ void cp_graph_free(cp_graph *g)
     for (int i = 0; i < g->count; i++) free(g->nodes[i]);
     free(g->nodes);
     if (g->arena) cp_buffer_free(g->ctx, g->arena);
+    if (g->workspace) cp_buffer_free(g->ctx, g->workspace);
     if (g->scratch_scalar) cp_buffer_free(g->ctx, g->scratch_scalar);
     free(g->poison);
     free(g);

@@ -111,6 +111,8 @@ struct cp_graph {
     cp_plan_options opts;
     cl_mem arena;
     size_t arena_floats;
+    cl_mem workspace; /* shared by every node's op; offset 0 */
+    size_t workspace_floats;
     cl_mem scratch_scalar; /* losses' value output when only the grad is wanted */
     struct cp_poison_region *poison; /* debug: regions to fill with NaN */
     int poison_count;

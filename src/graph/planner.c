@@ -1,8 +1,8 @@
 /* Memory planning: every value of the graph gets an offset in one compute
  * arena. Walks the execution order, frees a value after its last reader,
  * reuses freed space best-fit (adjacent free blocks merge), lets element-wise
- * ops overwrite a dying input, and gives each op its workspace only while it
- * runs. Kept apart from execution, as ggml keeps its allocator. */
+ * ops overwrite a dying input. Workspaces, needed only while their op runs,
+ * share one separate buffer as large as the largest. Kept apart from execution, as ggml keeps its allocator. */
 #include "graph/graph_internal.h"
 #include "graph/planner.h"
 
@@ -133,6 +133,10 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
         }
         if (n->keep) n->storage->last_use = count;
     }
+    /* Inputs hold what the host wrote: a replay without a new upload must
+     * see them again, so they live for the whole run. */
+    for (int i = 0; i < count; i++)
+        if (g->nodes[i]->op == CP_OP_INPUT) g->nodes[i]->last_use = count;
     /* Inputs are written by the host before the run: alive from the start. */
     allocator a = {.ok = true};
     int *owner_of = NULL; /* storage owner after in-place hand-overs */
@@ -172,15 +176,11 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
                 live[nlive++] = n;
             }
         }
-        if (n->workspace_floats > 0) {
-            size_t ws = round_up(n->workspace_floats);
-            r->unplanned_floats += ws;
-            n->workspace_offset = o->reuse ? alloc_take(&a, ws) : (a.top += ws) - ws;
-            if (o->reuse) {
-                alloc_give(&a, n->workspace_offset, ws);
-                if (o->poison_freed) add_poison(r, i, n->workspace_offset, ws);
-            }
-        }
+        /* Workspaces share one buffer of their own at offset 0 (CLBlast's
+         * temporary buffer takes no offset); nodes run one after another. */
+        if (n->workspace_floats > r->workspace_floats) r->workspace_floats = n->workspace_floats;
+        r->unplanned_floats += round_up(n->workspace_floats);
+        n->workspace_offset = 0;
         /* Free what this node was the last to read. */
         for (int k = 0; k < nlive; k++) {
             cp_node *v = live[k];

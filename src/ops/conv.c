@@ -21,6 +21,21 @@
 
 /* ---------------------------------------------------------------- helpers */
 
+cp_status cp_ops_check_fits(const char *op, const cp_tensor *t, size_t numel)
+{
+    size_t bytes = 0;
+    CP_CL_CHECK(clGetMemObjectInfo(t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (t->offset > bytes / sizeof(float) || numel > bytes / sizeof(float) - t->offset) {
+        char d[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s: %s at offset %zu with %zu elements runs past the end of its "
+                            "buffer (%zu floats)",
+                            op, cp_tensor_describe(t, d, sizeof d), t->offset, numel,
+                            bytes / sizeof(float));
+    }
+    return CP_OK;
+}
+
 cp_status cp_ops_expect_numel(const char *op, const cp_tensor *t, size_t numel,
                               const char *what)
 {
@@ -32,7 +47,7 @@ cp_status cp_ops_expect_numel(const char *op, const cp_tensor *t, size_t numel,
                             op, what, cp_tensor_describe(t, d, sizeof d), cp_tensor_numel(t),
                             numel);
     }
-    return CP_OK;
+    return cp_ops_check_fits(op, t, numel);
 }
 
 cp_status cp_ops_expect_shape4(const char *op, const cp_tensor *t, int64_t n, int64_t c,
@@ -46,7 +61,7 @@ cp_status cp_ops_expect_shape4(const char *op, const cp_tensor *t, int64_t n, in
                             cp_tensor_describe(t, d, sizeof d), (long long)n, (long long)c,
                             (long long)h, (long long)w);
     }
-    return CP_OK;
+    return cp_ops_check_fits(op, t, cp_tensor_numel(t));
 }
 
 cp_status cp_ops_check_u32(const char *op, size_t count, const char *what)
@@ -234,6 +249,7 @@ cp_status cp_ws_acquire(cp_context *ctx, const char *op, const cp_tensor *worksp
                             op, cp_tensor_describe(workspace, d, sizeof d),
                             cp_tensor_numel(workspace), need);
     }
+    CP_TRY(cp_ops_check_fits(op, workspace, need));
     ws->buf = workspace->buf;
     ws->off = workspace->offset;
     return CP_OK;
@@ -331,6 +347,8 @@ static cp_status check_conv(const char *op, const cp_conv_params *p, const cp_te
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: input %s is smaller than the kernel",
                             op, cp_tensor_describe(x, a, sizeof a));
     }
+    CP_TRY(cp_ops_check_fits(op, x, cp_tensor_numel(x)));
+    CP_TRY(cp_ops_check_fits(op, w, cp_tensor_numel(w)));
     size_t P = (size_t)(s->n * s->ho * s->wo);
     size_t K = (size_t)s->c_in * (size_t)(p->kh * p->kw);
     CP_TRY(cp_ops_check_u32(op, cp_tensor_numel(x), "x"));

@@ -55,6 +55,9 @@ cp_status cp_ops_expect_numel(const char *op, const cp_tensor *t, size_t numel,
                               const char *what);
 cp_status cp_ops_expect_shape4(const char *op, const cp_tensor *t, int64_t n, int64_t c,
                                int64_t h, int64_t w);
+/* t's first `numel` elements lie inside its cl_mem (kernels on CPU devices
+ * would otherwise write past the allocation silently). */
+cp_status cp_ops_check_fits(const char *op, const cp_tensor *t, size_t numel);
 /* Every element count the kernels index must be below 2^31 (32-bit index
  * arithmetic and the kernels' multiply-shift division). */
 cp_status cp_ops_check_u32(const char *op, size_t count, const char *what);

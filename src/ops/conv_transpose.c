@@ -100,6 +100,8 @@ static cp_status check_t(const char *op, const cp_conv_params *p, const cp_tenso
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: input %s gives an empty output",
                             op, cp_tensor_describe(x, a, sizeof a));
     }
+    CP_TRY(cp_ops_check_fits(op, x, cp_tensor_numel(x)));
+    CP_TRY(cp_ops_check_fits(op, w, cp_tensor_numel(w)));
     size_t P = (size_t)(s->n * s->h * s->w);
     size_t K = (size_t)s->c_out * (size_t)(p->kh * p->kw);
     CP_TRY(cp_ops_check_u32(op, K * P, "the column matrix"));

@@ -20,6 +20,7 @@ static cp_status check_dense(const char *op, const cp_tensor *x, const cp_tensor
     s->f = cp_tensor_numel(x) / s->n;
     s->out = (size_t)w->shape[0];
     CP_TRY(cp_ops_expect_numel(op, w, s->out * s->f, "weights [out, F]"));
+    CP_TRY(cp_ops_check_fits(op, x, cp_tensor_numel(x)));
     CP_TRY(cp_ops_check_u32(op, cp_tensor_numel(x), "x"));
     CP_TRY(cp_ops_check_u32(op, s->n * s->out, "y"));
     return CP_OK;

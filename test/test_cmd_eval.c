@@ -1,0 +1,223 @@
+/* clinpaint eval: the metrics with their protocol and the mean-fill floor,
+ * as text and as JSON; usage errors, bad data folders and bad models. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "clinpaint/checkpoint.h"
+#include "clinpaint/dataset.h"
+#include "clinpaint/image.h"
+#include "clinpaint/mask.h"
+#include "clinpaint/metrics.h"
+#include "clinpaint/synth.h"
+#include "util/cli_run.h"
+#include "util/test_util.h"
+
+#define S 32
+#define COUNT 60
+
+static char *work, *model, *data;
+
+static char *at(const char *rel)
+{
+    char *p = malloc(strlen(work) + strlen(rel) + 2);
+    ck_assert_ptr_nonnull(p);
+    sprintf(p, "%s/%s", work, rel);
+    return p;
+}
+
+static void setup_once(void)
+{
+    if (work) return;
+    work = tu_tempdir();
+    data = at("faces");
+    TU_OK(cp_synth_write_dataset(data, COUNT, S, 2));
+    cp_model_config cfg = {"custom", S, {4, 8, 8, 8, 8, 8}, 16, false};
+    cp_model *m;
+    TU_OK(cp_model_create(tu_ctx(), &cfg, &m));
+    TU_OK(cp_model_init(m, 11));
+    model = at("model.safetensors");
+    const cp_meta_entry meta[] = {{"step", "0"}, {"epoch", "0"}, {"mask", "center"}, {"ctx_weight", "0.1"}};
+    TU_OK(cp_checkpoint_save(m, model, meta, 4));
+    cp_model_free(m);
+}
+
+#define RUN(...) tu_cli_run((const char *const[]){__VA_ARGS__, NULL}, NULL)
+
+static void expect(tu_cli_result *r, int code, const char *in_err)
+{
+    ck_assert_msg(r->exit_code == code, "exit %d, want %d; stderr: %s", r->exit_code, code, r->err);
+    if (in_err) ck_assert_msg(strstr(r->err, in_err), "stderr lacks '%s': %s", in_err, r->err);
+    tu_cli_free(r);
+}
+
+START_TEST(usage_errors_exit_2)
+{
+    setup_once();
+    tu_cli_result r = RUN("eval", "--help");
+    ck_assert_int_eq(r.exit_code, 0);
+    ck_assert_ptr_nonnull(strstr(r.out, "usage: clinpaint eval"));
+    tu_cli_free(&r);
+    r = RUN("eval", "--data", data);
+    expect(&r, 2, "--model");
+    r = RUN("eval", "--model", model);
+    expect(&r, 2, "--data");
+    r = RUN("eval", "--model", model, "--data", data, "--bogus");
+    expect(&r, 2, "unknown option '--bogus'");
+    r = RUN("eval", "--model", model, "--data", data, "--split", "half");
+    expect(&r, 2, "--split");
+    r = RUN("eval", "--model", model, "--data", data, "--batch", "-3");
+    expect(&r, 2, "--batch");
+    r = RUN("eval", "--model", model, "--data", data, "--max-images", "0");
+    expect(&r, 2, "--max-images");
+    r = RUN("eval", "--model", model, "--data", data, "stray");
+    expect(&r, 2, "unexpected argument 'stray'");
+}
+END_TEST
+
+START_TEST(bad_data_and_model_refused)
+{
+    setup_once();
+    char *missing = at("no-such-folder");
+    tu_cli_result r = RUN("eval", "--model", model, "--data", missing);
+    ck_assert_int_ne(r.exit_code, 0);
+    expect(&r, 1, "no-such-folder");
+    char *empty = at("empty");
+    ck_assert_int_eq(mkdir(empty, 0755), 0);
+    r = RUN("eval", "--model", model, "--data", empty);
+    ck_assert_int_ne(r.exit_code, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "empty"));
+    tu_cli_free(&r);
+    /* a PNG as the model */
+    char png[1200];
+    snprintf(png, sizeof png, "%s/face_000000.png", data);
+    r = RUN("eval", "--model", png, "--data", data);
+    expect(&r, 1, "face_000000.png");
+    char *nomodel = at("nothing.safetensors");
+    r = RUN("eval", "--model", nomodel, "--data", data);
+    expect(&r, 1, "nothing.safetensors");
+    free(missing);
+    free(empty);
+    free(nomodel);
+}
+END_TEST
+
+START_TEST(text_report_has_protocol_metrics_and_floor)
+{
+    setup_once();
+    tu_cli_result r = RUN("eval", "--model", model, "--data", data);
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    const char *want[] = {"split test", "mean-fill floor", "hole PSNR (dB)", "PSNR (dB)", "SSIM",
+                          "hole L1", "L_rec", "L_adv", "L_D", "[0,255] clipped, not rounded",
+                          "per-image averages", "mask       center", "size 32x32", "model.safetensors"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(r.out, want[i]), "stdout lacks '%s':\n%s", want[i], r.out);
+    tu_cli_free(&r);
+}
+END_TEST
+
+static double num(cJSON *o, const char *key)
+{
+    cJSON *v = cJSON_GetObjectItem(o, key);
+    ck_assert_msg(cJSON_IsNumber(v), "'%s' is not a number", key);
+    return v->valuedouble;
+}
+
+START_TEST(json_parses_and_floor_matches_library)
+{
+    setup_once();
+    tu_cli_result r = RUN("eval", "--model", model, "--data", data, "--json", "--split", "all",
+                          "--max-images", "20", "--batch", "8");
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "split")->valuestring, "all");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "mask")->valuestring, "center");
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "protocol")));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "device")));
+    ck_assert_int_eq((int)num(j, "images"), 20);
+    ck_assert_int_eq((int)num(j, "size"), S);
+    cJSON *mo = cJSON_GetObjectItem(j, "model");
+    ck_assert_int_eq((int)num(mo, "size"), S);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(mo, "widths")), 6);
+    cJSON *m = cJSON_GetObjectItem(j, "metrics"), *f = cJSON_GetObjectItem(j, "mean_fill");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(f);
+    const char *keys[] = {"hole_psnr", "psnr", "ssim", "hole_l1"};
+    for (int k = 0; k < 4; k++) {
+        double a = num(m, keys[k]), b = num(f, keys[k]);
+        ck_assert(isfinite(a) && isfinite(b));
+    }
+    ck_assert(num(m, "L_rec") > 0);
+    ck_assert(num(m, "L_adv") > 0);
+    ck_assert(num(m, "L_D") > 0);
+    ck_assert(num(m, "ssim") <= 1.0);
+    ck_assert(num(m, "hole_psnr") < num(m, "psnr")); /* the known pixels are exact */
+
+    /* The floor, recomputed here: mean fill of the first 20 images (file
+     * order) with the center mask. */
+    cp_dataset *ds;
+    TU_OK(cp_dataset_open(data, CP_SPLIT_ALL, &ds));
+    float *mask = malloc(sizeof *mask * S * S), *x = malloc(sizeof *x * 3 * S * S),
+          *fill = malloc(sizeof *fill * 3 * S * S);
+    uint8_t *rgb = malloc(3 * S * S);
+    cp_rng rng;
+    cp_rng_seed(&rng, 0, 0);
+    TU_OK(cp_mask_generate(CP_MASK_CENTER, S, &rng, mask));
+    cp_metrics_acc acc;
+    cp_metrics_init(&acc);
+    for (size_t i = 0; i < 20; i++) {
+        TU_OK(cp_dataset_load(ds, i, S, rgb));
+        cp_rgb_to_chw(rgb, S, 0, x);
+        TU_OK(cp_mean_fill(x, mask, S, fill));
+        TU_OK(cp_metrics_add(&acc, fill, x, mask, S));
+    }
+    cp_metrics want;
+    TU_OK(cp_metrics_result(&acc, &want));
+    ck_assert_double_eq_tol(num(f, "hole_psnr"), want.hole_psnr, 1e-6);
+    ck_assert_double_eq_tol(num(f, "psnr"), want.psnr, 1e-6);
+    ck_assert_double_eq_tol(num(f, "ssim"), want.ssim, 1e-9);
+    ck_assert_double_eq_tol(num(f, "hole_l1"), want.hole_l1, 1e-6);
+    free(mask);
+    free(x);
+    free(fill);
+    free(rgb);
+    cp_dataset_free(ds);
+    cJSON_Delete(j);
+    tu_cli_free(&r);
+
+    /* The default split is the test split: about a tenth of the images. */
+    r = RUN("eval", "--model", model, "--data", data, "--json", "--mask", "face");
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "split")->valuestring, "test");
+    ck_assert_str_eq(cJSON_GetObjectItem(j, "mask")->valuestring, "face");
+    int n = (int)num(j, "images");
+    ck_assert(n >= 1 && n < COUNT / 2);
+    cJSON_Delete(j);
+    tu_cli_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cmd_eval");
+    TCase *tc = tcase_create("eval");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, usage_errors_exit_2);
+    tcase_add_test(tc, bad_data_and_model_refused);
+    tcase_add_test(tc, text_report_has_protocol_metrics_and_floor);
+    tcase_add_test(tc, json_parses_and_floor_matches_library);
+    suite_add_tcase(s, tc);
+    int rc = tu_run_suite(s);
+    tu_rmdir(work);
+    free(work);
+    free(model);
+    free(data);
+    return rc;
+}
