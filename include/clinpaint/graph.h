@@ -117,8 +117,11 @@ typedef struct cp_plan_options {
     bool in_place;      /* element-wise ops may overwrite a dying input */
     bool poison_freed;  /* debug: fill freed regions with NaN while running */
     bool check_writes;  /* debug: after every node, verify that it wrote only
-                           its own output and workspace (slow: copies the
-                           arena to the host twice per node) */
+                           its own output (slow: copies the arena to the
+                           host twice per node) */
+    uint64_t chunk_bytes; /* largest arena buffer; 0: the device's largest
+                             allocation. The arena is cut into such buffers
+                             and no tensor straddles two. */
 } cp_plan_options;
 cp_plan_options cp_plan_defaults(void); /* reuse, in place, no poison */
 

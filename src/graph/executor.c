@@ -44,16 +44,26 @@ cp_status cp_graph_plan(cp_graph *g, const cp_plan_options *o)
     if (g->error) return graph_error(g);
     cp_plan_result r;
     CP_TRY(cp_plan_compute(g, o, &r));
-    if (g->arena) {
-        cp_buffer_free(g->ctx, g->arena);
-        g->arena = NULL;
-    }
+    for (int i = 0; i < g->arena_count; i++) cp_buffer_free(g->ctx, g->arenas[i]);
+    free(g->arenas);
+    g->arenas = NULL;
+    g->arena_count = 0;
     if (g->workspace) {
         cp_buffer_free(g->ctx, g->workspace);
         g->workspace = NULL;
     }
     uint64_t bytes = (uint64_t)(r.arena_floats + r.workspace_floats) * sizeof(float);
-    cp_status st = cp_buffer_alloc(g->ctx, r.arena_floats * sizeof(float), &g->arena);
+    int chunks = (int)((r.arena_floats + r.chunk_floats - 1) / r.chunk_floats);
+    if (chunks < 1) chunks = 1;
+    g->arenas = calloc((size_t)chunks, sizeof *g->arenas);
+    cp_status st = g->arenas ? CP_OK : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "graph arena");
+    for (int i = 0; i < chunks && st == CP_OK; i++) {
+        size_t left = r.arena_floats - (size_t)i * r.chunk_floats;
+        size_t n = left < r.chunk_floats ? left : r.chunk_floats;
+        st = cp_buffer_alloc(g->ctx, (n ? n : 1) * sizeof(float), &g->arenas[i]);
+        if (st == CP_OK) g->arena_count = i + 1;
+    }
+    g->chunk_floats = r.chunk_floats;
     if (st == CP_OK && r.workspace_floats)
         st = cp_buffer_alloc(g->ctx, r.workspace_floats * sizeof(float), &g->workspace);
     if (st == CP_OK && !g->scratch_scalar) st = cp_buffer_alloc(g->ctx, 64, &g->scratch_scalar);
@@ -68,7 +78,11 @@ cp_status cp_graph_plan(cp_graph *g, const cp_plan_options *o)
     }
     /* Touch the whole arena once so that a device that allocates lazily
      * fails here, not in the middle of an iteration. */
-    st = cp_buffer_fill(g->ctx, g->arena, 0, r.arena_floats, 0.0f);
+    for (int i = 0; i < g->arena_count && st == CP_OK; i++) {
+        size_t left = r.arena_floats - (size_t)i * r.chunk_floats;
+        st = cp_buffer_fill(g->ctx, g->arenas[i], 0, left < r.chunk_floats ? left : r.chunk_floats,
+                            0.0f);
+    }
     if (st == CP_OK) st = cp_context_finish(g->ctx);
     if (st != CP_OK) {
         free(r.poison);
@@ -89,6 +103,14 @@ uint64_t cp_graph_arena_bytes(const cp_graph *g)
     return (uint64_t)(g->arena_floats + g->workspace_floats) * sizeof(float);
 }
 
+/* The buffer holding arena offset `off`, and the offset inside it. */
+static cl_mem arena_at(const cp_graph *g, size_t off, size_t *local)
+{
+    size_t k = off / g->chunk_floats;
+    *local = off - k * g->chunk_floats;
+    return k < (size_t)g->arena_count ? g->arenas[k] : NULL;
+}
+
 static cp_tensor view(const cp_graph *g, const cp_node *n)
 {
     if (cp_node_is_external(n)) {
@@ -96,7 +118,18 @@ static cp_tensor view(const cp_graph *g, const cp_node *n)
         t.owns_buffer = false;
         return t;
     }
-    return cp_tensor_view(g->arena, n->offset, n->ndim, n->shape, n->name);
+    size_t local;
+    cl_mem buf = arena_at(g, n->offset, &local);
+    return cp_tensor_view(buf, local, n->ndim, n->shape, n->name);
+}
+
+/* floats of the arena at a global offset (inside one node's allocation) */
+static cp_tensor arena_flat(const cp_graph *g, size_t off, size_t n, const char *name)
+{
+    size_t local;
+    cl_mem buf = arena_at(g, off, &local);
+    int64_t s = (int64_t)(n ? n : 1);
+    return cp_tensor_view(buf, local, 1, &s, name);
 }
 
 static cp_tensor view_shape(const cp_graph *g, const cp_node *n, int64_t a, int64_t b,
@@ -169,8 +202,8 @@ static cp_status run_node(cp_graph *g, cp_node *n)
         size_t c = (size_t)n->shape[1];
         if (n->bn_mode == CP_BN_EVAL)
             return cp_batchnorm_forward_eval(ctx, &n->bn, &s[0], &s[1], &s[2], &s[3], &s[4], &y);
-        cp_tensor mean = flat(g->arena, n->offset + cp_node_numel(n), c, "bn_mean");
-        cp_tensor invstd = flat(g->arena, n->offset + cp_node_numel(n) + c, c, "bn_invstd");
+        cp_tensor mean = arena_flat(g, n->offset + cp_node_numel(n), c, "bn_mean");
+        cp_tensor invstd = arena_flat(g, n->offset + cp_node_numel(n) + c, c, "bn_invstd");
         return cp_batchnorm_forward_train(ctx, &n->bn, &s[0], &s[1], &s[2], &s[3], &s[4],
                                           n->bn_mode == CP_BN_TRAIN, &y, &mean, &invstd);
     }
@@ -220,8 +253,8 @@ static cp_status run_node(cp_graph *g, cp_node *n)
     case CP_OP_BN_DGAMMA: {
         const cp_node *f = n->fwd;
         size_t c = (size_t)f->shape[1];
-        cp_tensor mean = flat(g->arena, f->offset + cp_node_numel(f), c, "bn_mean");
-        cp_tensor invstd = flat(g->arena, f->offset + cp_node_numel(f) + c, c, "bn_invstd");
+        cp_tensor mean = arena_flat(g, f->offset + cp_node_numel(f), c, "bn_mean");
+        cp_tensor invstd = arena_flat(g, f->offset + cp_node_numel(f) + c, c, "bn_invstd");
         return cp_batchnorm_backward(ctx, &s[0], &s[1], &mean, &invstd, &s[2],
                                      n->op == CP_OP_BN_DX ? &y : NULL,
                                      n->op == CP_OP_BN_DGAMMA ? &y : NULL, NULL, false);
@@ -266,17 +299,26 @@ static cp_status check_node_writes(cp_graph *g, const cp_node *n, const float *b
     return CP_OK;
 }
 
+static cp_status read_arena(cp_graph *g, float *host)
+{
+    cl_command_queue q = cp_context_queue(g->ctx);
+    for (int i = 0; i < g->arena_count; i++) {
+        size_t first = (size_t)i * g->chunk_floats, left = g->arena_floats - first;
+        size_t n = left < g->chunk_floats ? left : g->chunk_floats;
+        CP_CL_CHECK(clEnqueueReadBuffer(q, g->arenas[i], CL_TRUE, 0, n * sizeof(float),
+                                        host + first, 0, NULL, NULL));
+    }
+    return CP_OK;
+}
+
 static cp_status run_node_checked(cp_graph *g, cp_node *n)
 {
     size_t bytes = g->arena_floats * sizeof(float);
     float *before = malloc(bytes ? bytes : 1), *after = malloc(bytes ? bytes : 1);
     cp_status st = before && after ? CP_OK : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "check");
-    cl_command_queue q = cp_context_queue(g->ctx);
-    if (st == CP_OK && clEnqueueReadBuffer(q, g->arena, CL_TRUE, 0, bytes, before, 0, NULL, NULL))
-        st = cp_set_error(CP_ERR_OPENCL, "check_writes: reading the arena failed");
+    if (st == CP_OK) st = read_arena(g, before);
     if (st == CP_OK) st = run_node(g, n);
-    if (st == CP_OK && clEnqueueReadBuffer(q, g->arena, CL_TRUE, 0, bytes, after, 0, NULL, NULL))
-        st = cp_set_error(CP_ERR_OPENCL, "check_writes: reading the arena failed");
+    if (st == CP_OK) st = read_arena(g, after);
     if (st == CP_OK) st = check_node_writes(g, n, before, after);
     free(before);
     free(after);
@@ -299,7 +341,9 @@ static cp_status run_all(cp_graph *g)
             return cp_set_error(st, "graph node %d %s (%s): %s", i, n->name, cp_op_name(n->op), msg);
         }
         while (p < g->poison_count && g->poison[p].after_node == i) {
-            CP_TRY(cp_buffer_fill(g->ctx, g->arena, g->poison[p].off, g->poison[p].size, NAN));
+            size_t local;
+            cl_mem buf = arena_at(g, g->poison[p].off, &local);
+            CP_TRY(cp_buffer_fill(g->ctx, buf, local, g->poison[p].size, NAN));
             p++;
         }
     }

@@ -45,7 +45,8 @@ void cp_graph_free(cp_graph *g)
     if (!g) return;
     for (int i = 0; i < g->count; i++) free(g->nodes[i]);
     free(g->nodes);
-    if (g->arena) cp_buffer_free(g->ctx, g->arena);
+    for (int i = 0; i < g->arena_count; i++) cp_buffer_free(g->ctx, g->arenas[i]);
+    free(g->arenas);
     if (g->workspace) cp_buffer_free(g->ctx, g->workspace);
     if (g->scratch_scalar) cp_buffer_free(g->ctx, g->scratch_scalar);
     free(g->poison);

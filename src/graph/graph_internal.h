@@ -109,7 +109,9 @@ struct cp_graph {
     /* plan */
     bool planned;
     cp_plan_options opts;
-    cl_mem arena;
+    cl_mem *arenas;       /* the arena, cut into buffers of chunk_floats */
+    int arena_count;
+    size_t chunk_floats;
     size_t arena_floats;
     cl_mem workspace; /* shared by every node's op; offset 0 */
     size_t workspace_floats;

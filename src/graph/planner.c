@@ -19,11 +19,19 @@ typedef struct block {
 } block;
 
 typedef struct allocator {
-    block *free_list; /* sorted by offset */
+    block *free_list; /* sorted by offset; no block spans a chunk boundary */
     int n, cap;
     size_t top;       /* high-water mark */
+    size_t chunk;     /* the arena is cut into buffers of this many floats */
     bool ok;
 } allocator;
+
+static void alloc_give(allocator *a, size_t off, size_t size);
+
+static bool crosses(const allocator *a, size_t off, size_t size)
+{
+    return off / a->chunk != (off + size - 1) / a->chunk;
+}
 
 static size_t alloc_take(allocator *a, size_t size)
 {
@@ -44,14 +52,20 @@ static size_t alloc_take(allocator *a, size_t size)
         return off;
     }
     /* Grow the arena, starting inside a free block that ends at the top. */
-    if (a->n > 0 && a->free_list[a->n - 1].off + a->free_list[a->n - 1].size == a->top) {
-        size_t off = a->free_list[a->n - 1].off;
-        a->n--;
-        a->top = off + size;
-        return off;
-    }
     size_t off = a->top;
-    a->top += size;
+    if (a->n > 0 && a->free_list[a->n - 1].off + a->free_list[a->n - 1].size == a->top) {
+        off = a->free_list[a->n - 1].off;
+        a->n--;
+    }
+    if (crosses(a, off, size)) {
+        /* A value never straddles two buffers: leave the chunk's tail free
+         * and start at the next chunk. */
+        size_t next = (off / a->chunk + 1) * a->chunk;
+        a->top = next;
+        alloc_give(a, off, next - off);
+        off = next;
+    }
+    a->top = off + size;
     return off;
 }
 
@@ -73,13 +87,16 @@ static void alloc_give(allocator *a, size_t off, size_t size)
     memmove(&a->free_list[i + 1], &a->free_list[i], (size_t)(a->n - i) * sizeof(block));
     a->free_list[i] = (block){off, size};
     a->n++;
-    /* merge with the next, then with the previous */
-    if (i + 1 < a->n && a->free_list[i].off + a->free_list[i].size == a->free_list[i + 1].off) {
+    /* merge with the next, then with the previous, never across a chunk
+     * boundary */
+    if (i + 1 < a->n && a->free_list[i].off + a->free_list[i].size == a->free_list[i + 1].off &&
+        a->free_list[i + 1].off % a->chunk != 0) {
         a->free_list[i].size += a->free_list[i + 1].size;
         memmove(&a->free_list[i + 1], &a->free_list[i + 2], (size_t)(a->n - i - 2) * sizeof(block));
         a->n--;
     }
-    if (i > 0 && a->free_list[i - 1].off + a->free_list[i - 1].size == a->free_list[i].off) {
+    if (i > 0 && a->free_list[i - 1].off + a->free_list[i - 1].size == a->free_list[i].off &&
+        a->free_list[i].off % a->chunk != 0) {
         a->free_list[i - 1].size += a->free_list[i].size;
         memmove(&a->free_list[i], &a->free_list[i + 1], (size_t)(a->n - i - 1) * sizeof(block));
         a->n--;
@@ -119,6 +136,23 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
 {
     memset(r, 0, sizeof *r);
     int count = g->count;
+    /* Buffers no larger than the device allows (CL_DEVICE_MAX_MEM_ALLOC_SIZE),
+     * or than the caller asks for. */
+    uint64_t chunk_bytes = cp_context_device(g->ctx)->max_alloc_bytes;
+    if (o->chunk_bytes && (o->chunk_bytes < chunk_bytes || !chunk_bytes)) chunk_bytes = o->chunk_bytes;
+    size_t chunk = chunk_bytes ? (size_t)(chunk_bytes / sizeof(float)) / ALIGN_FLOATS * ALIGN_FLOATS
+                               : SIZE_MAX / 2;
+    if (chunk < ALIGN_FLOATS) chunk = ALIGN_FLOATS;
+    for (int i = 0; i < count; i++) {
+        size_t need = round_up(cp_node_alloc_floats(g->nodes[i]));
+        if (need > chunk)
+            return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
+                                "%s needs %.1f MiB in one buffer, more than the device's largest "
+                                "buffer (%.1f MiB): try a smaller --batch",
+                                g->nodes[i]->name, (double)need * 4 / (1 << 20),
+                                (double)chunk * 4 / (1 << 20));
+    }
+    r->chunk_floats = chunk;
     /* Last reader of every storage root; kept values live to the end. */
     for (int i = 0; i < count; i++) {
         cp_node *n = g->nodes[i];
@@ -138,7 +172,7 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
     for (int i = 0; i < count; i++)
         if (g->nodes[i]->op == CP_OP_INPUT) g->nodes[i]->last_use = count;
     /* Inputs are written by the host before the run: alive from the start. */
-    allocator a = {.ok = true};
+    allocator a = {.ok = true, .chunk = chunk};
     int *owner_of = NULL; /* storage owner after in-place hand-overs */
     cp_node **live = calloc((size_t)count + 1, sizeof *live);
     int nlive = 0;
@@ -172,7 +206,7 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
                 for (int k = 0; k < nlive; k++)
                     if (live[k] == victim) live[k] = n;
             } else {
-                n->offset = o->reuse ? alloc_take(&a, size) : (a.top += size) - size;
+                n->offset = alloc_take(&a, size); /* without reuse nothing is ever freed */
                 live[nlive++] = n;
             }
         }

@@ -10,6 +10,7 @@ typedef struct cp_poison_region {
 
 typedef struct cp_plan_result {
     size_t arena_floats;      /* planned */
+    size_t chunk_floats;      /* the arena is cut into buffers of this size */
     size_t workspace_floats;  /* the largest workspace (a buffer of its own) */
     size_t unplanned_floats;  /* every value and workspace on its own */
     cp_poison_region *poison; /* with poison_freed */
