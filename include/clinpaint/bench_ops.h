@@ -48,6 +48,7 @@ typedef struct cp_bench_op_result {
     double fwd_gflop, bwd_gflop;   /* 2·MACs (bwd: dx and dw GEMMs) */
     double fwd_gflops, bwd_gflops; /* achieved */
     int fwd_runs, bwd_runs;        /* timed runs behind the medians */
+    double fwd_spread[4], bwd_spread[4]; /* min, first quartile, third quartile, max (ms) */
     uint64_t workspace_bytes;
 } cp_bench_op_result;
 

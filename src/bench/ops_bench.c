@@ -135,7 +135,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Warm-up, then runs until min_s (and >= 3 runs); median in ms. */
 static cp_status time_it(cp_context *ctx, run_fn fn, void *u, double min_s, double *ms,
-                         int *runs)
+                         int *runs, double spread[4])
 {
     CP_TRY(fn(ctx, u));
     CP_TRY(cp_context_finish(ctx));
@@ -163,6 +163,12 @@ static cp_status time_it(cp_context *ctx, run_fn fn, void *u, double min_s, doub
         qsort(t, (size_t)n, sizeof *t, cmp_double);
         *ms = 1e3 * (n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]));
         *runs = n;
+        if (spread) {
+            spread[0] = 1e3 * t[0];
+            spread[1] = 1e3 * t[n / 4];
+            spread[2] = 1e3 * t[(3 * n) / 4 < n ? (3 * n) / 4 : n - 1];
+            spread[3] = 1e3 * t[n - 1];
+        }
     }
     free(t);
     return st;
@@ -261,8 +267,8 @@ static cp_status bench_layer(cp_context *ctx, const cp_bench_ops_config *cfg,
         (st = make(ctx, r->c_out, 1, 1, 1, 0.0f, "db", &L.db)) != CP_OK ||
         (st = make(ctx, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 0.0f, "workspace", &L.ws)) != CP_OK)
         goto done;
-    if ((st = time_it(ctx, run_fwd, &L, min_s, &r->fwd_ms, &r->fwd_runs)) != CP_OK) goto done;
-    if ((st = time_it(ctx, run_bwd, &L, min_s, &r->bwd_ms, &r->bwd_runs)) != CP_OK) goto done;
+    if ((st = time_it(ctx, run_fwd, &L, min_s, &r->fwd_ms, &r->fwd_runs, r->fwd_spread)) != CP_OK) goto done;
+    if ((st = time_it(ctx, run_bwd, &L, min_s, &r->bwd_ms, &r->bwd_runs, r->bwd_spread)) != CP_OK) goto done;
     r->fwd_gflops = r->fwd_ms > 0 ? r->fwd_gflop / (r->fwd_ms * 1e-3) : 0;
     r->bwd_gflops = r->bwd_ms > 0 ? r->bwd_gflop / (r->bwd_ms * 1e-3) : 0;
 done:;
@@ -305,7 +311,7 @@ static cp_status bench_sgemm(cp_context *ctx, int n, double min_s, double *ms, d
     size_t wsf = cp_gemm_workspace_floats(ctx, &s.g);
     if ((st = make(ctx, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 0.0f, "ws", &ws)) != CP_OK) goto done;
     s.ws = ws.buf;
-    if ((st = time_it(ctx, run_sgemm, &s, min_s, ms, &runs)) != CP_OK) goto done;
+    if ((st = time_it(ctx, run_sgemm, &s, min_s, ms, &runs, NULL)) != CP_OK) goto done;
     *gflops = 2e-9 * (double)nn * (double)nn * (double)nn / (*ms * 1e-3);
 done:
     cp_tensor_free(ctx, &a);

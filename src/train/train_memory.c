@@ -4,7 +4,8 @@
 #include "runtime/check.h"
 #include "train/train_internal.h"
 
-/* Activations of one iteration at `batch`, from the plan (no allocation). */
+/* Activations of one iteration at `batch`, from the plan (no allocation).
+ * UINT64_MAX when a single tensor exceeds the device's largest buffer. */
 static cp_status arena_bytes(cp_model *m, int batch, uint64_t *bytes)
 {
     cp_train_options o = cp_train_defaults();
@@ -13,6 +14,10 @@ static cp_status arena_bytes(cp_model *m, int batch, uint64_t *bytes)
     cp_plan_options po = cp_plan_defaults();
     cp_status st = cp_graph_plan_size(tg.graph, &po, bytes, NULL);
     cp_train_graph_free(&tg);
+    if (st == CP_ERR_OUT_OF_DEVICE_MEMORY) {
+        *bytes = UINT64_MAX;
+        st = CP_OK;
+    }
     return st;
 }
 
@@ -26,9 +31,9 @@ static uint64_t model_bytes(const cp_model *m)
 
 static bool fits(const cp_device_info *d, uint64_t model, uint64_t arena)
 {
-    /* One arena buffer must respect the largest allocation; leave 10 % of
-     * the device for the driver, CLBlast's buffers and evaluation. */
-    return arena <= d->max_alloc_bytes && model + arena <= d->global_mem_bytes / 10 * 9;
+    /* The planner cuts the arena into buffers the device allows; leave 10 %
+     * of the device for the driver, CLBlast's buffers and evaluation. */
+    return arena != UINT64_MAX && model + arena <= d->global_mem_bytes / 10 * 9;
 }
 
 cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *largest)
@@ -36,7 +41,7 @@ cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *l
     const cp_device_info *d = cp_context_device(m->ctx);
     uint64_t mb = model_bytes(m), ab;
     CP_TRY(arena_bytes(m, batch, &ab));
-    *needed = mb + ab;
+    *needed = ab == UINT64_MAX ? UINT64_MAX : mb + ab;
     if (fits(d, mb, ab)) {
         *largest = batch;
         return CP_OK;

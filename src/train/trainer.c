@@ -287,11 +287,15 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
                                 "even at batch 1: try a smaller --preset",
                                 d->name, (double)d->global_mem_bytes / (1 << 20),
                                 (double)d->max_alloc_bytes / (1 << 20));
+        char need[96];
+        if (needed == UINT64_MAX)
+            snprintf(need, sizeof need, "a tensor larger than the largest buffer");
+        else
+            snprintf(need, sizeof need, "%.0f MiB", (double)needed / (1 << 20));
         return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
-                            "batch %d needs %.0f MiB on %s (%.0f MiB, largest buffer %.0f MiB): "
+                            "batch %d needs %s on %s (%.0f MiB, largest buffer %.0f MiB): "
                             "the largest batch that fits is %d (--batch %d)",
-                            e->batch, (double)needed / (1 << 20), d->name,
-                            (double)d->global_mem_bytes / (1 << 20),
+                            e->batch, need, d->name, (double)d->global_mem_bytes / (1 << 20),
                             (double)d->max_alloc_bytes / (1 << 20), largest, largest);
     }
     CP_TRY(make_dir(e->out_dir));
