@@ -9,6 +9,7 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
+#include "clinpaint/tune.h"
 #include "util/test_util.h"
 
 /* C = alpha op(A) op(B) + beta C, all row-major with leading dimensions. */
@@ -140,6 +141,9 @@ static void set_min_indirect(size_t v)
 
 START_TEST(test_gemm_indirect)
 {
+    /* CLBlast's own paths: route every GEMM to CLBlast. */
+    cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
+    cp_gemm_force_route(tu_ctx(), &clb);
     size_t saved = probe_min_indirect();
     set_min_indirect(8);
     ck_assert_uint_eq(probe_min_indirect(), 8);
@@ -154,6 +158,7 @@ START_TEST(test_gemm_indirect)
     }
     set_min_indirect(saved);
     ck_assert_uint_eq(probe_min_indirect(), saved);
+    cp_gemm_force_route(tu_ctx(), NULL);
 }
 END_TEST
 
@@ -188,6 +193,57 @@ START_TEST(test_gemm_large)
 }
 END_TEST
 
+/* Every backend and kernel variant of cp_gemm (clinpaint/tune.h), forced:
+ * odd sizes, all transposes, offsets, padding, beta accumulate, sizes that
+ * are and are not multiples of the tiles. */
+static const cp_gemm_route routes[] = {
+    {.backend = CP_GEMM_CLBLAST},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 6, .tn = 2, .vw = 16, .lx = 1, .ly = 1},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 1, .tn = 1, .vw = 1, .lx = 1, .ly = 1},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 3, .tn = 3, .vw = 4, .lx = 2, .ly = 2},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 2, .tn = 1, .vw = 8, .lx = 4, .ly = 1},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_DOT, .tm = 4, .tn = 2, .vw = 16, .lx = 1, .ly = 1},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_DOT, .tm = 3, .tn = 1, .vw = 4, .lx = 2, .ly = 3},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_LOCAL, .tm = 4, .tn = 4, .vw = 1, .lx = 4, .ly = 4, .tk = 8},
+    {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_LOCAL, .tm = 1, .tn = 2, .vw = 1, .lx = 8, .ly = 2, .tk = 5},
+};
+
+START_TEST(test_gemm_routes)
+{
+    const cp_gemm_route *r = &routes[_i];
+    cp_gemm_force_route(tu_ctx(), r);
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        uint64_t seed = 1000 + 10 * (uint64_t)_i + (uint64_t)t;
+        run_case(ta, tb, 37, 29, 23, 5, 3, 1.0f, 0.0f, false, seed);
+        run_case(ta, tb, 1, 7, 3, 2, 1, 0.5f, 0.0f, false, seed + 1);
+        run_case(ta, tb, 19, 33, 41, 7, 2, 1.0f, 1.0f, true, seed + 2);
+        run_case(ta, tb, 19, 33, 41, 0, 0, -0.5f, 0.25f, false, seed + 3);
+        run_case(ta, tb, 64, 96, 33, 0, 0, 1.0f, 0.0f, false, seed + 4);
+        run_case(ta, tb, 33, 130, 77, 1, 5, 1.0f, 1.0f, false, seed + 5);
+    }
+    cp_gemm_force_route(tu_ctx(), NULL);
+}
+END_TEST
+
+/* The default route of this device, and the forced ones, agree with each
+ * other on a model-like shape (conv3 16->32 at 32x32, batch 1) and on 1024-
+ * class sizes' edges. */
+START_TEST(test_gemm_default_route)
+{
+    cp_gemm_args g = {.m = 32, .n = 1024, .k = 144, .lda = 144, .ldb = 1024, .ldc = 1024};
+    cp_gemm_route r = cp_gemm_route_for(tu_ctx(), &g);
+    if (cp_context_device(tu_ctx())->type & CL_DEVICE_TYPE_CPU)
+        ck_assert_int_eq(r.backend, CP_GEMM_OWN);
+    else
+        ck_assert_int_eq(r.backend, CP_GEMM_CLBLAST);
+    run_case(false, false, 32, 1024, 144, 0, 0, 1.0f, 0.0f, false, 2000);
+    run_case(true, false, 144, 1024, 32, 0, 0, 1.0f, 0.0f, false, 2001);
+    run_case(false, true, 32, 144, 1024, 0, 0, 1.0f, 1.0f, false, 2002);
+    run_case(true, true, 31, 45, 130, 0, 0, 1.0f, 0.0f, false, 2003);
+}
+END_TEST
+
 START_TEST(test_gemm_bad_args)
 {
     cp_gemm_args g = {.m = 4, .n = 4, .k = 4, .lda = 3, .ldb = 4, .ldc = 4};
@@ -211,6 +267,8 @@ int main(void)
     tcase_add_test(tc, test_gemm_large);
     tcase_add_test(tc, test_gemm_bad_args);
     tcase_add_test(tc, test_gemm_indirect);
+    tcase_add_test(tc, test_gemm_default_route);
+    tcase_add_loop_test(tc, test_gemm_routes, 0, (int)(sizeof routes / sizeof *routes));
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -1,5 +1,6 @@
 /* Image folders: listing, the FNV-1a train/test split, bad-file handling. */
 #include "clinpaint/dataset.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,13 +27,7 @@ struct cp_dataset {
 
 uint64_t cp_fnv1a64(const void *data, size_t size)
 {
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < size; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
+    return cp_fnv1a64_update(CP_FNV1A64_INIT, data, size);
 }
 
 cp_split cp_split_of(const char *relpath)

@@ -92,12 +92,14 @@ cp_status cp_checkpoint_open(const char *path, cp_checkpoint **out)
     }
     const char *format = cp_st_meta(c->file, "format");
     if (!format || strcmp(format, CP_CHECKPOINT_FORMAT) != 0) {
+        /* The message first: `format` lives in the file's memory. */
+        st = cp_set_error(CP_ERR_FORMAT,
+                          "%s is a safetensors file but not a clinpaint checkpoint (metadata "
+                          "format is %s%.64s%s, expected \"%s\")",
+                          path, format ? "\"" : "missing", format ? format : "",
+                          format ? "\"" : "", CP_CHECKPOINT_FORMAT);
         cp_checkpoint_close(c);
-        return cp_set_error(CP_ERR_FORMAT,
-                            "%s is a safetensors file but not a clinpaint checkpoint (metadata "
-                            "format is %s%s%s, expected \"%s\")",
-                            path, format ? "\"" : "missing", format ? format : "",
-                            format ? "\"" : "", CP_CHECKPOINT_FORMAT);
+        return st;
     }
     cp_model_config *cfg = &c->cfg;
     const char *preset = cp_st_meta(c->file, "preset");

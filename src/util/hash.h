@@ -1,8 +1,11 @@
-/* Internal: FNV-1a 64-bit hashing (the data split of MODEL.md uses it too). */
+/* Internal: incremental FNV-1a 64-bit hashing. The whole-buffer form is
+ * the public cp_fnv1a64() (clinpaint/dataset.h: MODEL.md's split uses it). */
 #ifndef CP_UTIL_HASH_H
 #define CP_UTIL_HASH_H
 #include <stddef.h>
 #include <stdint.h>
+
+#include "clinpaint/dataset.h" /* cp_fnv1a64(data, n): the whole-buffer form */
 
 #define CP_FNV1A64_INIT 0xcbf29ce484222325ULL
 
@@ -14,10 +17,5 @@ static inline uint64_t cp_fnv1a64_update(uint64_t h, const void *data, size_t n)
         h *= 0x100000001b3ULL;
     }
     return h;
-}
-
-static inline uint64_t cp_fnv1a64(const void *data, size_t n)
-{
-    return cp_fnv1a64_update(CP_FNV1A64_INIT, data, n);
 }
 #endif

@@ -1,0 +1,153 @@
+/* Timing one GEMM route, and the GEMM shapes of a model preset. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clinpaint/model.h"
+#include "clinpaint/tune.h"
+#include "runtime/check.h"
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+cp_status cp_gemm_time(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r,
+                       int reps, double *seconds)
+{
+    if (reps < 1) reps = 1;
+    CP_TRY(cp_gemm_with_route(ctx, g, r, NULL, 0)); /* warm-up, builds the kernel */
+    CP_TRY(cp_context_finish(ctx));
+    double t0 = now_s();
+    for (int i = 0; i < reps; i++) CP_TRY(cp_gemm_with_route(ctx, g, r, NULL, 0));
+    CP_TRY(cp_context_finish(ctx));
+    *seconds = (now_s() - t0) / reps;
+    return CP_OK;
+}
+
+typedef struct shape_list {
+    cp_gemm_shape *v;
+    int n, cap;
+} shape_list;
+
+static cp_status add(shape_list *l, bool ta, bool tb, size_t m, size_t n, size_t k,
+                     const char *label)
+{
+    for (int i = 0; i < l->n; i++)
+        if (l->v[i].ta == ta && l->v[i].tb == tb && l->v[i].m == m && l->v[i].n == n &&
+            l->v[i].k == k)
+            return CP_OK;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 32;
+        cp_gemm_shape *v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (!v) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "tune shapes");
+        l->v = v;
+        l->cap = cap;
+    }
+    cp_gemm_shape *s = &l->v[l->n++];
+    *s = (cp_gemm_shape){.ta = ta, .tb = tb, .m = m, .n = n, .k = k};
+    snprintf(s->label, sizeof s->label, "%s", label);
+    return CP_OK;
+}
+
+/* conv k×k, stride 1, size kept: see src/ops/conv.c. */
+static cp_status conv(shape_list *l, const char *name, int batch, int cin, int cout, int ks,
+                      int hw)
+{
+    size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cin * (size_t)(ks * ks);
+    char lb[64];
+    snprintf(lb, sizeof lb, "%s fwd", name);
+    CP_TRY(add(l, false, false, (size_t)cout, p, kk, lb));
+    snprintf(lb, sizeof lb, "%s dx", name);
+    CP_TRY(add(l, true, false, kk, p, (size_t)cout, lb));
+    snprintf(lb, sizeof lb, "%s dw", name);
+    return add(l, false, true, (size_t)cout, kk, p, lb);
+}
+
+/* up2 (transposed conv 2×2 stride 2) on an input of hw×hw: see conv_transpose.c. */
+static cp_status up2(shape_list *l, const char *name, int batch, int cin, int cout, int hw)
+{
+    size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cout * 4;
+    char lb[64];
+    snprintf(lb, sizeof lb, "%s fwd", name);
+    CP_TRY(add(l, true, false, kk, p, (size_t)cin, lb));
+    snprintf(lb, sizeof lb, "%s dx", name);
+    CP_TRY(add(l, false, false, (size_t)cin, p, kk, lb));
+    snprintf(lb, sizeof lb, "%s dw", name);
+    return add(l, false, true, (size_t)cin, kk, p, lb);
+}
+
+/* dense F -> O on a batch: see dense.c. */
+static cp_status dense(shape_list *l, const char *name, int batch, size_t f, size_t o)
+{
+    char lb[64];
+    snprintf(lb, sizeof lb, "%s fwd", name);
+    CP_TRY(add(l, false, true, (size_t)batch, o, f, lb));
+    snprintf(lb, sizeof lb, "%s dx", name);
+    CP_TRY(add(l, false, false, (size_t)batch, f, o, lb));
+    snprintf(lb, sizeof lb, "%s dw", name);
+    return add(l, true, false, o, f, (size_t)batch, lb);
+}
+
+static cp_status model_shapes(const cp_model_config *c, int batch, shape_list *l)
+{
+    char nm[48];
+    int s = c->size;
+    /* G encoder (c0 = 4) and D (c0 = 3): conv3 -> conv2 -> pool. */
+    for (int net = 0; net < 2; net++) {
+        int cin = net == 0 ? 4 : 3, hw = s;
+        for (int i = 0; i < 6; i++) {
+            snprintf(nm, sizeof nm, "%s%d.conv3", net == 0 ? "G.enc" : "D.", i + 1);
+            CP_TRY(conv(l, nm, batch, cin, c->widths[i], 3, hw));
+            snprintf(nm, sizeof nm, "%s%d.conv2", net == 0 ? "G.enc" : "D.", i + 1);
+            CP_TRY(conv(l, nm, batch, c->widths[i], c->widths[i], 2, hw));
+            cin = c->widths[i];
+            if (i < 5) hw /= 2;
+        }
+        size_t f = (size_t)c->widths[5] * (size_t)hw * (size_t)hw;
+        if (net == 0) {
+            CP_TRY(dense(l, "G.dense1", batch, f, (size_t)c->latent));
+            CP_TRY(dense(l, "G.dense2", batch, (size_t)c->latent, f));
+        } else {
+            CP_TRY(dense(l, "D.head", batch, f, 1));
+        }
+    }
+    /* G decoder. */
+    int d = c->widths[5], hw = s / 32;
+    for (int j = 1; j <= 6; j++) {
+        int dj = c->widths[6 - j];
+        snprintf(nm, sizeof nm, "G.dec%d.conv3", j);
+        CP_TRY(conv(l, nm, batch, d, dj, 3, hw));
+        if (j < 6) {
+            snprintf(nm, sizeof nm, "G.dec%d.up2", j);
+            CP_TRY(up2(l, nm, batch, dj, dj, hw));
+            hw *= 2;
+        } else {
+            CP_TRY(conv(l, "G.dec6.conv2", batch, dj, 3, 2, hw));
+        }
+        d = dj;
+    }
+    return CP_OK;
+}
+
+cp_status cp_tune_model_shapes(const char *preset, int batch, cp_gemm_shape **shapes,
+                               int *count)
+{
+    *shapes = NULL;
+    *count = 0;
+    if (batch < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "tune: batch must be >= 1");
+    cp_model_config c;
+    CP_TRY(cp_model_config_preset(preset, &c));
+    shape_list l = {0};
+    cp_status st = model_shapes(&c, batch, &l);
+    if (st != CP_OK) {
+        free(l.v);
+        return st;
+    }
+    *shapes = l.v;
+    *count = l.n;
+    return CP_OK;
+}
