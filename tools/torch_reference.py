@@ -775,10 +775,18 @@ def bench(preset, batch, iters, min_seconds, threads, warmup=3):
     load0 = os.getloadavg()[0]
     cpu0 = time.process_time()
     t_start = time.perf_counter()
+    # CPU time of the iteration: with 1 thread, torch runs every op on this
+    # thread, so thread CPU time is the work itself even when other processes
+    # share the cores; with more threads, process CPU time (includes OpenMP
+    # spin-waiting).
+    cpu_clock = time.thread_time if threads == 1 else time.process_time
+    cpu_times = []
     while len(times) < iters or time.perf_counter() - t_start < min_seconds:
+        c0 = cpu_clock()
         t0 = time.perf_counter()
         train_iteration(G, D, optG, optD, x, m)
         times.append(time.perf_counter() - t0)
+        cpu_times.append(cpu_clock() - c0)
     # CPU seconds this process got per wall second (2.0 = both cores ours);
     # below `threads` means other processes took CPU time.
     cpu_per_wall = (time.process_time() - cpu0) / (time.perf_counter() - t_start)
@@ -787,16 +795,21 @@ def bench(preset, batch, iters, min_seconds, threads, warmup=3):
     res = {
         "preset": preset, "batch": batch, "iters": len(times), "threads": threads,
         "ms_per_iter_median": med * 1e3, "images_per_s_median": batch / med,
-        "ms_per_iter_min": min(times) * 1e3, "ms_per_iter_mean": statistics.mean(times) * 1e3,
+        "ms_per_iter_min": min(times) * 1e3,
+        "min_seconds": min_seconds, "warmup": warmup, "ms_per_iter_mean": statistics.mean(times) * 1e3,
+        "cpu_ms_per_iter_median": statistics.median(cpu_times) * 1e3,
+        "images_per_cpu_s_median": batch / statistics.median(cpu_times),
         "cpu_per_wall": cpu_per_wall, "loadavg_1min": [load0, load1],
         "torch": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available(),
         "params_G": sum(p.numel() for p in G.parameters()),
         "params_D": sum(p.numel() for p in D.parameters()),
     }
     print("%s batch %d threads %d: %.1f ms/iter median (min %.1f, mean %.1f, n=%d), "
-          "%.2f images/s; cpu/wall %.2f, loadavg %.1f->%.1f"
+          "%.2f images/s; CPU %.1f ms/iter (%.2f images per CPU-s); cpu/wall %.2f, "
+          "loadavg %.1f->%.1f"
           % (preset, batch, threads, res["ms_per_iter_median"], res["ms_per_iter_min"],
-             res["ms_per_iter_mean"], len(times), res["images_per_s_median"], cpu_per_wall,
+             res["ms_per_iter_mean"], len(times), res["images_per_s_median"],
+             res["cpu_ms_per_iter_median"], res["images_per_cpu_s_median"], cpu_per_wall,
              load0, load1))
     sys.stdout.flush()
     return res

@@ -101,6 +101,9 @@ cp_status cp_kernel_source(const char *file, char **source, size_t *size);
  * min(device max, `want`), at least 1. */
 size_t cp_context_wg_size(const cp_context *ctx, size_t want);
 
+/* Seconds on a monotonic clock (for timing; the origin is arbitrary). */
+double cp_seconds(void);
+
 /* Enqueues a kernel over `n` work items in 1-D, in groups of
  * cp_context_wg_size(ctx, wg) (global size rounded up: kernels check their
  * bound). n == 0 enqueues nothing. Optionally returns an event. */

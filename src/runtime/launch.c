@@ -3,6 +3,15 @@
 #include "runtime/check.h"
 #include "runtime/profile.h"
 
+#include <time.h>
+
+double cp_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 cp_status cp_enqueue_1d(cp_context *ctx, cl_kernel k, size_t n, size_t wg, cl_event *event)
 {
     if (n == 0) return CP_OK;

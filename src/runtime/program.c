@@ -12,12 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static char *dup_str(const char *s)
 {
@@ -151,7 +145,7 @@ static cp_status build_program(cp_context *ctx, const char *file, const char *op
     char *source;
     size_t size;
     CP_TRY(cp_kernel_source(file, &source, &size));
-    double t0 = now_seconds();
+    double t0 = cp_seconds();
     char dir[900], path[1100];
     bool use_disk = cp_cache_dir(dir, sizeof dir);
     cp_cache_key key = cp_cache_key_make(&ctx->info, source, size, options);
@@ -160,7 +154,7 @@ static cp_status build_program(cp_context *ctx, const char *file, const char *op
         if (load_from_disk(ctx, path, key, options, out)) {
             free(source);
             ctx->stats.disk_hits++;
-            ctx->stats.build_seconds += now_seconds() - t0;
+            ctx->stats.build_seconds += cp_seconds() - t0;
             return CP_OK;
         }
     }
@@ -177,7 +171,7 @@ static cp_status build_program(cp_context *ctx, const char *file, const char *op
     }
     if (use_disk) store_to_disk(ctx, prog, path, key);
     ctx->stats.builds++;
-    ctx->stats.build_seconds += now_seconds() - t0;
+    ctx->stats.build_seconds += cp_seconds() - t0;
     *out = prog;
     return CP_OK;
 }

@@ -32,13 +32,6 @@ cp_train_config cp_train_config_defaults(void)
     return c;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void say(const cp_train_config *c, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 2, 3)))
@@ -343,18 +336,18 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     char mask_buf[1024];
     cp_status st = setup(&r, mask_buf, sizeof mask_buf);
     const cp_train_config *c = &r.eff;
-    double t0 = now_s(), last_report = t0;
+    double t0 = cp_seconds(), last_report = t0;
     uint64_t start_step = r.step, low_d = 0;
     bool collapse_warned = false;
     uint64_t bpe = st == CP_OK ? cp_loader_batches_per_epoch(r.loader) : 0;
     while (st == CP_OK && r.epoch < (uint64_t)c->epochs) {
         float v[6];
-        double ti = now_s();
+        double ti = cp_seconds();
         st = iterate(&r, v);
         if (st != CP_OK) break;
         r.step++;
         r.batch++;
-        double now = now_s(), dt = now - ti;
+        double now = cp_seconds(), dt = now - ti;
         for (int k = 0; k < 6; k++)
             if (!isfinite(v[k])) {
                 static const char *const names[6] = {"L_rec", "L_adv", "L_G", "L_D", "D(x)", "D(y)"};
@@ -420,7 +413,7 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     res->epoch = r.epoch;
     res->batch = r.batch;
     res->steps_this_run = r.step - start_step;
-    res->seconds = now_s() - t0;
+    res->seconds = cp_seconds() - t0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_this_run * c->batch / res->seconds : 0;
     res->best_hole_psnr = r.best_hole_psnr;
     snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s/ckpt/last.safetensors",

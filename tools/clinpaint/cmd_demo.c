@@ -76,13 +76,6 @@ static void on_sigint(int sig)
     stop_requested = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Wraps train_cli's display: the run has no fixed number of epochs (the
  * time box ends it), so the epochs shown and the ETA are those of the box. */
 typedef struct demo_progress {
@@ -242,7 +235,7 @@ int cmd_demo(int argc, char **argv)
                 return cli_usage_error(cmd, "--max-steps '%s': a positive whole number", v);
         }
     }
-    const double t0 = now_s();
+    const double t0 = cp_seconds();
     char *faces = join(out, "faces"), *run = join(out, "run"), *inpainted = join(out, "inpainted");
     char *overview = inpainted ? join(inpainted, "overview.png") : NULL;
     char *paths[DEMO_INPAINT] = {0};
@@ -328,7 +321,7 @@ int cmd_demo(int argc, char **argv)
 
     /* 5. where everything is */
     char took[32], samples[1200] = "";
-    fmt_minutes(now_s() - t0, took, sizeof took);
+    fmt_minutes(cp_seconds() - t0, took, sizeof took);
     for (uint64_t e = res.epoch; e >= 1; e--) {
         snprintf(samples, sizeof samples, "%s/samples/epoch_%03llu.png", run, (unsigned long long)e);
         if (exists(samples)) break;

@@ -143,13 +143,6 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
     return -1;
 }
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void fmt_time(double s, char *buf, size_t size)
 {
     if (!(s >= 0) || s > 1e7) {
@@ -166,7 +159,7 @@ static void fmt_time(double s, char *buf, size_t size)
 static void on_progress(void *user, const cp_train_progress *p)
 {
     train_cli_state *s = user;
-    double now = wall();
+    double now = cp_seconds();
     /* Terminal: redraw at most 10 times a second. Log: a line every 10 s. */
     if (now - s->last_print < (s->tty ? 0.1 : 10.0) && p->batch != p->batches) return;
     s->last_print = now;
