@@ -23,36 +23,45 @@ uint window_argmax(__global const float *p, const uint w)
     return k;
 }
 
-/* x [NC, h, w] -> y [NC, ho, wo], ho = h / 2, wo = w / 2; n = NC * ho * wo. */
+/* Both kernels run over a 3-D range (column, row, image-channel), so no
+ * index needs a division (slow on CPU devices). */
+
+/* x [NC, h, w] -> y [NC, ho, wo]; global size (wo, ho, NC). */
 __kernel void maxpool2_fwd(__global const float *x, const ulong x_off, __global float *y,
                            const ulong y_off, const uint h, const uint w, const uint ho,
-                           const uint wo, const uint n)
+                           const uint wo)
 {
-    const uint i = get_global_id(0);
-    if (i >= n) return;
-    const uint ow = i % wo, t = i / wo;
-    const uint oh = t % ho, nc = t / ho;
+    const uint ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+    if (ow >= wo || oh >= ho) return;
     __global const float *p = x + x_off + (ulong)nc * h * w + (2 * oh) * w + 2 * ow;
     const uint k = window_argmax(p, w);
-    y[y_off + i] = p[(k >> 1) * w + (k & 1)];
+    y[y_off + ((ulong)nc * ho + oh) * wo + ow] = p[(k >> 1) * w + (k & 1)];
 }
 
-/* dx [NC, h, w] from dy [NC, ho, wo]; n = NC * h * w. */
+/* dx [NC, h, w] from dy [NC, ho, wo]; global size (ceil(w/2), ceil(h/2), NC):
+ * each work item finds its window's winner once and writes the window's
+ * (up to) four dx elements: the gradient to the winner, zero elsewhere, and
+ * zero for the unpooled last row / column of an odd size. */
 __kernel void maxpool2_bwd(__global const float *x, const ulong x_off,
                            __global const float *dy, const ulong dy_off, __global float *dx,
                            const ulong dx_off, const uint h, const uint w, const uint ho,
-                           const uint wo, const uint acc, const uint n)
+                           const uint wo, const uint acc)
 {
-    const uint i = get_global_id(0);
-    if (i >= n) return;
-    const uint col = i % w, t = i / w;
-    const uint row = t % h, nc = t / h;
-    const uint oh = row >> 1, ow = col >> 1;
+    const uint ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
+    const uint col = 2 * ow, row = 2 * oh;
+    if (col >= w || row >= h) return;
+    const ulong base = (ulong)nc * h * w + (ulong)row * w + col;
+    uint k = 4; /* no winner: a partial window at an odd edge */
     float g = 0.0f;
     if (oh < ho && ow < wo) {
-        __global const float *p = x + x_off + (ulong)nc * h * w + (2 * oh) * w + 2 * ow;
-        if (window_argmax(p, w) == (((row & 1) << 1) | (col & 1)))
-            g = dy[dy_off + ((ulong)nc * ho + oh) * wo + ow];
+        k = window_argmax(x + x_off + base, w);
+        g = dy[dy_off + ((ulong)nc * ho + oh) * wo + ow];
     }
-    dx[dx_off + i] = acc ? dx[dx_off + i] + g : g;
+    for (uint i = 0; i < 4; i++) {
+        const uint r = row + (i >> 1), c = col + (i & 1);
+        if (r >= h || c >= w) continue;
+        const ulong at = dx_off + base + (i >> 1) * w + (i & 1);
+        const float v = i == k ? g : 0.0f;
+        dx[at] = acc ? dx[at] + v : v;
+    }
 }

@@ -53,11 +53,11 @@ __kernel void channel_sum(__global const float *dy, const ulong dy_off, const ui
 {
     const uint ch = get_group_id(0);
     const uint lid = get_local_id(0), wg = get_local_size(0);
-    const uint count = n * hw;
     float s = 0.0f, c = 0.0f;
-    for (uint k = lid; k < count; k += wg) {
-        const uint b = k / hw, j = k - b * hw;
-        comp_add(&s, &c, dy[dy_off + (b * channels + ch) * hw + j]);
+    /* Image by image: no division per element (slow on CPU devices). */
+    for (uint b = 0; b < n; b++) {
+        __global const float *p = dy + dy_off + ((ulong)b * channels + ch) * hw;
+        for (uint j = lid; j < hw; j += wg) comp_add(&s, &c, p[j]);
     }
     const float total = wg_sum(s + c, scratch);
     if (lid == 0) db[db_off + ch] = acc ? db[db_off + ch] + total : total;

@@ -23,13 +23,14 @@ cp_status cp_maxpool2_forward(cp_context *ctx, const cp_tensor *x, cp_tensor *y)
 {
     cp_opsi_nchw s = {0};
     CP_TRY(pool_shapes("cp_maxpool2_forward", x, y, &s));
-    uint32_t ho = s.h / 2, wo = s.w / 2, n = s.n * s.c * ho * wo;
+    uint32_t ho = s.h / 2, wo = s.w / 2;
     cl_kernel k;
     CP_TRY(cp_kernel_get(ctx, "pool.cl", "", "maxpool2_fwd", &k));
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, y->buf),
             CP_ARG(cl_ulong, y->offset), CP_ARG(cl_uint, s.h), CP_ARG(cl_uint, s.w),
-            CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo), CP_ARG(cl_uint, n));
-    return cp_opsi_launch_1d(ctx, k, n);
+            CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo));
+    size_t global[3] = {wo, ho, (size_t)s.n * s.c};
+    return cp_enqueue_nd(ctx, k, 3, global, NULL, NULL);
 }
 
 cp_status cp_maxpool2_backward(cp_context *ctx, const cp_tensor *x, const cp_tensor *dy,
@@ -47,7 +48,7 @@ cp_status cp_maxpool2_backward(cp_context *ctx, const cp_tensor *x, const cp_ten
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
             CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, dx->buf),
             CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, s.h), CP_ARG(cl_uint, s.w),
-            CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo), CP_ARG(cl_uint, accumulate ? 1u : 0u),
-            CP_ARG(cl_uint, s.numel));
-    return cp_opsi_launch_1d(ctx, k, s.numel);
+            CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo), CP_ARG(cl_uint, accumulate ? 1u : 0u));
+    size_t global[3] = {(s.w + 1) / 2, (s.h + 1) / 2, (size_t)s.n * s.c};
+    return cp_enqueue_nd(ctx, k, 3, global, NULL, NULL);
 }
