@@ -231,6 +231,8 @@ END_TEST
  * class sizes' edges. */
 START_TEST(test_gemm_default_route)
 {
+    /* Untuned: clear any table a tuning file in the cache folder installed. */
+    TU_OK(cp_gemm_set_routes(tu_ctx(), NULL, NULL, 0));
     cp_gemm_args g = {.m = 32, .n = 1024, .k = 144, .lda = 144, .ldb = 1024, .ldc = 1024};
     cp_gemm_route r = cp_gemm_route_for(tu_ctx(), &g);
     if (cp_context_device(tu_ctx())->type & CL_DEVICE_TYPE_CPU)

@@ -38,10 +38,43 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+def _early_blas_threads():
+    """Debian's torch does its GEMMs for dense layers and ConvTranspose2d
+    (aten::slow_conv_transpose2d) through the system libblas.so.3: the
+    reference BLAS unless an optimised one (libopenblas0-pthread) is
+    installed. OpenBLAS threads are not governed by torch.set_num_threads, so
+    pin them to the same count before numpy/torch load it (golden and
+    selfcheck: 1; bench/profile: --threads, default 2)."""
+    n = "1"
+    if "--bench" in sys.argv or "--profile" in sys.argv:
+        n = "2"
+        for i, a in enumerate(sys.argv):
+            if a == "--threads" and i + 1 < len(sys.argv):
+                n = sys.argv[i + 1]
+            elif a.startswith("--threads="):
+                n = a.split("=", 1)[1]
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", n)
+
+
+_early_blas_threads()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+def blas_library():
+    """Path of the libblas.so.3 this process loaded (Linux), or '?'."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if "libblas" in line or "libopenblas" in line:
+                    return os.path.realpath(line.split()[-1])
+    except OSError:
+        pass
+    return "?"
+
 
 PRESETS = {
     "tiny": dict(S=64, widths=(16, 32, 64, 64, 128, 128), latent=256),
@@ -505,7 +538,7 @@ def make_golden(path, batchnorm, batch=None):
         "f32_vs_f64_after_in_lr": "%.2e" % worst["after"],
         "f32_vs_f64_after_running": "%.2e" % worst["after_running"],
         "torch_version": torch.__version__, "numpy_version": np.__version__,
-        "dtype": "float32", "threads": 1,
+        "dtype": "float32", "threads": 1, "blas": blas_library(),
     }
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_safetensors(path, t, meta)
@@ -801,6 +834,7 @@ def bench(preset, batch, iters, min_seconds, threads, warmup=3):
         "images_per_cpu_s_median": batch / statistics.median(cpu_times),
         "cpu_per_wall": cpu_per_wall, "loadavg_1min": [load0, load1],
         "torch": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available(),
+        "blas": blas_library(), "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "params_G": sum(p.numel() for p in G.parameters()),
         "params_D": sum(p.numel() for p in D.parameters()),
     }
@@ -822,9 +856,15 @@ def profile(preset, batch, threads, iters=5):
     optG, optD = make_opt(G), make_opt(D)
     for _ in range(3):
         train_iteration(G, D, optG, optD, x, m)
+    clock = time.thread_time if threads == 1 else time.process_time
+    c0, t0 = clock(), time.perf_counter()
     with tprof(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(iters):
             train_iteration(G, D, optG, optD, x, m)
+    # The profiler reports wall time per op; with 1 thread, scale it by the
+    # CPU share this thread got, so the numbers are CPU time (robust when
+    # other processes share the machine).
+    scale = (clock() - c0) / (time.perf_counter() - t0) if threads == 1 else 1.0
     ka = prof.key_averages()
     # group top-level aten ops into layer types (self CPU time, forward + backward)
     groups = {
@@ -845,7 +885,7 @@ def profile(preset, batch, threads, iters=5):
         "adam (elementwise on params)": ["aten::addcmul_", "aten::addcdiv_", "aten::lerp_",
                                          "aten::sqrt", "aten::add_", "aten::mul_", "aten::div"],
     }
-    self_us = {e.key: e.self_cpu_time_total for e in ka}
+    self_us = {e.key: e.self_cpu_time_total * scale for e in ka}
     total = sum(self_us.values())
     lines = []
     accounted = 0
@@ -854,18 +894,19 @@ def profile(preset, batch, threads, iters=5):
         accounted += v
         lines.append((g, v))
     lines.append(("other", total - accounted))
-    print("per-layer-type self CPU time, %s batch %d threads %d, per iteration:" % (
-        preset, batch, threads))
+    print("per-op-group self time, %s batch %d threads %d, per iteration "
+          "(x%.2f CPU share):" % (preset, batch, threads, scale))
     for g, v in lines:
         print("  %-58s %9.1f ms  %5.1f%%" % (g, v / 1e3 / iters, 100 * v / max(total, 1)))
     print("  %-58s %9.1f ms" % ("total", total / 1e3 / iters))
     print(ka.table(sort_by="self_cpu_time_total", row_limit=25))
+    sys.stdout.flush()
 
-    per_module(G, D, x, m)
+    per_module(G, D, x, m, clock=time.thread_time if threads == 1 else time.perf_counter)
     return lines
 
 
-def per_module(G, D, x, m, reps=5):
+def per_module(G, D, x, m, reps=5, clock=time.perf_counter):
     """Times each conv/up2/dense layer fwd and bwd (input and weight
     gradients) in isolation on the activation it sees in the model; prints
     per layer and per layer type, weighting D's layers x3 per iteration (D
@@ -887,16 +928,19 @@ def per_module(G, D, x, m, reps=5):
     for h in hs:
         h.remove()
     by_type = {}
-    print("per-layer fwd / bwd, ms per call (median of %d):" % reps)
+    print("per-layer fwd / bwd, ms per call (median of %d, %s):" % (
+        reps, "thread CPU time" if clock is time.thread_time else "wall"))
     for name, mod, a in acts:
         a = a.clone().requires_grad_(True)
         tf, tb = [], []
         for _ in range(reps + 1):
-            t0 = time.perf_counter()
+            go = torch.ones_like(mod(a))
+            a.grad = None
+            t0 = clock()
             out = mod(a)
-            t1 = time.perf_counter()
-            out.backward(torch.ones_like(out))
-            t2 = time.perf_counter()
+            t1 = clock()
+            out.backward(go)
+            t2 = clock()
             tf.append(t1 - t0)
             tb.append(t2 - t1)
         f_ms, b_ms = statistics.median(tf[1:]) * 1e3, statistics.median(tb[1:]) * 1e3

@@ -35,7 +35,8 @@ typedef enum cp_gemm_kernel {
 typedef struct cp_gemm_route {
     cp_gemm_backend backend;
     cp_gemm_kernel kernel; /* own kernels only */
-    int tm, tn, vw, lx, ly, tk;
+    int tm, tn, vw, lx, ly;
+    int tk; /* local kernel: k tile; rowvec/dot: k chunk between barriers (0: none) */
 } cp_gemm_route;
 
 /* Shape class: transposes and floor(log2(x) / 2) of m, n, k (capped). */
@@ -49,8 +50,8 @@ bool cp_gemm_class_eq(cp_gemm_class a, cp_gemm_class b);
 
 /* The route cp_gemm takes for these arguments on ctx's device. */
 cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g);
-/* The default own-kernel route for a transpose case (used untuned on CPUs). */
-cp_gemm_route cp_gemm_default_own(bool ta, bool tb);
+/* The default own-kernel route for a transpose case and m (used untuned on CPUs). */
+cp_gemm_route cp_gemm_default_own(bool ta, bool tb, size_t m);
 /* Runs one GEMM through an explicit route (what cp_gemm does after routing). */
 cp_status cp_gemm_with_route(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r,
                              cl_mem workspace, size_t workspace_off);
@@ -99,7 +100,8 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt);
 
 /* Loads the device's tuning file (if any) and applies it: CLBlast parameter
  * overrides and the routing table. A missing file is CP_OK; a corrupt one is
- * CP_ERR_FORMAT and changes nothing. */
+ * CP_ERR_FORMAT and changes nothing. Environment: CLINPAINT_NO_TUNE=1 skips
+ * the file; CLINPAINT_GEMM=clblast routes every GEMM to CLBlast. */
 cp_status cp_tune_apply(cp_context *ctx);
 cp_status cp_tune_apply_file(cp_context *ctx, const char *path);
 

@@ -116,16 +116,22 @@ static device_routes *find_device(cl_device_id d, bool create)
     return e;
 }
 
-cp_gemm_route cp_gemm_default_own(bool ta, bool tb)
+cp_gemm_route cp_gemm_default_own(bool ta, bool tb, size_t m)
 {
     /* Measured on PoCL / AVX-512 (notes/tune.md). */
-    if (tb && !ta)
+    if (tb && !ta) {
+        /* Dot products along k in chunks of 1024 shared by a 4×ly group:
+         * the chunks of A and B are reused from cache. */
+        int ly = m <= 4 ? 1 : m <= 8 ? 2 : 4;
         return (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_DOT, .tm = 4,
-                               .tn = 2, .vw = 16, .lx = 1, .ly = 1};
+                               .tn = 4, .vw = 16, .lx = 4, .ly = ly, .tk = 1024};
+    }
     if (tb)
         return (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 4,
                                .tn = 4, .vw = 1, .lx = 1, .ly = 1};
-    return (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 6,
+    /* Few rows: one work-item covers them all, so B is streamed once. */
+    int tm = m <= 4 ? 4 : m <= 8 ? 8 : m <= 16 ? 16 : 6;
+    return (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = tm,
                            .tn = 2, .vw = 16, .lx = 1, .ly = 1};
 }
 
@@ -149,7 +155,7 @@ cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
     }
     pthread_mutex_unlock(&g_lock);
     if (found) return r;
-    if (dev->type & CL_DEVICE_TYPE_CPU) return cp_gemm_default_own(g->trans_a, g->trans_b);
+    if (dev->type & CL_DEVICE_TYPE_CPU) return cp_gemm_default_own(g->trans_a, g->trans_b, g->m);
     return (cp_gemm_route){.backend = CP_GEMM_CLBLAST};
 }
 
@@ -222,16 +228,17 @@ static cp_status run_own(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_r
     if (r.kernel == CP_GEMM_K_ROWVEC && g->trans_b) r.vw = 1; /* B gathered */
     if (r.tm < 1 || r.tm > 16 || r.tn < 1 || r.tn > 16 || !valid_vw(r.vw) || r.lx < 1 ||
         r.ly < 1 || (size_t)r.lx * (size_t)r.ly > cp_context_device(ctx)->max_work_group_size ||
-        (r.kernel == CP_GEMM_K_LOCAL && (r.tk < 1 || r.tk > 64)))
+        (r.kernel == CP_GEMM_K_LOCAL && (r.tk < 1 || r.tk > 64)) ||
+        (r.kernel != CP_GEMM_K_LOCAL && (r.tk < 0 || r.tk % r.vw != 0)))
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                             "cp_gemm: bad own-kernel parameters (kernel %d tm %d tn %d vw %d "
                             "lx %d ly %d tk %d)",
                             (int)r.kernel, r.tm, r.tn, r.vw, r.lx, r.ly, r.tk);
+    /* tk: the local kernel's k tile (TK), else the k chunk (KC, 0 = none). */
     char opts[160];
-    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DTM=%d -DTN=%d -DVW=%d -DLX=%d -DLY=%d%s%.0d",
+    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DTM=%d -DTN=%d -DVW=%d -DLX=%d -DLY=%d -D%s=%d",
              g->trans_a, g->trans_b, r.tm, r.tn, r.vw, r.lx, r.ly,
-             r.kernel == CP_GEMM_K_LOCAL ? " -DTK=" : "",
-             r.kernel == CP_GEMM_K_LOCAL ? r.tk : 0);
+             r.kernel == CP_GEMM_K_LOCAL ? "TK" : "KC", r.tk);
     static const char *names[] = {"gemm_rowvec", "gemm_dot", "gemm_local"};
     cl_kernel k;
     CP_TRY(cp_kernel_get(ctx, "gemm.cl", opts, names[r.kernel], &k));

@@ -1,6 +1,7 @@
 /* The per-device context: OpenCL context, one in-order profiling queue,
  * and device memory accounting. */
 #include "clinpaint/runtime.h"
+#include "clinpaint/tune.h"
 #include "runtime/check.h"
 #include "runtime/context_internal.h"
 #include "runtime/profile.h"
@@ -30,6 +31,9 @@ cp_status cp_context_create(const char *selector, cp_context **out)
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->info.device,
                                       CL_QUEUE_PROFILING_ENABLE, &err);
     CP_CL_CHECK_GOTO(err, fail);
+    /* Stored GEMM tuning for this device (clinpaint tune); a missing or
+     * corrupt file only means the untuned defaults. */
+    (void)cp_tune_apply(ctx);
     *out = ctx;
     return CP_OK;
 fail:

@@ -9,10 +9,10 @@
  *               "kernel": "rowvec"|"dot"|"local", "tm","tn","vw","lx","ly","tk",
  *               "seconds", "clblast_seconds", "label"}]} */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <clblast_c.h>
@@ -30,13 +30,6 @@ static const char *kernel_names[] = {"rowvec", "dot", "local"};
 /* Set once this process has overridden CLBlast's parameters: CLBlast is then
  * no longer "untuned" and cannot serve as the reference. */
 static bool g_clblast_overridden;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 bool cp_tune_file_path(cp_context *ctx, char *path, size_t size)
 {
@@ -83,7 +76,9 @@ static bool route_valid(const cp_gemm_route *r)
     bool vw = r->vw == 1 || r->vw == 2 || r->vw == 4 || r->vw == 8 || r->vw == 16;
     return (int)r->kernel >= 0 && (int)r->kernel <= 2 && vw && r->tm >= 1 && r->tm <= 16 &&
            r->tn >= 1 && r->tn <= 16 && r->lx >= 1 && r->lx <= 1024 && r->ly >= 1 &&
-           r->ly <= 1024 && (r->kernel != CP_GEMM_K_LOCAL || (r->tk >= 1 && r->tk <= 64));
+           r->ly <= 1024 &&
+           (r->kernel == CP_GEMM_K_LOCAL ? r->tk >= 1 && r->tk <= 64
+                                         : r->tk >= 0 && r->tk % r->vw == 0);
 }
 
 static bool get_int(const cJSON *o, const char *key, int lo, int hi, int *out)
@@ -174,7 +169,7 @@ static cp_status parse_file(const cp_device_info *dev, const char *text, tune_fi
                 !get_int(e, "vw", 1, 16, &t->route.vw) ||
                 !get_int(e, "lx", 1, 1024, &t->route.lx) ||
                 !get_int(e, "ly", 1, 1024, &t->route.ly) ||
-                !get_int(e, "tk", 0, 64, &t->route.tk) || !route_valid(&t->route))
+                !get_int(e, "tk", 0, 65536, &t->route.tk) || !route_valid(&t->route))
                 goto done;
         } else {
             goto done;
@@ -332,6 +327,12 @@ cp_status cp_tune_apply_file(cp_context *ctx, const char *path)
 
 cp_status cp_tune_apply(cp_context *ctx)
 {
+    /* CLINPAINT_GEMM=clblast: every GEMM through CLBlast (comparisons). */
+    const char *force = getenv("CLINPAINT_GEMM");
+    if (force && strcmp(force, "clblast") == 0) {
+        cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
+        cp_gemm_force_route(ctx, &clb);
+    }
     const char *off = getenv("CLINPAINT_NO_TUNE");
     if (off && *off && strcmp(off, "0") != 0) return CP_OK;
     char path[1100];
@@ -399,8 +400,10 @@ done:
 }
 
 static void say(const cp_tune_options *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 static void say(const cp_tune_options *o, const char *fmt, ...)
 {
     if (!o->progress) return;
@@ -423,22 +426,24 @@ static int own_candidates(cp_context *ctx, bool ta, bool tb, cp_gemm_route *out)
     if (cpu) {
         if (tb && !ta) {
             OWN(CP_GEMM_K_DOT, 4, 2, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_DOT, 2, 4, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_DOT, 4, 4, 8, 1, 1, 0);
-            OWN(CP_GEMM_K_DOT, 2, 2, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_DOT, 1, 4, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_DOT, 4, 1, 16, 1, 1, 0);
+            OWN(CP_GEMM_K_DOT, 4, 4, 16, 1, 1, 0);
+            OWN(CP_GEMM_K_DOT, 4, 4, 16, 4, 4, 1024);
+            OWN(CP_GEMM_K_DOT, 4, 4, 16, 4, 2, 1024);
+            OWN(CP_GEMM_K_DOT, 4, 2, 16, 8, 4, 512);
+            OWN(CP_GEMM_K_DOT, 2, 4, 16, 4, 8, 256);
+            OWN(CP_GEMM_K_DOT, 4, 4, 16, 4, 8, 512);
         } else if (tb) {
             OWN(CP_GEMM_K_ROWVEC, 4, 4, 1, 1, 1, 0);
             OWN(CP_GEMM_K_ROWVEC, 2, 8, 1, 1, 1, 0);
         } else {
             OWN(CP_GEMM_K_ROWVEC, 6, 2, 16, 1, 1, 0);
+            OWN(CP_GEMM_K_ROWVEC, 8, 2, 16, 1, 1, 0);
+            OWN(CP_GEMM_K_ROWVEC, 8, 3, 16, 1, 1, 0);
+            OWN(CP_GEMM_K_ROWVEC, 16, 2, 16, 1, 1, 0);
             OWN(CP_GEMM_K_ROWVEC, 4, 2, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_ROWVEC, 8, 1, 16, 1, 1, 0);
             OWN(CP_GEMM_K_ROWVEC, 4, 4, 8, 1, 1, 0);
-            OWN(CP_GEMM_K_ROWVEC, 2, 4, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_ROWVEC, 4, 1, 16, 1, 1, 0);
-            OWN(CP_GEMM_K_ROWVEC, 2, 1, 16, 1, 1, 0);
+            OWN(CP_GEMM_K_ROWVEC, 16, 1, 16, 16, 1, 16);
+            OWN(CP_GEMM_K_ROWVEC, 8, 2, 16, 8, 2, 64);
         }
     } else {
         OWN(CP_GEMM_K_LOCAL, 4, 4, 1, 16, 16, 16);
@@ -508,27 +513,38 @@ static cp_status make_ref(cp_context *ctx, const cp_gemm_shape *s, const bench_b
     return cp_context_finish(ctx);
 }
 
-/* CLBlast parameter sets tried (XgemmDirect only: the model's GEMMs are
- * below CLBlast's indirect threshold on PoCL). */
+/* CLBlast parameter sets tried: three for XgemmDirect (the model's GEMMs
+ * are below CLBlast's indirect threshold on PoCL) and one for the indirect
+ * Xgemm (large GEMMs). Each costs 10-20 s of compilation on PoCL. */
 static int clblast_candidates(clblast_set *out)
 {
-    static const char *names[] = {"WGD", "MDIMCD", "NDIMCD", "MDIMAD", "NDIMBD",
-                                  "KWID", "VWMD", "VWND", "PADA", "PADB"};
-    static const size_t sets[][10] = {
+    static const char *dnames[] = {"WGD", "MDIMCD", "NDIMCD", "MDIMAD", "NDIMBD",
+                                   "KWID", "VWMD", "VWND", "PADA", "PADB"};
+    static const size_t dsets[][10] = {
         {32, 8, 8, 8, 8, 1, 4, 4, 1, 1},
         {64, 8, 8, 8, 8, 1, 8, 8, 1, 1},
         {16, 4, 4, 4, 4, 1, 4, 4, 1, 1},
     };
-    int n = (int)(sizeof sets / sizeof *sets);
-    for (int i = 0; i < n; i++) {
-        out[i].kernel = "XgemmDirect";
-        out[i].count = 10;
+    static const char *xnames[] = {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC",
+                                   "MWG",   "NDIMB", "NDIMC", "NWG", "SA", "SB",
+                                   "STRM",  "STRN", "VWM", "VWN"};
+    static const size_t xset[16] = {0, 1, 32, 2, 8, 8, 64, 8, 8, 64, 0, 0, 1, 1, 4, 4};
+    int n = 0;
+    for (size_t i = 0; i < sizeof dsets / sizeof *dsets; i++, n++) {
+        out[n].kernel = "XgemmDirect";
+        out[n].count = 10;
         for (int j = 0; j < 10; j++) {
-            out[i].names[j] = names[j];
-            out[i].values[j] = sets[i][j];
+            out[n].names[j] = dnames[j];
+            out[n].values[j] = dsets[i][j];
         }
     }
-    return n;
+    out[n].kernel = "Xgemm";
+    out[n].count = 16;
+    for (int j = 0; j < 16; j++) {
+        out[n].names[j] = xnames[j];
+        out[n].values[j] = xset[j];
+    }
+    return n + 1;
 }
 
 cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
@@ -541,7 +557,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
     if (o.path) snprintf(path, sizeof path, "%s", o.path);
     else if (!cp_tune_file_path(ctx, path, sizeof path))
         return cp_set_error(CP_ERR_IO, "tune: no cache folder (set CLINPAINT_CACHE_DIR)");
-    double t_start = now_s();
+    double t_start = cp_seconds();
 
     tune_file *f = calloc(1, sizeof *f);
     class_work *work = calloc(MAX_CLASSES, sizeof *work);
@@ -594,7 +610,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
             say(&o, "[%d/%d] %s: already tuned", w + 1, nwork, s0->label);
             continue;
         }
-        if (o.budget_seconds > 0 && now_s() - t_start > o.budget_seconds) {
+        if (o.budget_seconds > 0 && cp_seconds() - t_start > o.budget_seconds) {
             say(&o, "budget spent: stopping (rerun to resume)");
             break;
         }
@@ -604,37 +620,42 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
         cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
         tune_entry best = {.cls = cw->cls, .route = clb, .seconds = INFINITY};
         snprintf(best.label, sizeof best.label, "%s", s0->label);
-        cp_gemm_route cands[16];
+        cp_gemm_route cands[24];
         int nc = 0;
         cands[nc++] = clb;
+        cands[nc++] = cp_gemm_default_own(cw->cls.ta, cw->cls.tb, s0->m);
         nc += own_candidates(ctx, cw->cls.ta, cw->cls.tb, cands + nc);
-        for (int c = 0; c < nc; c++) {
-            double total = 0;
-            bool ok = true;
-            for (int si = 0; si < cw->count && ok; si++) {
-                class_work one = {.cls = cw->cls, .shape_idx = {cw->shape_idx[si]}, .count = 1};
-                CP_TRY_GOTO(make_ref(ctx, &o.shapes[cw->shape_idx[si]], &b), done);
+        /* Shape by shape: one reference result, then every candidate on it. */
+        double total[24] = {0};
+        bool ok[24];
+        for (int c = 0; c < nc; c++) ok[c] = true;
+        for (int si = 0; si < cw->count; si++) {
+            class_work one = {.cls = cw->cls, .shape_idx = {cw->shape_idx[si]}, .count = 1};
+            CP_TRY_GOTO(make_ref(ctx, &o.shapes[cw->shape_idx[si]], &b), done);
+            for (int c = 0; c < nc; c++) {
+                if (!ok[c]) continue;
                 double sec;
-                CP_TRY_GOTO(time_class(ctx, &o, &one, &b, &cands[c], &sec, &ok), done);
-                total += sec;
+                CP_TRY_GOTO(time_class(ctx, &o, &one, &b, &cands[c], &sec, &ok[c]), done);
+                total[c] += sec;
             }
+        }
+        for (int c = 0; c < nc; c++) {
             const cp_gemm_route *r = &cands[c];
             char what[96];
             if (r->backend == CP_GEMM_CLBLAST) snprintf(what, sizeof what, "clblast");
             else
-                snprintf(what, sizeof what, "own %s tm %d tn %d vw %d wg %dx%d%s",
-                         kernel_names[r->kernel], r->tm, r->tn, r->vw, r->lx, r->ly,
-                         r->kernel == CP_GEMM_K_LOCAL ? " (local)" : "");
-            if (!ok) {
-                say(&o, "[%d/%d] %s: %-40s REJECTED (result differs or failed)", w + 1, nwork,
+                snprintf(what, sizeof what, "own %s tm %d tn %d vw %d wg %dx%d kc %d",
+                         kernel_names[r->kernel], r->tm, r->tn, r->vw, r->lx, r->ly, r->tk);
+            if (!ok[c]) {
+                say(&o, "[%d/%d] %s: %-44s REJECTED (result differs or failed)", w + 1, nwork,
                     s0->label, what);
                 continue;
             }
-            say(&o, "[%d/%d] %s: %-40s %8.3f ms %7.2f GFLOP/s", w + 1, nwork, s0->label, what,
-                1e3 * total, flops / total * 1e-9);
-            if (c == 0) best.clblast_seconds = total;
-            if (total < best.seconds) {
-                best.seconds = total;
+            say(&o, "[%d/%d] %s: %-44s %8.3f ms %7.2f GFLOP/s", w + 1, nwork, s0->label, what,
+                1e3 * total[c], flops / total[c] * 1e-9);
+            if (c == 0) best.clblast_seconds = total[c];
+            if (total[c] < best.seconds) {
+                best.seconds = total[c];
                 best.route = *r;
             }
         }
@@ -649,7 +670,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
     /* CLBlast parameter sets: one device-wide choice; a class switches to
      * CLBlast only when a verified set beats its kept route. */
     if (o.try_clblast_params && !f->clblast_done &&
-        !(o.budget_seconds > 0 && now_s() - t_start > o.budget_seconds)) {
+        !(o.budget_seconds > 0 && cp_seconds() - t_start > o.budget_seconds)) {
         clblast_set sets[8];
         int ns = clblast_candidates(sets);
         /* References first, with CLBlast still untuned, per class representative. */
@@ -661,7 +682,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
             goto done;
         }
         for (int si = 0; si < ns; si++) {
-            if (o.budget_seconds > 0 && now_s() - t_start > o.budget_seconds) break;
+            if (o.budget_seconds > 0 && cp_seconds() - t_start > o.budget_seconds) break;
             int e = CLBlastOverrideParameters(cp_context_device(ctx)->device, sets[si].kernel,
                                               CLBlastPrecisionSingle, (size_t)sets[si].count,
                                               sets[si].names, sets[si].values);
@@ -683,9 +704,8 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
                 per_class[w * ns + si] = sec * work[w].count;
                 total += sec;
             }
-            say(&o, "CLBlast %s set %d (WGD %zu): %s, %.3f ms over the class representatives",
-                sets[si].kernel, si, sets[si].values[0], ok ? "verified" : "REJECTED",
-                1e3 * total);
+            say(&o, "CLBlast %s set %d: %s, %.3f ms over the class representatives",
+                sets[si].kernel, si, ok ? "verified" : "REJECTED", 1e3 * total);
             if (ok && total < best_total) {
                 best_total = total;
                 best_set = si;
@@ -715,7 +735,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
         if (st != CP_OK) goto done;
     }
     CP_TRY_GOTO(apply_parsed(ctx, f), done);
-    say(&o, "done in %.1f s: %d classes saved to %s", now_s() - t_start, f->count, path);
+    say(&o, "done in %.1f s: %d classes saved to %s", cp_seconds() - t_start, f->count, path);
 done:
     if (b.a) cp_buffer_free(ctx, b.a);
     if (b.b) cp_buffer_free(ctx, b.b);

@@ -2,18 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clinpaint/model.h"
 #include "clinpaint/tune.h"
 #include "runtime/check.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 cp_status cp_gemm_time(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r,
                        int reps, double *seconds)
@@ -21,10 +13,10 @@ cp_status cp_gemm_time(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_rou
     if (reps < 1) reps = 1;
     CP_TRY(cp_gemm_with_route(ctx, g, r, NULL, 0)); /* warm-up, builds the kernel */
     CP_TRY(cp_context_finish(ctx));
-    double t0 = now_s();
+    double t0 = cp_seconds();
     for (int i = 0; i < reps; i++) CP_TRY(cp_gemm_with_route(ctx, g, r, NULL, 0));
     CP_TRY(cp_context_finish(ctx));
-    *seconds = (now_s() - t0) / reps;
+    *seconds = (cp_seconds() - t0) / reps;
     return CP_OK;
 }
 

@@ -62,7 +62,7 @@ static int bench(cp_context *ctx, const cp_gemm_shape *shapes, int n, int reps)
         cp_gemm_args g = {.trans_a = s->ta, .trans_b = s->tb, .m = s->m, .n = s->n, .k = s->k,
                           .alpha = 1, .beta = 0, .a = a, .lda = s->ta ? s->m : s->k,
                           .b = b, .ldb = s->tb ? s->k : s->n, .c = c, .ldc = s->n};
-        cp_gemm_route r[3] = {{.backend = CP_GEMM_CLBLAST}, cp_gemm_default_own(s->ta, s->tb),
+        cp_gemm_route r[3] = {{.backend = CP_GEMM_CLBLAST}, cp_gemm_default_own(s->ta, s->tb, s->m),
                               cp_gemm_route_for(ctx, &g)};
         double sec[3];
         for (int j = 0; j < 3 && st == CP_OK; j++) {
