@@ -67,6 +67,8 @@ typedef struct cp_bench_layer_type {
 
 typedef struct cp_bench_iteration {
     int batch;
+    bool fits;             /* false: out of device memory at this batch (note says why) */
+    char note[256];
     cp_bench_stat ms;
     double images_per_s;
     double idle_share;     /* from one profiled run (OpenCL event timestamps) */
@@ -76,6 +78,8 @@ typedef struct cp_bench_iteration {
 
 typedef struct cp_bench_inference {
     int batch;
+    bool fits;
+    char note[256];
     cp_bench_stat ms;
     double images_per_s;
     uint64_t arena_bytes;
@@ -95,6 +99,8 @@ typedef struct cp_bench_result {
     double ridge_flop_per_byte; /* ceiling GFLOP/s / GB/s */
     cp_bench_layer_type layers[5];
     int layer_count;
+    int layers_batch;           /* batch of the conv/up2/dense figures (halved
+                                   from the first --batch if a layer did not fit) */
     cp_bench_iteration iterations[CP_BENCH_MAX_BATCHES];
     int iteration_count;
     cp_bench_inference inference[2];

@@ -230,7 +230,15 @@ static cp_status bench_layers(cp_context *ctx, const cp_bench_config *c, int bat
     oc.progress = c->progress;
     oc.progress_user = c->progress_user;
     cp_bench_ops_report rep;
-    CP_TRY(cp_bench_ops(ctx, &oc, &rep));
+    cp_status st;
+    /* A layer's buffers (im2col workspace above all) may not fit one device
+     * allocation at a large batch: halve the batch until they do, and say so. */
+    while ((st = cp_bench_ops(ctx, &oc, &rep)) == CP_ERR_OUT_OF_DEVICE_MEMORY && oc.batch > 1) {
+        oc.batch /= 2;
+        say(c, "layers: %s; timing the layers at batch %d instead", cp_last_error(), oc.batch);
+    }
+    if (st != CP_OK) return st;
+    out->layers_batch = oc.batch;
     static const char *names[4] = {"conv3", "conv2", "up2", "dense"};
     for (int k = 0; k < 4; k++) {
         cp_bench_layer_type *t = &out->layers[k];
@@ -523,7 +531,7 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
     CP_TRY(bench_bandwidth(ctx, &c, out));
     out->ridge_flop_per_byte =
         out->bandwidth_gbs > 0 ? out->gemm_ceiling_gflops / out->bandwidth_gbs : 0;
-    say(&c, "copy %.0f MiB: %.2f ms, %.1f GB/s", (double)out->bandwidth_bytes / (1 << 20),
+    say(&c, "copy %.0f MiB: %.2f ms, %.1f GB/s", (double)out->bandwidth_bytes / 2 / (1 << 20),
         out->bandwidth_ms.median, out->bandwidth_gbs);
 
     CP_TRY(bench_layers(ctx, &c, c.batches[0], out));
@@ -535,9 +543,18 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
         cp_bench_iteration *it = &out->iterations[i];
         st = bench_iteration(ctx, &c, model, c.batches[i], it, i == 0 ? &out->layers[4] : NULL,
                              out->bandwidth_gbs, out->ridge_flop_per_byte);
-        if (st != CP_OK) break;
         out->iteration_count++;
-        if (i == 0) out->layer_count = 5;
+        if (st == CP_ERR_OUT_OF_DEVICE_MEMORY) { /* a batch that does not fit is a result */
+            memset(it, 0, sizeof *it);
+            it->batch = c.batches[i];
+            snprintf(it->note, sizeof it->note, "%s", cp_last_error());
+            say(&c, "training iteration batch %d: does not fit: %s", it->batch, it->note);
+            st = CP_OK;
+            continue;
+        }
+        if (st != CP_OK) break;
+        it->fits = true;
+        if (i == 0) out->layer_count = 5; /* the element-wise group comes from it */
         say(&c, "training iteration batch %d: %.2f ms, %.1f images/s, idle %.0f%%", it->batch,
             it->ms.median, it->images_per_s, 100 * it->idle_share);
     }
@@ -545,8 +562,17 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
         if (c.infer_batches[i] <= 0) continue;
         cp_bench_inference *in = &out->inference[out->inference_count];
         st = bench_infer(ctx, &c, model, c.infer_batches[i], in);
-        if (st != CP_OK) break;
         out->inference_count++;
+        if (st == CP_ERR_OUT_OF_DEVICE_MEMORY) {
+            memset(in, 0, sizeof *in);
+            in->batch = c.infer_batches[i];
+            snprintf(in->note, sizeof in->note, "%s", cp_last_error());
+            say(&c, "inference batch %d: does not fit: %s", in->batch, in->note);
+            st = CP_OK;
+            continue;
+        }
+        if (st != CP_OK) break;
+        in->fits = true;
         say(&c, "inference batch %d: %.2f ms, %.1f images/s", in->batch, in->ms.median,
             in->images_per_s);
     }

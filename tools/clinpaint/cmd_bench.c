@@ -213,6 +213,12 @@ static cJSON *iteration_json(const cp_bench_iteration *it)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "batch", it->batch);
+    cJSON_AddBoolToObject(o, "fits", it->fits);
+    if (!it->fits) {
+        cJSON_AddNullToObject(o, "images_per_s");
+        cJSON_AddStringToObject(o, "note", it->note);
+        return o;
+    }
     cJSON_AddNumberToObject(o, "images_per_s", it->images_per_s);
     cJSON_AddItemToObject(o, "ms", stat_json(&it->ms));
     cJSON_AddNumberToObject(o, "idle_share", it->idle_share);
@@ -254,6 +260,7 @@ static cJSON *device_json(const cp_bench_result *r, cJSON *startup)
     cJSON_AddNumberToObject(bw, "bytes", (double)r->bandwidth_bytes);
     cJSON_AddItemToObject(bw, "ms", stat_json(&r->bandwidth_ms));
     cJSON_AddNumberToObject(d, "ridge_flop_per_byte", r->ridge_flop_per_byte);
+    cJSON_AddNumberToObject(d, "layers_batch", r->layers_batch);
     cJSON *ls = cJSON_AddArrayToObject(d, "layers");
     for (int i = 0; i < r->layer_count; i++) {
         const cp_bench_layer_type *t = &r->layers[i];
@@ -283,6 +290,13 @@ static cJSON *device_json(const cp_bench_result *r, cJSON *startup)
     for (int i = 0; i < r->inference_count; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "batch", r->inference[i].batch);
+        cJSON_AddBoolToObject(o, "fits", r->inference[i].fits);
+        if (!r->inference[i].fits) {
+            cJSON_AddNullToObject(o, "images_per_s");
+            cJSON_AddStringToObject(o, "note", r->inference[i].note);
+            cJSON_AddItemToArray(inf, o);
+            continue;
+        }
         cJSON_AddNumberToObject(o, "images_per_s", r->inference[i].images_per_s);
         cJSON_AddItemToObject(o, "ms", stat_json(&r->inference[i].ms));
         cJSON_AddNumberToObject(o, "arena_bytes", (double)r->inference[i].arena_bytes);
@@ -321,10 +335,21 @@ static double med(const cJSON *o, const char *key)
     return num(cJSON_GetObjectItemCaseSensitive(o, key), "median");
 }
 
+static void fmt_ms(double v, char *buf, size_t size)
+{
+    if (v >= 100)
+        snprintf(buf, size, "%.0f", v);
+    else
+        snprintf(buf, size, "%.3g", v);
+}
+
 static void spread(const cJSON *o, const char *key, char *buf, size_t size)
 {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
-    snprintf(buf, size, "%.3g-%.3g", num(s, "min"), num(s, "max"));
+    char a[32], b[32];
+    fmt_ms(num(s, "min"), a, sizeof a);
+    fmt_ms(num(s, "max"), b, sizeof b);
+    snprintf(buf, size, "%s-%s", a, b);
 }
 
 static void print_device(const cJSON *d)
@@ -347,7 +372,9 @@ static void print_device(const cJSON *d)
     printf("  copy %5.0f MiB   %9.1f GB/s      %9.3f ms  (%s)\n", num(bw, "bytes") / 2 / 1048576,
            num(bw, "gbs"), med(bw, "ms"), sp);
     printf("  ridge           %9.1f flop/byte\n\n", num(d, "ridge_flop_per_byte"));
-    printf("layers (one pass of G and D; element-wise: per training iteration)\n");
+    printf("layers at batch %g (one pass of G and D; element-wise: per training iteration at "
+           "batch %g)\n",
+           num(d, "layers_batch"), num(cJSON_GetObjectItemCaseSensitive(d, "iteration"), "batch"));
     printf("  %-11s %4s %10s %-15s %8s %6s %10s %-15s %8s %6s %6s  %s\n", "type", "uses", "fwd ms",
            "(min-max)", "GFLOP/s", "share", "bwd ms", "(min-max)", "GFLOP/s", "share", "f/B",
            "limited by");
@@ -371,6 +398,10 @@ static void print_device(const cJSON *d)
     printf("\ntraining iteration (G forward, D step, G step; upload + run + read scalars)\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "iterations"))
     {
+        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e, "images_per_s"))) {
+            printf("  batch %4.0f   does not fit: %s\n", num(e, "batch"), str(e, "note"));
+            continue;
+        }
         spread(e, "ms", sp, sizeof sp);
         printf("  batch %4.0f   %9.1f images/s  %10.2f ms/iteration (%s, %g runs)  idle %4.1f%%\n",
                num(e, "batch"), num(e, "images_per_s"), med(e, "ms"), sp,
@@ -379,6 +410,10 @@ static void print_device(const cJSON *d)
     printf("inference (G forward + download)\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "inference"))
     {
+        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(e, "images_per_s"))) {
+            printf("  batch %4.0f   does not fit: %s\n", num(e, "batch"), str(e, "note"));
+            continue;
+        }
         spread(e, "ms", sp, sizeof sp);
         printf("  batch %4.0f   %9.1f images/s  %10.2f ms/batch     (%s)\n", num(e, "batch"),
                num(e, "images_per_s"), med(e, "ms"), sp);
