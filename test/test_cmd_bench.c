@@ -131,6 +131,7 @@ START_TEST(quick_json_has_every_figure)
         {
             is_num(e, "n");
             is_num(e, "gflops");
+            is_str(e, "route");
             ck_assert(get(e, "gflops")->valuedouble > 0);
             is_stat(e, "ms");
         }

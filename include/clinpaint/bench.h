@@ -45,6 +45,7 @@ typedef struct cp_bench_config {
 
 typedef struct cp_bench_gemm {
     int n;
+    char route[96]; /* the route cp_gemm took: "clblast" or "own rowvec tm4 tn2 vw16 ..." */
     cp_bench_stat ms;
     double gflops; /* at the median */
 } cp_bench_gemm;

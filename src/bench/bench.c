@@ -11,6 +11,7 @@
 #include "clinpaint/model.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/tensor.h"
+#include "clinpaint/tune.h"
 #include "graph/graph_internal.h"
 #include "runtime/check.h"
 
@@ -144,6 +145,15 @@ static cp_status bench_gemm(cp_context *ctx, const cp_bench_config *c, int n, cp
         s.ws = ws.buf;
     }
     out->n = n;
+    cp_gemm_route rt = cp_gemm_route_for(ctx, &s.g);
+    if (rt.backend == CP_GEMM_CLBLAST) {
+        snprintf(out->route, sizeof out->route, "clblast");
+    } else {
+        static const char *const kn[] = {"rowvec", "dot", "local"};
+        snprintf(out->route, sizeof out->route, "own %s tm%d tn%d vw%d l%dx%d tk%d",
+                 rt.kernel >= 0 && rt.kernel <= 2 ? kn[rt.kernel] : "?", rt.tm, rt.tn, rt.vw,
+                 rt.lx, rt.ly, rt.tk);
+    }
     st = time_calibrated(ctx, run_gemm, &s, c->seconds_per_figure, c->min_runs, &out->ms);
     if (st == CP_OK) out->gflops = 2e-9 * (double)nn * (double)nn * (double)nn / (out->ms.median * 1e-3);
 done:
@@ -516,8 +526,8 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
     snprintf(out->preset, sizeof out->preset, "%s", c.preset);
     out->image_size = mc.size;
     snprintf(out->gemm_route, sizeof out->gemm_route,
-             "cp_gemm (src/ops/gemm.c): CLBlast SGEMM row-major, NN, with a temp buffer, "
-             "parameters as CLBlast routes them for this device");
+             "cp_gemm routing (clinpaint/tune.h): the device's tuning file if applied, else "
+             "own kernels on CPUs, CLBlast elsewhere; per size below");
 
     for (int i = 0; i < CP_BENCH_GEMM_SIZES; i++) {
         if (c.gemm_sizes[i] <= 0) continue;
@@ -525,8 +535,8 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
         CP_TRY(bench_gemm(ctx, &c, c.gemm_sizes[i], g));
         out->gemm_count++;
         if (g->gflops > out->gemm_ceiling_gflops) out->gemm_ceiling_gflops = g->gflops;
-        say(&c, "sgemm %d^3: %.2f ms (%.2f-%.2f), %.1f GFLOP/s", g->n, g->ms.median, g->ms.min,
-            g->ms.max, g->gflops);
+        say(&c, "sgemm %d^3 [%s]: %.2f ms (%.2f-%.2f), %.1f GFLOP/s", g->n, g->route,
+            g->ms.median, g->ms.min, g->ms.max, g->gflops);
     }
     CP_TRY(bench_bandwidth(ctx, &c, out));
     out->ridge_flop_per_byte =

@@ -69,11 +69,13 @@ cp_status cp_graph_plan(cp_graph *g, const cp_plan_options *o)
     if (st == CP_OK && !g->scratch_scalar) st = cp_buffer_alloc(g->ctx, 64, &g->scratch_scalar);
     if (st != CP_OK) {
         free(r.poison);
-        if (st == CP_ERR_OUT_OF_DEVICE_MEMORY)
+        if (st == CP_ERR_OUT_OF_DEVICE_MEMORY) {
+            char why[1024]; /* copied: the message is rewritten in place */
+            snprintf(why, sizeof why, "%s", cp_last_error());
             return cp_set_error(st, "the graph needs %.1f MiB of device memory for its "
                                     "activations (%s): %s",
-                                (double)bytes / (1 << 20), cp_context_device(g->ctx)->name,
-                                cp_last_error());
+                                (double)bytes / (1 << 20), cp_context_device(g->ctx)->name, why);
+        }
         return st;
     }
     /* Touch the whole arena once so that a device that allocates lazily

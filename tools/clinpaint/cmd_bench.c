@@ -250,6 +250,7 @@ static cJSON *device_json(const cp_bench_result *r, cJSON *startup)
     for (int i = 0; i < r->gemm_count; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "n", r->gemm[i].n);
+        cJSON_AddStringToObject(o, "route", r->gemm[i].route);
         cJSON_AddNumberToObject(o, "gflops", r->gemm[i].gflops);
         cJSON_AddItemToObject(o, "ms", stat_json(&r->gemm[i].ms));
         cJSON_AddItemToArray(g, o);
@@ -358,14 +359,16 @@ static void print_device(const cJSON *d)
     printf("device %s  %s (%s, %s)\n", str(d, "id"), str(d, "name"), str(d, "platform"),
            str(d, "driver_version"));
     printf("preset %s (%gx%g)\n\n", str(d, "preset"), num(d, "image_size"), num(d, "image_size"));
-    printf("ceilings (GEMM via %s)\n", str(d, "gemm_route"));
+    printf("ceilings (GEMM: %s)\n", str(d, "gemm_route"));
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "gemm"))
     {
         spread(e, "ms", sp, sizeof sp);
-        printf("  sgemm %4.0f^3    %9.1f GFLOP/s   %9.3f ms  (%s, %g runs)\n", num(e, "n"),
+        printf("  sgemm %4.0f^3    %9.1f GFLOP/s   %9.3f ms  (%s, %g runs)  %s\n", num(e, "n"),
                num(e, "gflops"), med(e, "ms"), sp,
-               num(cJSON_GetObjectItemCaseSensitive(e, "ms"), "runs"));
+               num(cJSON_GetObjectItemCaseSensitive(e, "ms"), "runs"),
+               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "route")) ? str(e, "route")
+                                                                             : "");
     }
     const cJSON *bw = cJSON_GetObjectItemCaseSensitive(d, "bandwidth");
     spread(bw, "ms", sp, sizeof sp);
