@@ -1,0 +1,71 @@
+/* Median time of full training iterations (upload a batch, run MODEL.md's
+ * G forward + D step + G step, read the logged scalars), exactly as the
+ * trainer does per step. For side-by-side runs with
+ * tools/torch_reference.py --bench (notes/bench.md).
+ * Usage: iteration_time PRESET BATCH [ITERATIONS] */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "clinpaint/clinpaint.h"
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    const char *preset = argc > 1 ? argv[1] : "tiny";
+    int batch = argc > 2 ? atoi(argv[2]) : 8, iters = argc > 3 ? atoi(argv[3]) : 10;
+    cp_context *ctx;
+    cp_model_config cfg;
+    cp_model *m;
+    cp_train_graph tg;
+    cp_train_options o = cp_train_defaults();
+    cp_plan_options po = cp_plan_defaults();
+    if (cp_context_create(NULL, &ctx) || cp_model_config_preset(preset, &cfg) ||
+        cp_model_create(ctx, &cfg, &m) || cp_model_init(m, 1) ||
+        cp_model_build_train(m, batch, &o, &tg) || cp_graph_plan(tg.graph, &po)) {
+        fprintf(stderr, "iteration_time: %s\n", cp_last_error());
+        return 1;
+    }
+    size_t px = (size_t)cfg.size * cfg.size, nx = (size_t)batch * 3 * px, nm = (size_t)batch * px;
+    float *x = malloc(nx * sizeof *x), *mask = malloc(nm * sizeof *mask), v[6];
+    cp_rng r;
+    cp_rng_seed(&r, 1, 9);
+    for (size_t i = 0; i < nx; i++) x[i] = 2 * cp_rng_uniform(&r) - 1;
+    for (size_t i = 0; i < nm; i++) {
+        size_t row = (i / cfg.size) % cfg.size, col = i % cfg.size;
+        mask[i] = row >= (size_t)cfg.size / 4 && row < 3 * (size_t)cfg.size / 4 &&
+                  col >= (size_t)cfg.size / 4 && col < 3 * (size_t)cfg.size / 4;
+    }
+    cp_tensor tx, tm;
+    cp_graph_tensor(tg.graph, tg.x, &tx);
+    cp_graph_tensor(tg.graph, tg.mask, &tm);
+    cp_node *scalars[6] = {tg.loss_rec, tg.loss_adv, tg.loss_g, tg.loss_d, tg.p_real, tg.p_fake};
+    double *t = malloc((size_t)(iters + 2) * sizeof *t);
+    for (int i = 0; i < iters + 2; i++) { /* the first two are warm-up */
+        double t0 = cp_seconds();
+        m->step_d++;
+        m->step_g++;
+        if (cp_tensor_upload(ctx, &tx, x) || cp_tensor_upload(ctx, &tm, mask) ||
+            cp_graph_run(tg.graph) || cp_graph_read_scalars(tg.graph, scalars, 6, v)) {
+            fprintf(stderr, "iteration_time: %s\n", cp_last_error());
+            return 1;
+        }
+        t[i] = cp_seconds() - t0;
+    }
+    qsort(t + 2, (size_t)iters, sizeof *t, cmp);
+    double med = t[2 + iters / 2];
+    printf("clinpaint %s batch %d: %.1f ms/iteration (median of %d; min %.1f, max %.1f), "
+           "%.2f images/s\n",
+           preset, batch, med * 1e3, iters, t[2] * 1e3, t[1 + iters] * 1e3, batch / med);
+    free(t);
+    free(x);
+    free(mask);
+    cp_train_graph_free(&tg);
+    cp_model_free(m);
+    cp_context_free(ctx);
+    return 0;
+}
