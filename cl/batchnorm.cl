@@ -5,28 +5,7 @@
  * memory (deterministic, accurate for large N*H*W, any power-of-two group
  * size from 1). */
 
-/* s + c += v, compensated (Neumaier): see reduce.cl. */
-void comp_add(float *s, float *c, float v)
-{
-    const float t = *s + v;
-    const float e = fabs(*s) >= fabs(v) ? (*s - t) + v : (v - t) + *s;
-    *c += isinf(t) ? 0.0f : e;
-    *s = t;
-}
-
-float wg_sum(float v, __local float *scratch)
-{
-    const uint lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = get_local_size(0) >> 1; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
+#include "sum_helpers.cl"
 
 #define X_AT(k) x[x_off + ((k) / hw * channels + ch) * hw + (k) % hw]
 

@@ -5,33 +5,7 @@
  * then the group adds the items' sums pairwise in local memory. Work-group
  * sizes are powers of two (any, from 1). No float atomics. */
 
-/* Compensated summation (Kahan-Babuska / Neumaier): s += v, with the
- * rounding error of each addition collected in c; the sum is s + c. Unlike
- * plain Kahan it also recovers terms lost against a larger partial sum that
- * later cancels. An infinite s leaves c alone, so that inf stays inf (and
- * NaN, once in, stays NaN). */
-void comp_add(float *s, float *c, float v)
-{
-    const float t = *s + v;
-    const float e = fabs(*s) >= fabs(v) ? (*s - t) + v : (v - t) + *s;
-    *c += isinf(t) ? 0.0f : e;
-    *s = t;
-}
-
-/* Sum of v over the work-group (every item must call it); all get it. */
-float wg_sum(float v, __local float *scratch)
-{
-    const uint lid = get_local_id(0);
-    scratch[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint s = get_local_size(0) >> 1; s > 0; s >>= 1) {
-        if (lid < s) scratch[lid] += scratch[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float r = scratch[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
+#include "sum_helpers.cl"
 
 /* out[0] = scale * sum of x[0..n). One work-group. */
 __kernel void reduce_sum(__global const float *x, const ulong x_off, const uint n,

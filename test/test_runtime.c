@@ -186,6 +186,44 @@ START_TEST(kernel_dir_override)
 }
 END_TEST
 
+START_TEST(includes_are_expanded)
+{
+    /* Embedded: reduce.cl includes sum_helpers.cl. */
+    unsetenv("CLINPAINT_KERNEL_DIR");
+    char *src;
+    size_t n;
+    TU_OK(cp_kernel_source("reduce.cl", &src, &n));
+    ck_assert_uint_eq(n, strlen(src));
+    ck_assert_ptr_null(strstr(src, "\n#include"));
+    ck_assert_ptr_nonnull(strstr(src, "float wg_sum("));
+    ck_assert_ptr_nonnull(strstr(src, "channel_sum"));
+    free(src);
+
+    /* From a folder: nested includes, text before and after, and a clear
+     * error for a missing one. */
+    char *dir = tu_tempdir();
+    char path[1100];
+    snprintf(path, sizeof path, "%s/a.cl", dir);
+    write_file(path, "// a\n#include \"b.cl\"\nkernel_a\n");
+    snprintf(path, sizeof path, "%s/b.cl", dir);
+    write_file(path, "b1\n#include \"c.cl\"\nb2");
+    snprintf(path, sizeof path, "%s/c.cl", dir);
+    write_file(path, "c\n");
+    snprintf(path, sizeof path, "%s/bad.cl", dir);
+    write_file(path, "#include \"missing.cl\"\n");
+    setenv("CLINPAINT_KERNEL_DIR", dir, 1);
+    TU_OK(cp_kernel_source("a.cl", &src, &n));
+    ck_assert_str_eq(src, "// a\nb1\nc\n\nb2\nkernel_a\n");
+    ck_assert_uint_eq(n, strlen(src));
+    free(src);
+    ck_assert_int_eq(cp_kernel_source("bad.cl", &src, &n), CP_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "missing.cl"));
+    unsetenv("CLINPAINT_KERNEL_DIR");
+    tu_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(build_failure_reports_file_options_log)
 {
     char *dir = tu_tempdir();
@@ -385,6 +423,7 @@ int main(void)
     tcase_add_test(tc, select_from_environment);
     tcase_add_test(tc, embedded_source_matches_file);
     tcase_add_test(tc, kernel_dir_override);
+    tcase_add_test(tc, includes_are_expanded);
     tcase_add_test(tc, build_failure_reports_file_options_log);
     tcase_add_test(tc, program_cache_hit_miss_corrupt);
     tcase_add_test(tc, program_cache_off);

@@ -21,7 +21,8 @@ static char *dup_str(const char *s)
     return d;
 }
 
-cp_status cp_kernel_source(const char *file, char **source, size_t *size)
+/* The text of one kernel file, without #include expansion. */
+static cp_status raw_source(const char *file, char **source, size_t *size)
 {
     *source = NULL;
     *size = 0;
@@ -74,6 +75,60 @@ cp_status cp_kernel_source(const char *file, char **source, size_t *size)
     }
     return cp_set_error(CP_ERR_INTERNAL, "no kernel file cl/%s is embedded in this build",
                         file);
+}
+
+/* Replaces each line `#include "name.cl"` with that file's text (from the
+ * same place: embedded or CLINPAINT_KERNEL_DIR), so that kernel files share
+ * helpers although the driver never sees a file system. */
+static cp_status expand_includes(const char *file, char **text, size_t *size, int depth)
+{
+    static const char directive[] = "#include \"";
+    char *src = *text;
+    char *hit = strstr(src, directive);
+    while (hit && hit != src && hit[-1] != '\n') hit = strstr(hit + 1, directive);
+    if (!hit) return CP_OK;
+    if (depth > 4)
+        return cp_set_error(CP_ERR_INTERNAL, "cl/%s: #include nested too deeply", file);
+    char *name = hit + sizeof directive - 1, *end = strchr(name, '"');
+    char *eol = strchr(name, '\n');
+    if (!end || (eol && end > eol) || end - name >= 128)
+        return cp_set_error(CP_ERR_INTERNAL, "cl/%s: malformed #include", file);
+    char inc_name[128];
+    memcpy(inc_name, name, (size_t)(end - name));
+    inc_name[end - name] = '\0';
+    char *inc;
+    size_t inc_size;
+    CP_TRY(raw_source(inc_name, &inc, &inc_size));
+    cp_status st = expand_includes(inc_name, &inc, &inc_size, depth + 1);
+    size_t head = (size_t)(hit - src);
+    const char *rest = eol ? eol + 1 : src + *size;
+    size_t tail = (size_t)(src + *size - rest);
+    char *out = st == CP_OK ? malloc(head + inc_size + 1 + tail + 1) : NULL;
+    if (st == CP_OK && !out) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "kernel %s", file);
+    if (st == CP_OK) {
+        memcpy(out, src, head);
+        memcpy(out + head, inc, inc_size);
+        out[head + inc_size] = '\n';
+        memcpy(out + head + inc_size + 1, rest, tail);
+        out[head + inc_size + 1 + tail] = '\0';
+        free(src);
+        *text = out;
+        *size = head + inc_size + 1 + tail;
+    }
+    free(inc);
+    /* further #include lines of this file */
+    return st == CP_OK ? expand_includes(file, text, size, depth) : st;
+}
+
+cp_status cp_kernel_source(const char *file, char **source, size_t *size)
+{
+    CP_TRY(raw_source(file, source, size));
+    cp_status st = expand_includes(file, source, size, 0);
+    if (st != CP_OK) {
+        free(*source);
+        *source = NULL;
+    }
+    return st;
 }
 
 static cp_status build_failed(cp_context *ctx, cl_program prog, const char *file,
