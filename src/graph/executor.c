@@ -270,8 +270,8 @@ static cp_status run_node(cp_graph *g, cp_node *n)
         return cp_loss_bce_logits(ctx, &s[0], n->label, &loss, &y, n->alpha, false);
     }
     case CP_OP_ADAM:
-        return cp_adam_step(ctx, &n->adam, *n->step, n->bound ? n->bound : n->src[0]->bound,
-                            &s[1], n->adam_m, n->adam_v);
+        return cp_adam_step(ctx, &n->adam, *n->step, n->src[0]->bound, &s[1], n->adam_m,
+                            n->adam_v);
     case CP_OP_COUNT:
         break;
     }

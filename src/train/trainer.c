@@ -246,12 +246,10 @@ static cp_status end_of_epoch(run *r)
     /* The position saved is the next batch: the start of the next epoch. */
     r->epoch++;
     r->batch = 0;
+    bool improved = r->test && m.images > 0 && m.hole_psnr > r->best_hole_psnr;
+    if (improved) r->best_hole_psnr = m.hole_psnr;
     CP_TRY(save_checkpoint(r, "last"));
-    if (r->test && m.images > 0 && m.hole_psnr > r->best_hole_psnr) {
-        r->best_hole_psnr = m.hole_psnr;
-        CP_TRY(save_checkpoint(r, "best"));
-        CP_TRY(save_checkpoint(r, "last")); /* keeps best_hole_psnr in step */
-    }
+    if (improved) CP_TRY(save_checkpoint(r, "best"));
     return CP_OK;
 }
 
