@@ -74,7 +74,7 @@ cp_status cp_ops_check_u32(const char *op, size_t count, const char *what)
     return CP_OK;
 }
 
-static cp_status check_params(const char *op, const cp_conv_params *p)
+cp_status cp_conv_check_params(const char *op, const cp_conv_params *p)
 {
     if (!p || p->kh < 1 || p->kw < 1 || p->stride_h < 1 || p->stride_w < 1 ||
         p->pad_top < 0 || p->pad_left < 0 || p->pad_bottom < 0 || p->pad_right < 0 ||
@@ -325,7 +325,7 @@ typedef struct conv_shape {
 static cp_status check_conv(const char *op, const cp_conv_params *p, const cp_tensor *x,
                             const cp_tensor *w, conv_shape *s)
 {
-    CP_TRY(check_params(op, p));
+    CP_TRY(cp_conv_check_params(op, p));
     if (!x || !x->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: x is NULL", op);
     if (!w || !w->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: w is NULL", op);
     s->n = x->shape[0];

@@ -62,4 +62,8 @@ cp_status cp_ops_check_fits(const char *op, const cp_tensor *t, size_t numel);
  * arithmetic and the kernels' multiply-shift division). */
 cp_status cp_ops_check_u32(const char *op, size_t count, const char *what);
 
+/* Kernel, stride >= 1, padding >= 0, all <= 64: shared by convolution and
+ * transposed convolution. */
+cp_status cp_conv_check_params(const char *op, const cp_conv_params *p);
+
 #endif

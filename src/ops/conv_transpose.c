@@ -71,14 +71,7 @@ typedef struct tshape {
 static cp_status check_t(const char *op, const cp_conv_params *p, const cp_tensor *x,
                          const cp_tensor *w, tshape *s)
 {
-    if (!p || p->kh < 1 || p->kw < 1 || p->stride_h < 1 || p->stride_w < 1 ||
-        p->pad_top < 0 || p->pad_left < 0 || p->pad_bottom < 0 || p->pad_right < 0 ||
-        p->kh > 64 || p->kw > 64 || p->stride_h > 64 || p->stride_w > 64 ||
-        p->pad_top > 64 || p->pad_left > 64 || p->pad_bottom > 64 || p->pad_right > 64)
-        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
-                            "%s: bad parameters (kernel, stride >= 1, padding >= 0, "
-                            "all <= 64)",
-                            op);
+    CP_TRY(cp_conv_check_params(op, p));
     if (!x || !x->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: x is NULL", op);
     if (!w || !w->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: w is NULL", op);
     s->n = x->shape[0];
