@@ -194,6 +194,8 @@ START_TEST(bad_data_is_refused)
     cp_train_result r;
     ck_assert_int_eq(cp_train(tu_ctx(), &c, &r), CP_ERR_IO);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "/nonexistent/clinpaint-data"));
+    struct stat sb;
+    ck_assert_msg(stat(out, &sb) != 0, "a failed start left the run folder %s behind", out);
     char *empty = out_path("empty");
     mkdir(empty, 0755);
     c.data_dir = empty;

@@ -289,13 +289,14 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
                             e->batch, need, d->name, (double)d->global_mem_bytes / (1 << 20),
                             (double)d->max_alloc_bytes / (1 << 20), largest, largest);
     }
+    /* The data first: a bad folder must not leave an empty run folder. */
+    CP_TRY(open_data(r));
     CP_TRY(make_dir(e->out_dir));
     char path[1100];
     snprintf(path, sizeof path, "%s/samples", e->out_dir);
     CP_TRY(make_dir(path));
     snprintf(path, sizeof path, "%s/ckpt", e->out_dir);
     CP_TRY(make_dir(path));
-    CP_TRY(open_data(r));
     CP_TRY(cp_model_build_train(r->model, e->batch, &e->opts, &r->tg));
     cp_plan_options po = cp_plan_defaults();
     CP_TRY(cp_graph_plan(r->tg.graph, &po));
