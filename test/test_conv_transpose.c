@@ -15,41 +15,10 @@
 
 #include "clinpaint/ops.h"
 #include "util/gradcheck.h"
+#include "util/op_test_util.h"
 #include "util/test_util.h"
 
 /* ------------------------------------------------------------ helpers */
-
-/* A tensor at element offset `off` of its own buffer, the rest of the buffer
- * NaN; contents from host, or NaN when host is NULL. */
-static cp_tensor dev_at(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
-                        size_t off, const char *name)
-{
-    cp_context *ctx = tu_ctx();
-    size_t numel = (size_t)(n * c * h * w);
-    cl_mem buf;
-    TU_OK(cp_buffer_alloc(ctx, (off + numel) * sizeof(float), &buf));
-    TU_OK(cp_buffer_fill(ctx, buf, 0, off + numel, NAN));
-    int64_t shape[4] = {n, c, h, w};
-    cp_tensor t = cp_tensor_view(buf, off, 4, shape, name);
-    t.owns_buffer = true;
-    if (host) TU_OK(cp_tensor_upload(ctx, &t, host));
-    return t;
-}
-
-static float *rand_array(cp_rng *r, size_t n)
-{
-    float *a = malloc((n ? n : 1) * sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    tu_fill_uniform(r, a, n, -1, 1);
-    return a;
-}
-
-static double *dzeros(size_t n)
-{
-    double *a = calloc(n ? n : 1, sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    return a;
-}
 
 /* ------------------------------------------------------ CPU reference */
 
@@ -124,21 +93,11 @@ typedef struct tc_case {
 
 static cp_tensor make_ws(ws_mode m, size_t floats)
 {
-    if (m == WS_EXACT) return dev_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
-    if (m == WS_OFFSET) return dev_at(NULL, 1, 1, 1, (int64_t)floats, 41, "ws");
+    if (m == WS_EXACT) return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
+    if (m == WS_OFFSET) return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 41, "ws");
     cp_tensor t;
     memset(&t, 0, sizeof t);
     return t;
-}
-
-/* Float32 sums of `terms` products of magnitude <= 1: rounding ~ terms·2^-24
- * in the worst case; 2e-7·terms keeps a margin, plus a relative 1e-5. */
-static void close_to(const char *name, const char *what, const float *got, const double *want,
-                     size_t n, size_t terms)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s: %s", name, what);
-    tu_assert_close(buf, got, want, n, 2e-7 * (double)terms + 1e-6, 1e-5);
 }
 
 static void run_case(const tc_case *c, uint64_t seed)
@@ -154,19 +113,19 @@ static void run_case(const tc_case *c, uint64_t seed)
     size_t nx = (size_t)c->n * c->ci * c->h * c->w;
     size_t nw = (size_t)c->ci * c->co * c->p.kh * c->p.kw;
     size_t ny = (size_t)c->n * c->co * s.ho * s.wo;
-    float *x = rand_array(&r, nx), *w = rand_array(&r, nw), *b = rand_array(&r, (size_t)c->co);
-    float *dy = rand_array(&r, ny);
-    float *gx0 = rand_array(&r, nx), *gw0 = rand_array(&r, nw), *gb0 = rand_array(&r, (size_t)c->co);
-    double *y_ref = dzeros(ny), *dx_ref = dzeros(nx), *dw_ref = dzeros(nw),
-           *db_ref = dzeros((size_t)c->co);
+    float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *b = tu_rand_array(&r, (size_t)c->co);
+    float *dy = tu_rand_array(&r, ny);
+    float *gx0 = tu_rand_array(&r, nx), *gw0 = tu_rand_array(&r, nw), *gb0 = tu_rand_array(&r, (size_t)c->co);
+    double *y_ref = tu_dzeros(ny), *dx_ref = tu_dzeros(nx), *dw_ref = tu_dzeros(nw),
+           *db_ref = tu_dzeros((size_t)c->co);
     ref_forward(&c->p, &s, x, w, c->bias ? b : NULL, y_ref);
     ref_backward(&c->p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
 
-    cp_tensor tx = dev_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
-    cp_tensor tw = dev_at(w, c->ci, c->co, c->p.kh, c->p.kw, c->off, "w");
-    cp_tensor tb = dev_at(b, c->co, 1, 1, 1, c->off, "b");
-    cp_tensor tdy = dev_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
-    cp_tensor ty = dev_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
+    cp_tensor tx = tu_tensor_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
+    cp_tensor tw = tu_tensor_at(w, c->ci, c->co, c->p.kh, c->p.kw, c->off, "w");
+    cp_tensor tb = tu_tensor_at(b, c->co, 1, 1, 1, c->off, "b");
+    cp_tensor tdy = tu_tensor_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
+    cp_tensor ty = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
     size_t wsf = cp_conv_transpose2d_workspace_floats(ctx, &c->p, c->n, c->ci, c->h, c->w, c->co);
     ck_assert_uint_gt(wsf, 0);
     cp_tensor ws = make_ws(c->ws, wsf);
@@ -180,21 +139,21 @@ static void run_case(const tc_case *c, uint64_t seed)
 
     TU_OK(cp_conv_transpose2d_forward(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
     float *got = tu_download(&ty);
-    close_to(c->name, "y", got, y_ref, ny, y_terms);
+    tu_assert_close_sum(c->name, "y", got, y_ref, ny, y_terms);
     free(got);
 
-    cp_tensor tdx = dev_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
-    cp_tensor tdw = dev_at(NULL, c->ci, c->co, c->p.kh, c->p.kw, c->off, "dw");
-    cp_tensor tdb = dev_at(NULL, c->co, 1, 1, 1, c->off, "db");
+    cp_tensor tdx = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
+    cp_tensor tdw = tu_tensor_at(NULL, c->ci, c->co, c->p.kh, c->p.kw, c->off, "dw");
+    cp_tensor tdb = tu_tensor_at(NULL, c->co, 1, 1, 1, c->off, "db");
     TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
     got = tu_download(&tdx);
-    close_to(c->name, "dx", got, dx_ref, nx, dx_terms);
+    tu_assert_close_sum(c->name, "dx", got, dx_ref, nx, dx_terms);
     free(got);
     got = tu_download(&tdw);
-    close_to(c->name, "dw", got, dw_ref, nw, dw_terms);
+    tu_assert_close_sum(c->name, "dw", got, dw_ref, nw, dw_terms);
     free(got);
     got = tu_download(&tdb);
-    close_to(c->name, "db", got, db_ref, (size_t)c->co, db_terms);
+    tu_assert_close_sum(c->name, "db", got, db_ref, (size_t)c->co, db_terms);
     free(got);
 
     TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
@@ -205,13 +164,13 @@ static void run_case(const tc_case *c, uint64_t seed)
     for (int i = 0; i < c->co; i++) db_ref[i] += gb0[i];
     TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
     got = tu_download(&tdx);
-    close_to(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
+    tu_assert_close_sum(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
     free(got);
     got = tu_download(&tdw);
-    close_to(c->name, "dw (accumulate)", got, dw_ref, nw, dw_terms);
+    tu_assert_close_sum(c->name, "dw (accumulate)", got, dw_ref, nw, dw_terms);
     free(got);
     got = tu_download(&tdb);
-    close_to(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, db_terms);
+    tu_assert_close_sum(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, db_terms);
     free(got);
 
     free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
@@ -276,8 +235,8 @@ START_TEST(test_out_size_and_bad_shapes)
     cp_conv_params bad = {.kh = 1, .kw = 1, .stride_h = 1, .stride_w = 1, .pad_top = 1};
     ck_assert(!cp_conv_transpose_out_size(&bad, 1, 4, &ho, &wo));
     cp_context *ctx = tu_ctx();
-    cp_tensor x = dev_at(NULL, 1, 3, 2, 2, 0, "x"), w = dev_at(NULL, 4, 3, 2, 2, 0, "w");
-    cp_tensor y = dev_at(NULL, 1, 3, 4, 4, 0, "y");
+    cp_tensor x = tu_tensor_at(NULL, 1, 3, 2, 2, 0, "x"), w = tu_tensor_at(NULL, 4, 3, 2, 2, 0, "w");
+    cp_tensor y = tu_tensor_at(NULL, 1, 3, 4, 4, 0, "y");
     /* w is [C_in=4, ...] but x has 3 channels. */
     ck_assert_int_eq(cp_conv_transpose2d_forward(ctx, &up, &x, &w, NULL, &y, NULL),
                      CP_ERR_INVALID_ARGUMENT);
@@ -286,38 +245,7 @@ START_TEST(test_out_size_and_bad_shapes)
 }
 END_TEST
 
-/* CLBlast runs small GEMMs through its "direct" kernel (no temporary) and
- * large ones (m·n·k >= XGEMM_MIN_INDIRECT_SIZE³) through the indirect one,
- * which pads/transposes into the temporary at the start of our workspace.
- * On PoCL's defaults every GEMM of these tests is direct, so this test
- * lowers the threshold (and restores it) to cover the workspace layout. */
-static size_t temp_floats(size_t s)
-{
-    cp_gemm_args g = {.m = s, .n = s, .k = s, .a_off = 1, .lda = s, .b_off = 1, .ldb = s,
-                      .c_off = 1, .ldc = s};
-    return cp_gemm_workspace_floats(tu_ctx(), &g);
-}
-
-static size_t probe_min_indirect(void)
-{
-    size_t lo = 1, hi = 8192;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (temp_floats(mid) > 0) hi = mid;
-        else lo = mid + 1;
-    }
-    return lo;
-}
-
-static void set_min_indirect(size_t v)
-{
-    const char *names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
-    size_t values[] = {v};
-    int e = CLBlastOverrideParameters(cp_context_device(tu_ctx())->device, "GemmRoutine",
-                                      CLBlastPrecisionSingle, 1, names, values);
-    ck_assert_msg(e == 0, "CLBlastOverrideParameters: %d", e);
-}
-
+/* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_indirect_gemm)
 {
     const tc_case cases[] = {
@@ -325,10 +253,10 @@ START_TEST(test_indirect_gemm)
         {"indirect k3 s2 asym, ws offset", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_OFFSET, true},
         {"indirect up2 batch 1", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
     };
-    size_t saved = probe_min_indirect();
-    set_min_indirect(8);
+    size_t saved = tu_clblast_min_indirect();
+    tu_set_clblast_min_indirect(8);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
-    set_min_indirect(saved);
+    tu_set_clblast_min_indirect(saved);
 }
 END_TEST
 
@@ -359,18 +287,18 @@ static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int
     ck_assert(cp_conv_transpose_out_size(p, h, w, &ho, &wo));
     size_t nx = (size_t)n * ci * h * w, nw = (size_t)ci * co * p->kh * p->kw, nb = (size_t)co;
     size_t ny = (size_t)n * co * (size_t)(ho * wo);
-    float *x = rand_array(&r, nx), *wt = rand_array(&r, nw), *b = rand_array(&r, nb);
-    float *rr = rand_array(&r, ny);
+    float *x = tu_rand_array(&r, nx), *wt = tu_rand_array(&r, nw), *b = tu_rand_array(&r, nb);
+    float *rr = tu_rand_array(&r, ny);
     gc_user u = {.p = p};
-    u.tx = dev_at(x, n, ci, h, w, 1, "x");
-    u.tw = dev_at(wt, ci, co, p->kh, p->kw, 2, "w");
-    u.tb = dev_at(b, co, 1, 1, 1, 3, "b");
-    u.ty = dev_at(NULL, n, co, ho, wo, 4, "y");
-    u.ws = dev_at(NULL, 1, 1, 1,
+    u.tx = tu_tensor_at(x, n, ci, h, w, 1, "x");
+    u.tw = tu_tensor_at(wt, ci, co, p->kh, p->kw, 2, "w");
+    u.tb = tu_tensor_at(b, co, 1, 1, 1, 3, "b");
+    u.ty = tu_tensor_at(NULL, n, co, ho, wo, 4, "y");
+    u.ws = tu_tensor_at(NULL, 1, 1, 1,
                   (int64_t)cp_conv_transpose2d_workspace_floats(ctx, p, n, ci, h, w, co), 0, "ws");
-    cp_tensor tr = dev_at(rr, n, co, ho, wo, 0, "r");
-    cp_tensor tdx = dev_at(NULL, n, ci, h, w, 0, "dx"), tdw = dev_at(NULL, ci, co, p->kh, p->kw, 0, "dw");
-    cp_tensor tdb = dev_at(NULL, co, 1, 1, 1, 0, "db");
+    cp_tensor tr = tu_tensor_at(rr, n, co, ho, wo, 0, "r");
+    cp_tensor tdx = tu_tensor_at(NULL, n, ci, h, w, 0, "dx"), tdw = tu_tensor_at(NULL, ci, co, p->kh, p->kw, 0, "dw");
+    cp_tensor tdb = tu_tensor_at(NULL, co, 1, 1, 1, 0, "db");
     TU_OK(cp_conv_transpose2d_backward(ctx, p, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false, &u.ws));
     float *gx = tu_download(&tdx), *gw = tu_download(&tdw), *gb = tu_download(&tdb);
 

@@ -11,41 +11,10 @@
 
 #include "clinpaint/ops.h"
 #include "util/gradcheck.h"
+#include "util/op_test_util.h"
 #include "util/test_util.h"
 
 /* ------------------------------------------------------------ helpers */
-
-/* A tensor at element offset `off` of its own buffer, the rest of the buffer
- * NaN; contents from host, or NaN when host is NULL. */
-static cp_tensor dev_at(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
-                        size_t off, const char *name)
-{
-    cp_context *ctx = tu_ctx();
-    size_t numel = (size_t)(n * c * h * w);
-    cl_mem buf;
-    TU_OK(cp_buffer_alloc(ctx, (off + numel) * sizeof(float), &buf));
-    TU_OK(cp_buffer_fill(ctx, buf, 0, off + numel, NAN));
-    int64_t shape[4] = {n, c, h, w};
-    cp_tensor t = cp_tensor_view(buf, off, 4, shape, name);
-    t.owns_buffer = true;
-    if (host) TU_OK(cp_tensor_upload(ctx, &t, host));
-    return t;
-}
-
-static float *rand_array(cp_rng *r, size_t n)
-{
-    float *a = malloc((n ? n : 1) * sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    tu_fill_uniform(r, a, n, -1, 1);
-    return a;
-}
-
-static double *dzeros(size_t n)
-{
-    double *a = calloc(n ? n : 1, sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    return a;
-}
 
 /* ------------------------------------------------------ CPU reference */
 
@@ -85,16 +54,6 @@ typedef struct dense_case {
     bool bias;
 } dense_case;
 
-/* Float32 sums of `terms` products of magnitude <= 1: rounding ~ terms·2^-24
- * in the worst case; 2e-7·terms keeps a margin, plus a relative 1e-5. */
-static void close_to(const char *name, const char *what, const float *got, const double *want,
-                     size_t n, size_t terms)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s: %s", name, what);
-    tu_assert_close(buf, got, want, n, 2e-7 * (double)terms + 1e-6, 1e-5);
-}
-
 static void run_case(const dense_case *c, uint64_t seed)
 {
     cp_context *ctx = tu_ctx();
@@ -102,43 +61,43 @@ static void run_case(const dense_case *c, uint64_t seed)
     cp_rng_seed(&r, seed, 5);
     int f = c->c * c->h * c->w;
     size_t nx = (size_t)c->n * f, nw = (size_t)c->out * f, ny = (size_t)c->n * c->out;
-    float *x = rand_array(&r, nx), *w = rand_array(&r, nw), *b = rand_array(&r, (size_t)c->out);
-    float *dy = rand_array(&r, ny);
-    float *gx0 = rand_array(&r, nx), *gw0 = rand_array(&r, nw), *gb0 = rand_array(&r, (size_t)c->out);
-    double *y_ref = dzeros(ny), *dx_ref = dzeros(nx), *dw_ref = dzeros(nw),
-           *db_ref = dzeros((size_t)c->out);
+    float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *b = tu_rand_array(&r, (size_t)c->out);
+    float *dy = tu_rand_array(&r, ny);
+    float *gx0 = tu_rand_array(&r, nx), *gw0 = tu_rand_array(&r, nw), *gb0 = tu_rand_array(&r, (size_t)c->out);
+    double *y_ref = tu_dzeros(ny), *dx_ref = tu_dzeros(nx), *dw_ref = tu_dzeros(nw),
+           *db_ref = tu_dzeros((size_t)c->out);
     ref_forward(c->n, f, c->out, x, w, c->bias ? b : NULL, y_ref);
     ref_backward(c->n, f, c->out, x, w, dy, dx_ref, dw_ref, db_ref);
 
-    cp_tensor tx = dev_at(x, c->n, c->c, c->h, c->w, c->off, "x");
-    cp_tensor tw = dev_at(w, c->out, f, 1, 1, c->off, "w");
-    cp_tensor tb = dev_at(b, c->out, 1, 1, 1, c->off, "b");
-    cp_tensor tdy = dev_at(dy, c->n, c->out, 1, 1, c->off, "dy");
-    cp_tensor ty = dev_at(NULL, c->n, c->out, 1, 1, c->off, "y");
+    cp_tensor tx = tu_tensor_at(x, c->n, c->c, c->h, c->w, c->off, "x");
+    cp_tensor tw = tu_tensor_at(w, c->out, f, 1, 1, c->off, "w");
+    cp_tensor tb = tu_tensor_at(b, c->out, 1, 1, 1, c->off, "b");
+    cp_tensor tdy = tu_tensor_at(dy, c->n, c->out, 1, 1, c->off, "dy");
+    cp_tensor ty = tu_tensor_at(NULL, c->n, c->out, 1, 1, c->off, "y");
     size_t wsf = cp_dense_workspace_floats(ctx, c->n, f, c->out);
     cp_tensor ws;
     memset(&ws, 0, sizeof ws);
-    if (c->ws == WS_EXACT) ws = dev_at(NULL, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 0, "ws");
-    if (c->ws == WS_OFFSET) ws = dev_at(NULL, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 13, "ws");
+    if (c->ws == WS_EXACT) ws = tu_tensor_at(NULL, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 0, "ws");
+    if (c->ws == WS_OFFSET) ws = tu_tensor_at(NULL, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 13, "ws");
     const cp_tensor *wsp = c->ws == WS_NONE ? NULL : &ws;
 
     TU_OK(cp_dense_forward(ctx, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
     float *got = tu_download(&ty);
-    close_to(c->name, "y", got, y_ref, ny, (size_t)f);
+    tu_assert_close_sum(c->name, "y", got, y_ref, ny, (size_t)f);
     free(got);
 
-    cp_tensor tdx = dev_at(NULL, c->n, c->c, c->h, c->w, c->off, "dx");
-    cp_tensor tdw = dev_at(NULL, c->out, f, 1, 1, c->off, "dw");
-    cp_tensor tdb = dev_at(NULL, c->out, 1, 1, 1, c->off, "db");
+    cp_tensor tdx = tu_tensor_at(NULL, c->n, c->c, c->h, c->w, c->off, "dx");
+    cp_tensor tdw = tu_tensor_at(NULL, c->out, f, 1, 1, c->off, "dw");
+    cp_tensor tdb = tu_tensor_at(NULL, c->out, 1, 1, 1, c->off, "db");
     TU_OK(cp_dense_backward(ctx, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
     got = tu_download(&tdx);
-    close_to(c->name, "dx", got, dx_ref, nx, (size_t)c->out);
+    tu_assert_close_sum(c->name, "dx", got, dx_ref, nx, (size_t)c->out);
     free(got);
     got = tu_download(&tdw);
-    close_to(c->name, "dw", got, dw_ref, nw, (size_t)c->n);
+    tu_assert_close_sum(c->name, "dw", got, dw_ref, nw, (size_t)c->n);
     free(got);
     got = tu_download(&tdb);
-    close_to(c->name, "db", got, db_ref, (size_t)c->out, (size_t)c->n);
+    tu_assert_close_sum(c->name, "db", got, db_ref, (size_t)c->out, (size_t)c->n);
     free(got);
 
     TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
@@ -149,13 +108,13 @@ static void run_case(const dense_case *c, uint64_t seed)
     for (int i = 0; i < c->out; i++) db_ref[i] += gb0[i];
     TU_OK(cp_dense_backward(ctx, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
     got = tu_download(&tdx);
-    close_to(c->name, "dx (accumulate)", got, dx_ref, nx, (size_t)c->out);
+    tu_assert_close_sum(c->name, "dx (accumulate)", got, dx_ref, nx, (size_t)c->out);
     free(got);
     got = tu_download(&tdw);
-    close_to(c->name, "dw (accumulate)", got, dw_ref, nw, (size_t)c->n);
+    tu_assert_close_sum(c->name, "dw (accumulate)", got, dw_ref, nw, (size_t)c->n);
     free(got);
     got = tu_download(&tdb);
-    close_to(c->name, "db (accumulate)", got, db_ref, (size_t)c->out, (size_t)c->n);
+    tu_assert_close_sum(c->name, "db (accumulate)", got, db_ref, (size_t)c->out, (size_t)c->n);
     free(got);
 
     /* Only some gradients. */
@@ -163,7 +122,7 @@ static void run_case(const dense_case *c, uint64_t seed)
     TU_OK(cp_dense_backward(ctx, &tx, &tw, &tdy, NULL, &tdw, NULL, false, wsp));
     got = tu_download(&tdw);
     for (size_t i = 0; i < nw; i++) dw_ref[i] -= gw0[i];
-    close_to(c->name, "dw only", got, dw_ref, nw, (size_t)c->n);
+    tu_assert_close_sum(c->name, "dw only", got, dw_ref, nw, (size_t)c->n);
     free(got);
 
     free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
@@ -190,9 +149,9 @@ END_TEST
 START_TEST(test_dense_bad_shapes)
 {
     cp_context *ctx = tu_ctx();
-    cp_tensor x = dev_at(NULL, 2, 6, 1, 1, 0, "x"), w = dev_at(NULL, 4, 5, 1, 1, 0, "w");
-    cp_tensor w2 = dev_at(NULL, 4, 6, 1, 1, 0, "w"), y = dev_at(NULL, 2, 3, 1, 1, 0, "y");
-    cp_tensor y2 = dev_at(NULL, 1, 8, 1, 1, 0, "y");
+    cp_tensor x = tu_tensor_at(NULL, 2, 6, 1, 1, 0, "x"), w = tu_tensor_at(NULL, 4, 5, 1, 1, 0, "w");
+    cp_tensor w2 = tu_tensor_at(NULL, 4, 6, 1, 1, 0, "w"), y = tu_tensor_at(NULL, 2, 3, 1, 1, 0, "y");
+    cp_tensor y2 = tu_tensor_at(NULL, 1, 8, 1, 1, 0, "y");
     ck_assert_int_eq(cp_dense_forward(ctx, &x, &w, NULL, &y, NULL), CP_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(cp_dense_forward(ctx, &x, &w2, NULL, &y, NULL), CP_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(cp_dense_forward(ctx, &x, &w2, NULL, &y2, NULL), CP_ERR_INVALID_ARGUMENT);
@@ -222,16 +181,16 @@ START_TEST(test_dense_gradcheck)
     cp_rng_seed(&r, 900, 1);
     const int n = 3, f = 10, out = 6;
     size_t nx = (size_t)n * f, nw = (size_t)out * f, ny = (size_t)n * out;
-    float *x = rand_array(&r, nx), *w = rand_array(&r, nw), *b = rand_array(&r, (size_t)out);
-    float *rr = rand_array(&r, ny);
+    float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *b = tu_rand_array(&r, (size_t)out);
+    float *rr = tu_rand_array(&r, ny);
     gc_user u;
-    u.tx = dev_at(x, n, 2, 5, 1, 1, "x");
-    u.tw = dev_at(w, out, f, 1, 1, 2, "w");
-    u.tb = dev_at(b, out, 1, 1, 1, 3, "b");
-    u.ty = dev_at(NULL, n, out, 1, 1, 4, "y");
-    cp_tensor tr = dev_at(rr, n, out, 1, 1, 0, "r");
-    cp_tensor tdx = dev_at(NULL, n, 2, 5, 1, 0, "dx"), tdw = dev_at(NULL, out, f, 1, 1, 0, "dw");
-    cp_tensor tdb = dev_at(NULL, out, 1, 1, 1, 0, "db");
+    u.tx = tu_tensor_at(x, n, 2, 5, 1, 1, "x");
+    u.tw = tu_tensor_at(w, out, f, 1, 1, 2, "w");
+    u.tb = tu_tensor_at(b, out, 1, 1, 1, 3, "b");
+    u.ty = tu_tensor_at(NULL, n, out, 1, 1, 4, "y");
+    cp_tensor tr = tu_tensor_at(rr, n, out, 1, 1, 0, "r");
+    cp_tensor tdx = tu_tensor_at(NULL, n, 2, 5, 1, 0, "dx"), tdw = tu_tensor_at(NULL, out, f, 1, 1, 0, "dw");
+    cp_tensor tdb = tu_tensor_at(NULL, out, 1, 1, 1, 0, "db");
     TU_OK(cp_dense_backward(ctx, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false, NULL));
     float *gx = tu_download(&tdx), *gw = tu_download(&tdw), *gb = tu_download(&tdb);
     /* Linear in each of x, w, b: no truncation error, only float32 rounding

@@ -10,6 +10,7 @@
 
 #include "clinpaint/ops.h"
 #include "clinpaint/tune.h"
+#include "util/op_test_util.h"
 #include "util/test_util.h"
 
 /* C = alpha op(A) op(B) + beta C, all row-major with leading dimensions. */
@@ -107,46 +108,15 @@ static void run_case(bool ta, bool tb, size_t m, size_t n, size_t k, size_t off,
     run_case_ws(ta, tb, m, n, k, off, pad, alpha, beta, use_ws, 0, seed);
 }
 
-/* CLBlast runs small GEMMs through its "direct" kernel (no temporary) and
- * large ones (m·n·k >= XGEMM_MIN_INDIRECT_SIZE³) through the indirect one,
- * which pads/transposes into the temporary we provide. On PoCL's defaults
- * only ~1024³ goes indirect, so the test lowers the threshold. */
-static size_t temp_floats(size_t s)
-{
-    cp_gemm_args g = {.m = s, .n = s, .k = s, .a_off = 1, .lda = s, .b_off = 1, .ldb = s,
-                      .c_off = 1, .ldc = s};
-    return cp_gemm_workspace_floats(tu_ctx(), &g);
-}
-
-/* The current threshold: the smallest s×s×s GEMM that needs a temporary. */
-static size_t probe_min_indirect(void)
-{
-    size_t lo = 1, hi = 8192;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (temp_floats(mid) > 0) hi = mid;
-        else lo = mid + 1;
-    }
-    return lo;
-}
-
-static void set_min_indirect(size_t v)
-{
-    const char *names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
-    size_t values[] = {v};
-    int e = CLBlastOverrideParameters(cp_context_device(tu_ctx())->device, "GemmRoutine",
-                                      CLBlastPrecisionSingle, 1, names, values);
-    ck_assert_msg(e == 0, "CLBlastOverrideParameters: %d", e);
-}
-
+/* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_gemm_indirect)
 {
     /* CLBlast's own paths: route every GEMM to CLBlast. */
     cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
     cp_gemm_force_route(tu_ctx(), &clb);
-    size_t saved = probe_min_indirect();
-    set_min_indirect(8);
-    ck_assert_uint_eq(probe_min_indirect(), 8);
+    size_t saved = tu_clblast_min_indirect();
+    tu_set_clblast_min_indirect(8);
+    ck_assert_uint_eq(tu_clblast_min_indirect(), 8);
     for (int t = 0; t < 4; t++) {
         bool ta = t & 1, tb = t & 2;
         run_case(ta, tb, 37, 29, 23, 5, 3, 1.0f, 0.0f, true, 70 + (uint64_t)t);
@@ -156,8 +126,8 @@ START_TEST(test_gemm_indirect)
          * offset argument, so cp_gemm falls back to CLBlast's allocation. */
         run_case_ws(ta, tb, 19, 33, 41, 2, 1, 1.0f, 0.5f, true, 7, 100 + (uint64_t)t);
     }
-    set_min_indirect(saved);
-    ck_assert_uint_eq(probe_min_indirect(), saved);
+    tu_set_clblast_min_indirect(saved);
+    ck_assert_uint_eq(tu_clblast_min_indirect(), saved);
     cp_gemm_force_route(tu_ctx(), NULL);
 }
 END_TEST
