@@ -57,6 +57,9 @@ cp_status cp_model_init(cp_model *m, uint64_t seed);
 cp_model_tensor *cp_model_find(cp_model *m, const char *name);
 /* Number of trainable floats of a group. */
 size_t cp_model_param_count(const cp_model *m, int group);
+/* Device bytes of every tensor of the model: values, and Adam's m and v of
+ * the trainable ones. */
+uint64_t cp_model_bytes(const cp_model *m);
 
 typedef struct cp_train_options {
     float rec_weight, adv_weight, ctx_weight; /* 0.999, 0.001, 0.1 */

@@ -351,18 +351,6 @@ static void fill_batch(float *x, float *m, int batch, int s)
                     (yy >= s / 4 && yy < 3 * s / 4 && xx >= s / 4 && xx < 3 * s / 4) ? 1.0f : 0.0f;
 }
 
-static uint64_t model_bytes(const cp_model *m)
-{
-    uint64_t b = 0;
-    for (int i = 0; i < m->count; i++) {
-        const cp_model_tensor *t = &m->tensors[i];
-        b += cp_tensor_numel(&t->value) * sizeof(float);
-        if (t->trainable)
-            b += (cp_tensor_numel(&t->m) + cp_tensor_numel(&t->v)) * sizeof(float);
-    }
-    return b;
-}
-
 static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_model *model,
                                  int batch, cp_bench_iteration *it, cp_bench_layer_type *ew,
                                  double bw_gbs, double ridge)
@@ -390,7 +378,7 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
     if (st == CP_OK) {
         fill_batch(r.hx, r.hm, batch, s);
         it->arena_bytes = cp_graph_arena_bytes(tg.graph);
-        it->model_bytes = model_bytes(model);
+        it->model_bytes = cp_model_bytes(model);
         (void)before;
         st = time_calibrated(ctx, run_iter, &r, c->seconds_per_figure * 2, c->min_runs, &it->ms);
     }

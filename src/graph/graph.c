@@ -181,8 +181,8 @@ void cp_graph_dump(const cp_graph *g, void *file)
         for (int d = 0; d < n->ndim; d++) fprintf(f, d ? ",%lld" : "%lld", (long long)n->shape[d]);
         fprintf(f, "] src(");
         for (int s = 0; s < n->nsrc; s++) fprintf(f, s ? ",%d" : "%d", n->src[s]->id);
-        fprintf(f, ") off %zu size %zu ws %zu+%zu last %d%s\n", n->offset, cp_node_alloc_floats(n),
-                n->workspace_offset, n->workspace_floats, n->storage ? n->storage->last_use : -1,
+        fprintf(f, ") off %zu size %zu ws %zu last %d%s\n", n->offset, cp_node_alloc_floats(n),
+                n->workspace_floats, n->storage ? n->storage->last_use : -1,
                 n->keep ? " kept" : "");
     }
 }

@@ -92,7 +92,6 @@ struct cp_node {
     /* planner results */
     cp_node *storage;        /* node whose allocation holds this value */
     size_t offset;           /* floats, in the arena */
-    size_t workspace_offset;
     int last_use;            /* id of the last node reading this storage */
 };
 

@@ -263,10 +263,9 @@ cp_status cp_g_adam(cp_graph *g, cp_node *param, cp_node *grad, cp_tensor *m, cp
                     const cp_adam_params *p, const int64_t *step)
 {
     if (!param || !grad || !m || !v || !p || !step) {
-        ERR_NULL(g);
-        return g->error ? g->error
-                        : (cp_graph_fail(g, CP_ERR_INVALID_ARGUMENT, "graph: adam: NULL argument"),
-                           g->error);
+        /* A NULL node usually carries an earlier error, which is kept. */
+        cp_graph_fail(g, CP_ERR_INVALID_ARGUMENT, "graph: adam: NULL argument");
+        return g->error;
     }
     size_t k = cp_node_numel(param);
     if (param->op != CP_OP_PARAM || cp_node_numel(grad) != k || cp_tensor_numel(m) != k ||

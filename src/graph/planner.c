@@ -214,7 +214,6 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
          * temporary buffer takes no offset); nodes run one after another. */
         if (n->workspace_floats > r->workspace_floats) r->workspace_floats = n->workspace_floats;
         r->unplanned_floats += round_up(n->workspace_floats);
-        n->workspace_offset = 0;
         /* Free what this node was the last to read. */
         for (int k = 0; k < nlive; k++) {
             cp_node *v = live[k];

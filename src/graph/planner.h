@@ -17,6 +17,6 @@ typedef struct cp_plan_result {
     int poison_count, poison_cap;
 } cp_plan_result;
 
-/* Sets every node's offset / workspace_offset / storage / last_use. */
+/* Sets every node's offset / storage / last_use. */
 cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result *r);
 #endif

@@ -209,6 +209,15 @@ size_t cp_model_param_count(const cp_model *m, int group)
     return n;
 }
 
+uint64_t cp_model_bytes(const cp_model *m)
+{
+    uint64_t b = 0;
+    for (int i = 0; i < m->count; i++)
+        b += cp_tensor_numel(&m->tensors[i].value) * sizeof(float) *
+             (m->tensors[i].trainable ? 3 : 1);
+    return b;
+}
+
 cp_status cp_model_init(cp_model *m, uint64_t seed)
 {
     cp_rng rng;

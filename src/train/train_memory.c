@@ -21,14 +21,6 @@ static cp_status arena_bytes(cp_model *m, int batch, uint64_t *bytes)
     return st;
 }
 
-static uint64_t model_bytes(const cp_model *m)
-{
-    uint64_t b = 0;
-    for (int i = 0; i < m->count; i++)
-        b += cp_tensor_numel(&m->tensors[i].value) * sizeof(float) * (m->tensors[i].trainable ? 3 : 1);
-    return b;
-}
-
 static bool fits(const cp_device_info *d, uint64_t model, uint64_t arena)
 {
     /* The planner cuts the arena into buffers the device allows; leave 10 %
@@ -39,7 +31,7 @@ static bool fits(const cp_device_info *d, uint64_t model, uint64_t arena)
 cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *largest)
 {
     const cp_device_info *d = cp_context_device(m->ctx);
-    uint64_t mb = model_bytes(m), ab;
+    uint64_t mb = cp_model_bytes(m), ab;
     CP_TRY(arena_bytes(m, batch, &ab));
     *needed = ab == UINT64_MAX ? UINT64_MAX : mb + ab;
     if (fits(d, mb, ab)) {

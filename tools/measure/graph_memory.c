@@ -14,7 +14,7 @@ int main(int argc, char **argv) {
         if (cp_model_build_train(m, batches[b], &o, &tg)) { fprintf(stderr, "%s\n", cp_last_error()); return 1; }
         cp_plan_options po = cp_plan_defaults(), noip = po, none = {false,false,false,false}; noip.in_place = false;
         uint64_t a, a2, u; cp_graph_plan_size(tg.graph, &po, &a, &u); cp_graph_plan_size(tg.graph, &noip, &a2, NULL);
-        uint64_t model = 0; for (int i = 0; i < m->count; i++) model += cp_tensor_numel(&m->tensors[i].value) * 4 * (m->tensors[i].trainable ? 3 : 1);
+        uint64_t model = cp_model_bytes(m);
         printf("| %s%s | %d | %d | %.1f | %.1f | %.1f | %.1f | %.1fx |\n", presets[p], bn ? " +bn" : "", batches[b], cp_graph_node_count(tg.graph), model/1048576.0, a/1048576.0, a2/1048576.0, u/1048576.0, (double)u/a);
         cp_train_graph_free(&tg); cp_model_free(m); }
     }
