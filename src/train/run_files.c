@@ -5,6 +5,7 @@
 #include "clinpaint/plot.h"
 #include "runtime/check.h"
 #include "train/train_internal.h"
+#include "util/file_atomic.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -99,21 +100,6 @@ cp_status cp_history_open_log(cp_loss_history *h, const char *path, uint64_t kee
     return CP_OK;
 }
 
-static cp_status write_atomic(const char *path, const char *text)
-{
-    char tmp[1200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-    bool ok = fputs(text, f) >= 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    }
-    return CP_OK;
-}
-
 cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,
                               const cp_device_info *dev)
 {
@@ -154,7 +140,7 @@ cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,
         return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
     }
     memcpy(with_nl + n, "\n", 2);
-    cp_status st = write_atomic(path, with_nl);
+    cp_status st = cp_write_file_atomic(path, with_nl, strlen(with_nl));
     free(with_nl);
     return st;
 }

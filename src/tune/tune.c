@@ -19,6 +19,7 @@
 
 #include "clinpaint/tune.h"
 #include "runtime/check.h"
+#include "util/file_atomic.h"
 #include "runtime/program_disk_cache.h"
 #include "util/hash.h"
 
@@ -266,17 +267,9 @@ static cp_status write_file(cp_context *ctx, const char *path, const tune_file *
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "tuning file");
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "wb");
-    bool ok = fp && fputs(text, fp) >= 0;
-    if (fp && fclose(fp) != 0) ok = false;
+    cp_status st = cp_write_file_atomic(path, text, strlen(text));
     free(text);
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cp_set_error(CP_ERR_IO, "tuning file %s: cannot write", path);
-    }
-    return CP_OK;
+    return st;
 }
 
 static cp_status apply_parsed(cp_context *ctx, const tune_file *f)
