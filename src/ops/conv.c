@@ -14,7 +14,7 @@
  *   [0, T)          CLBlast's GEMM temporary (used only at buffer offset 0)
  *   [T, T+K*P)      col / dcol
  *   [T+K*P, +C_out*P) tmp / dY'                                              */
-#include "ops/conv_internal.h"
+#include "ops/conv_direct.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -314,6 +314,8 @@ size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int6
 {
     int64_t ho, wo;
     if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_out_size(p, h, w, &ho, &wo)) return 0;
+    cp_conv_direct_cfg dc;
+    if (cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return dc.workspace;
     conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
     return pl.gemm_t + pl.col + pl.tmp;
 }
@@ -366,6 +368,9 @@ cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_t
     CP_TRY(check_conv(op, p, x, w, &s));
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
     CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
+    cp_conv_direct_cfg dc;
+    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+        return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y);
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));
@@ -415,6 +420,15 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                                  accumulate));
     if (!dx && !dw) return CP_OK;
 
+    cp_conv_direct_cfg dc;
+    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
+        cp_ws dws;
+        CP_TRY(cp_ws_acquire(ctx, op, workspace, dc.workspace, &dws));
+        cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy, dx, dw, accumulate,
+                                                dws.buf, dws.off);
+        cp_ws_release(ctx, &dws);
+        return dst;
+    }
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));

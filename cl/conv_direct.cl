@@ -1,0 +1,239 @@
+/* Direct stride-1 convolution for CPU devices: no im2col matrix, no layout
+ * permutes. Each work-item keeps a TM × (TN·VW) register tile (TM output
+ * channels × TN vectors of VW neighbouring pixels of one output row), and
+ * per input channel and kernel row loads TN + 2 aligned vectors of the
+ * input row once; the kernel-column shifts are built from them with
+ * shuffle2 (one permute instruction) instead of unaligned reloads.
+ *
+ * Build options (all compile-time):
+ *   KH, KW   kernel size       PT, PL  top / left zero padding
+ *   VW       vector width (4, 8 or 16); W % (TN·VW) == 0
+ *   TN       vectors per work-item along the row
+ *   TM       output channels per work-item (conv_direct)
+ *   TMW      output channels per work-item (conv_direct_dw)
+ * The host guarantees: output width == input width W (same-size
+ * convolution, so vectors never straddle rows), 0 <= PL < VW and
+ * KW - 1 - PL < VW (every shift stays within two neighbouring vectors),
+ * and every tensor index below 2^31.
+ * Offsets are in elements. Out-of-range channels of the last channel block
+ * are clamped for loads and skipped for stores. */
+
+#if VW == 4
+typedef float4 floatv;
+typedef uint4 uintv;
+#define VLOAD(p) vload4(0, (p))
+#define VSTORE(v, p) vstore4((v), 0, (p))
+#define IOTA ((uint4)(0, 1, 2, 3))
+#define HSUM(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
+#elif VW == 8
+typedef float8 floatv;
+typedef uint8 uintv;
+#define VLOAD(p) vload8(0, (p))
+#define VSTORE(v, p) vstore8((v), 0, (p))
+#define IOTA ((uint8)(0, 1, 2, 3, 4, 5, 6, 7))
+#define HSUM(v) ((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7)))
+#elif VW == 16
+typedef float16 floatv;
+typedef uint16 uintv;
+#define VLOAD(p) vload16(0, (p))
+#define VSTORE(v, p) vstore16((v), 0, (p))
+#define IOTA ((uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define HSUM(v)                                                                              \
+    (((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7))) + \
+     ((((v).s8 + (v).s9) + ((v).sa + (v).sb)) + (((v).sc + (v).sd) + ((v).se + (v).sf))))
+#else
+#error "VW must be 4, 8 or 16"
+#endif
+
+#define FLAG_ACCUMULATE 1u
+#define FLAG_BIAS 2u
+
+/* Elements [o, o + VW) of the concatenation (a, b), 0 <= o < VW; o is a
+ * constant once the kernel-column loop is unrolled. */
+inline floatv window(const floatv a, const floatv b, const uint o)
+{
+    if (o == 0) return a;
+    return shuffle2(a, b, IOTA + (uintv)(o));
+}
+
+/* The VW pixels from ox0 + t·VW + s (-VW <= s < VW) out of the row
+ * vectors R (R[j] starts at ox0 + (j - 1)·VW). */
+#define SHIFTED(R, t, s) ((s) < 0 ? window(R[(t)], R[(t) + 1], (uint)(VW + (s))) \
+                                  : window(R[(t) + 1], R[(t) + 2], (uint)(s)))
+
+/* The TN + 2 vectors of input row `row` starting at ox0 - VW (zeros
+ * outside the row, or for a row outside the image). */
+#define LOAD_ROW(R, row, valid, ox0, W)                                        \
+    _Pragma("unroll") for (int j_ = 0; j_ < TN + 2; j_++) {                    \
+        const int pos_ = (ox0) + (j_ - 1) * VW;                                \
+        R[j_] = (valid) && pos_ >= 0 && pos_ < (int)(W) ? VLOAD((row) + pos_)  \
+                                                        : (floatv)(0.0f);      \
+    }
+
+/* y[n, co, oy, ox] (+)= sum_{ci, ky, kx} w[co, ci, ky, kx] ·
+ *                       x[n, ci, oy + ky - PT, ox + kx - PL] (+ b[co]).
+ * x: [N, C_in, H, W], y: [N, C_out, Ho, W].
+ * Work-item (cb, seg, n·Ho + oy): channels cb·TM.., pixels seg·TN·VW.. of
+ * row oy. Neighbouring work-items share the input rows (cache reuse). */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void conv_direct(__global const float *restrict x, const ulong x_off,
+                 __global const float *restrict w, const ulong w_off,
+                 __global const float *restrict bias, const ulong b_off,
+                 __global float *y, const ulong y_off, const uint C_in, const uint H,
+                 const uint W, const uint C_out, const uint Ho, const uint flags)
+{
+    const uint co0 = get_global_id(0) * TM;
+    const int ox0 = (int)(get_global_id(1) * (TN * VW));
+    const uint noy = get_global_id(2);
+    const uint n = noy / Ho, oy = noy - n * Ho;
+    const uint CK = C_in * (KH * KW);
+    x += x_off + (size_t)n * C_in * H * W;
+    uint wo[TM];
+#pragma unroll
+    for (int r = 0; r < TM; r++) wo[r] = (uint)w_off + min(co0 + (uint)r, C_out - 1) * CK;
+    floatv acc[TM][TN];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+        for (int t = 0; t < TN; t++) acc[r][t] = (floatv)(0.0f);
+
+    for (uint ci = 0; ci < C_in; ci++) {
+        __global const float *xc = x + (size_t)ci * H * W;
+#pragma unroll
+        for (int ky = 0; ky < KH; ky++) {
+            const int iy = (int)oy + ky - PT;
+            const bool valid = iy >= 0 && iy < (int)H;
+            if (!valid) continue;
+            __global const float *row = xc + (size_t)iy * W;
+            floatv R[TN + 2];
+            LOAD_ROW(R, row, valid, ox0, W)
+#pragma unroll
+            for (int kx = 0; kx < KW; kx++) {
+                floatv s[TN];
+#pragma unroll
+                for (int t = 0; t < TN; t++) s[t] = SHIFTED(R, t, kx - PL);
+                const uint wk = ci * (KH * KW) + ky * KW + kx;
+#pragma unroll
+                for (int r = 0; r < TM; r++) {
+                    const float a = w[wo[r] + wk];
+#pragma unroll
+                    for (int t = 0; t < TN; t++) acc[r][t] = fma((floatv)(a), s[t], acc[r][t]);
+                }
+            }
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+        const uint co = co0 + (uint)r;
+        if (co >= C_out) break;
+        const float b = (flags & FLAG_BIAS) ? bias[b_off + co] : 0.0f;
+        __global float *yr = y + y_off + ((size_t)(n * C_out + co) * Ho + oy) * W + ox0;
+#pragma unroll
+        for (int t = 0; t < TN; t++) {
+            floatv v = acc[r][t] + (floatv)(b);
+            if (flags & FLAG_ACCUMULATE) v += VLOAD(yr + t * VW);
+            VSTORE(v, yr + t * VW);
+        }
+    }
+}
+
+/* The weights of the input gradient as a direct convolution:
+ * wt[ci, co, ky, kx] = w[co, ci, KH-1-ky, KW-1-kx] (dx = conv(dy, wt) with
+ * padding KH-1-PT, KW-1-PL). One work-item per element. */
+__kernel void conv_flip_weights(__global const float *restrict w, const ulong w_off,
+                                __global float *restrict wt, const ulong wt_off,
+                                const uint C_in, const uint C_out)
+{
+    const uint g = get_global_id(0);
+    const uint total = C_in * C_out * (KH * KW);
+    if (g >= total) return;
+    const uint k = g % (KH * KW), cc = g / (KH * KW);
+    const uint co = cc % C_out, ci = cc / C_out;
+    const uint ky = k / KW, kx = k % KW;
+    wt[wt_off + g] = w[w_off + (co * C_in + ci) * (KH * KW) + (KH - 1 - ky) * KW + (KW - 1 - kx)];
+}
+
+/* Weight gradient, one partial sum per chunk of output rows:
+ * part[chunk, co, ci, ky, kx] = sum over rows q in the chunk (q = n·Ho + oy)
+ *   and pixels ox of dy[n, co, oy, ox] · x[n, ci, oy + ky - PT, ox + kx - PL].
+ * Work-item (cb, ci, chunk): TMW channels × one input channel; consecutive
+ * work-items share the chunk's rows of dy and x (cache reuse). */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void conv_direct_dw(__global const float *restrict x, const ulong x_off,
+                    __global const float *restrict dy, const ulong dy_off,
+                    __global float *restrict part, const ulong part_off, const uint C_in,
+                    const uint H, const uint W, const uint C_out, const uint Ho,
+                    const uint rows_per_chunk, const uint rows_total)
+{
+    const uint co0 = get_global_id(0) * TMW;
+    const uint ci = get_global_id(1);
+    const uint chunk = get_global_id(2);
+    const uint q0 = chunk * rows_per_chunk, q1 = min(q0 + rows_per_chunk, rows_total);
+    floatv acc[TMW][KH][KW];
+#pragma unroll
+    for (int r = 0; r < TMW; r++)
+#pragma unroll
+        for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+            for (int kx = 0; kx < KW; kx++) acc[r][ky][kx] = (floatv)(0.0f);
+    uint cos[TMW];
+#pragma unroll
+    for (int r = 0; r < TMW; r++) cos[r] = min(co0 + (uint)r, C_out - 1);
+
+    for (uint q = q0; q < q1; q++) {
+        const uint n = q / Ho, oy = q - n * Ho;
+        __global const float *xc = x + x_off + ((size_t)n * C_in + ci) * H * W;
+        __global const float *dyr[TMW];
+#pragma unroll
+        for (int r = 0; r < TMW; r++)
+            dyr[r] = dy + dy_off + ((size_t)(n * C_out + cos[r]) * Ho + oy) * W;
+        for (int ox0 = 0; ox0 < (int)W; ox0 += TN * VW) {
+            floatv d[TMW][TN];
+#pragma unroll
+            for (int r = 0; r < TMW; r++)
+#pragma unroll
+                for (int t = 0; t < TN; t++) d[r][t] = VLOAD(dyr[r] + ox0 + t * VW);
+#pragma unroll
+            for (int ky = 0; ky < KH; ky++) {
+                const int iy = (int)oy + ky - PT;
+                const bool valid = iy >= 0 && iy < (int)H;
+                if (!valid) continue;
+                __global const float *row = xc + (size_t)iy * W;
+                floatv R[TN + 2];
+                LOAD_ROW(R, row, valid, ox0, W)
+#pragma unroll
+                for (int kx = 0; kx < KW; kx++)
+#pragma unroll
+                    for (int t = 0; t < TN; t++) {
+                        const floatv s = SHIFTED(R, t, kx - PL);
+#pragma unroll
+                        for (int r = 0; r < TMW; r++)
+                            acc[r][ky][kx] = fma(d[r][t], s, acc[r][ky][kx]);
+                    }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < TMW; r++) {
+        const uint co = co0 + (uint)r;
+        if (co >= C_out) break;
+        __global float *p = part + part_off + (((size_t)chunk * C_out + co) * C_in + ci) * (KH * KW);
+#pragma unroll
+        for (int ky = 0; ky < KH; ky++)
+#pragma unroll
+            for (int kx = 0; kx < KW; kx++) p[ky * KW + kx] = HSUM(acc[r][ky][kx]);
+    }
+}
+
+/* dw[i] (+)= sum_c part[c, i] for i < count, chunks in a fixed order. */
+__kernel void conv_dw_reduce(__global const float *restrict part, const ulong part_off,
+                             __global float *dw, const ulong dw_off, const uint count,
+                             const uint chunks, const uint accumulate)
+{
+    const uint i = get_global_id(0);
+    if (i >= count) return;
+    float s = 0.0f;
+    for (uint c = 0; c < chunks; c++) s += part[part_off + (size_t)c * count + i];
+    dw[dw_off + i] = accumulate ? dw[dw_off + i] + s : s;
+}

@@ -1,0 +1,154 @@
+/* Direct stride-1 convolution (cl/conv_direct.cl), the route of
+ * cp_conv2d_* on CPU devices: no im2col matrix (at 128×128 and batch 8 it is
+ * hundreds of MiB, written once and streamed C_out/6 times by the GEMM) and
+ * no layout permutes. GPUs keep im2col + CLBlast's tuned GEMM.
+ *
+ *   forward   y = conv(x, w) (+ b)                      one kernel
+ *   dx        dx (+)= conv(dy, flip(w)ᵀ), padding KH-1-PT, KW-1-PL
+ *   dw        per-chunk partial sums over output rows, then a fixed-order
+ *             reduction of the chunks (deterministic, no atomics)
+ * Workspace (floats): max(flipped weights, partial sums), backward only.
+ *
+ * CLINPAINT_CONV=gemm forces im2col + GEMM everywhere, CLINPAINT_CONV=direct
+ * the direct route on any device (where the shape allows it). */
+#include "ops/conv_direct.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes of dy + x rows a dw chunk should keep in a core's L2 cache. */
+#define DW_CHUNK_BYTES (1u << 20)
+/* Upper bound on dw chunks (their partial sums are written and re-read). */
+#define DW_MAX_CHUNKS 64u
+
+static int route_setting(void)
+{
+    const char *e = getenv("CLINPAINT_CONV");
+    if (e && strcmp(e, "gemm") == 0) return -1;
+    if (e && strcmp(e, "direct") == 0) return 1;
+    return 0;
+}
+
+bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
+                           int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int setting = route_setting();
+    if (setting < 0) return false;
+    if (setting == 0 && !(cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU)) return false;
+    int64_t ho, wo;
+    if (!p || p->stride_h != 1 || p->stride_w != 1 || !cp_conv_out_size(p, h, w, &ho, &wo) ||
+        wo != w || n < 1 || c_in < 1 || c_out < 1)
+        return false;
+    int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
+    if (vw == 0) return false;
+    /* Every kernel-column shift (forward and the flipped dx) within two
+     * neighbouring vectors. */
+    if (p->pad_left >= vw || p->kw - 1 - p->pad_left >= vw) return false;
+    /* 32-bit weight offsets in the kernels. */
+    if ((uint64_t)c_out * (uint64_t)c_in * (uint64_t)(p->kh * p->kw) > INT32_MAX) return false;
+    cfg->vw = vw;
+    cfg->tn = (w / vw) % 2 == 0 ? 2 : 1;
+    cfg->tm = 8;
+    cfg->tmw = 2;
+    cfg->ho = ho;
+    /* dw: chunks of output rows whose dy and x rows fit DW_CHUNK_BYTES. */
+    uint64_t rows_total = (uint64_t)n * (uint64_t)ho;
+    uint64_t row_bytes = (uint64_t)(c_in + c_out) * (uint64_t)w * sizeof(float);
+    uint64_t rows = DW_CHUNK_BYTES / row_bytes;
+    if (rows < 1) rows = 1;
+    if ((rows_total + rows - 1) / rows > DW_MAX_CHUNKS) rows = (rows_total + DW_MAX_CHUNKS - 1) / DW_MAX_CHUNKS;
+    cfg->dw_rows = (uint32_t)rows;
+    cfg->dw_chunks = (uint32_t)((rows_total + rows - 1) / rows);
+    size_t wcount = (size_t)c_out * (size_t)c_in * (size_t)(p->kh * p->kw);
+    size_t part = wcount * cfg->dw_chunks;
+    cfg->workspace = part > wcount ? part : wcount;
+    return true;
+}
+
+static cp_status kernel_for(cp_context *ctx, const cp_conv_params *p, int pt, int pl,
+                            const cp_conv_direct_cfg *c, const char *name, cl_kernel *k)
+{
+    char opts[192];
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d -DTMW=%d",
+             p->kh, p->kw, pt, pl, c->vw, c->tn, c->tm, c->tmw);
+    return cp_kernel_get(ctx, "conv_direct.cl", opts, name, k);
+}
+
+/* out[n, c_out, ho, w] (+)= conv(in[n, c_in, h, w], wgt) (+ bias). */
+static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, int pl,
+                            const cp_conv_direct_cfg *c, uint32_t n, uint32_t c_in,
+                            uint32_t h, uint32_t w, uint32_t c_out, uint32_t ho, cl_mem in,
+                            size_t in_off, cl_mem wgt, size_t wgt_off, const cp_tensor *bias,
+                            cl_mem out, size_t out_off, bool accumulate)
+{
+    cl_kernel k;
+    CP_TRY(kernel_for(ctx, p, pt, pl, c, "conv_direct", &k));
+    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    CP_ARGS(k, CP_ARG(cl_mem, in), CP_ARG(cl_ulong, in_off), CP_ARG(cl_mem, wgt),
+            CP_ARG(cl_ulong, wgt_off), CP_ARG(cl_mem, bias ? bias->buf : wgt),
+            CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_mem, out),
+            CP_ARG(cl_ulong, out_off), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
+            CP_ARG(cl_uint, w), CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho),
+            CP_ARG(cl_uint, flags));
+    size_t global[3] = {(c_out + (size_t)c->tm - 1) / (size_t)c->tm,
+                        w / ((size_t)c->tn * (size_t)c->vw), (size_t)n * ho};
+    size_t local[3] = {1, 1, 1};
+    return cp_enqueue_nd(ctx, k, 3, global, local, NULL);
+}
+
+cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                 const cp_conv_params *p, const cp_tensor *x,
+                                 const cp_tensor *w, const cp_tensor *b, cp_tensor *y)
+{
+    return run_direct(ctx, p, p->pad_top, p->pad_left, c, (uint32_t)x->shape[0],
+                      (uint32_t)x->shape[1], (uint32_t)x->shape[2], (uint32_t)x->shape[3],
+                      (uint32_t)w->shape[0], (uint32_t)c->ho, x->buf, x->offset, w->buf,
+                      w->offset, b, y->buf, y->offset, false);
+}
+
+cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                  const cp_conv_params *p, const cp_tensor *x,
+                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                  cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
+{
+    uint32_t n = (uint32_t)x->shape[0], c_in = (uint32_t)x->shape[1];
+    uint32_t h = (uint32_t)x->shape[2], wd = (uint32_t)x->shape[3];
+    uint32_t c_out = (uint32_t)w->shape[0], ho = (uint32_t)c->ho;
+    uint32_t wcount = c_out * c_in * (uint32_t)(p->kh * p->kw);
+    if (dx) {
+        /* wt = flip(w)ᵀ into the workspace, then dx = conv(dy, wt): an output
+         * row iy gathers dy rows iy - (KH-1-PT) + ky', so the padding is
+         * KH-1-PT on top (and the output height is H again). */
+        cl_kernel k;
+        CP_TRY(kernel_for(ctx, p, p->pad_top, p->pad_left, c, "conv_flip_weights", &k));
+        CP_ARGS(k, CP_ARG(cl_mem, w->buf), CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, ws),
+                CP_ARG(cl_ulong, ws_off), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, c_out));
+        CP_TRY(cp_enqueue_1d(ctx, k, wcount, 64, NULL));
+        CP_TRY(run_direct(ctx, p, p->kh - 1 - p->pad_top, p->kw - 1 - p->pad_left, c, n, c_out,
+                          ho, wd, c_in, h, dy->buf, dy->offset, ws, ws_off, NULL, dx->buf,
+                          dx->offset, accumulate));
+    }
+    if (dw) {
+        /* The in-order queue runs this after the dx kernel that read wt. */
+        cl_kernel k;
+        CP_TRY(kernel_for(ctx, p, p->pad_top, p->pad_left, c, "conv_direct_dw", &k));
+        cl_uint rows_total = n * ho;
+        CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
+                CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
+                CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
+                CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho), CP_ARG(cl_uint, c->dw_rows),
+                CP_ARG(cl_uint, rows_total));
+        size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw, c_in, c->dw_chunks};
+        size_t local[3] = {1, 1, 1};
+        CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
+        cl_kernel r;
+        CP_TRY(kernel_for(ctx, p, p->pad_top, p->pad_left, c, "conv_dw_reduce", &r));
+        CP_ARGS(r, CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off), CP_ARG(cl_mem, dw->buf),
+                CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_uint, wcount),
+                CP_ARG(cl_uint, c->dw_chunks), CP_ARG(cl_uint, accumulate ? 1u : 0u));
+        CP_TRY(cp_enqueue_1d(ctx, r, wcount, 64, NULL));
+    }
+    return CP_OK;
+}

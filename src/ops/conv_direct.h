@@ -1,0 +1,34 @@
+/* Internal: the direct stride-1 convolution route of cp_conv2d_* (CPU
+ * devices; see conv_direct.c). */
+#ifndef CP_OPS_CONV_DIRECT_H
+#define CP_OPS_CONV_DIRECT_H
+
+#include "ops/conv_internal.h"
+
+typedef struct cp_conv_direct_cfg {
+    int vw, tn, tm, tmw;   /* kernel tile: vector width, vectors, channels */
+    int64_t ho;            /* output height */
+    uint32_t dw_rows;      /* output rows per dw chunk */
+    uint32_t dw_chunks;    /* dw chunks (partial sums) */
+    size_t workspace;      /* floats the backward pass needs */
+} cp_conv_direct_cfg;
+
+/* True (and cfg filled) when this convolution takes the direct route: a CPU
+ * device (or CLINPAINT_CONV=direct), stride 1, output width = input width,
+ * a width divisible by 4 and padding within one vector. */
+bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
+                           int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg);
+
+/* y = conv(x, w) (+ b); shapes already checked by the caller. */
+cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                 const cp_conv_params *p, const cp_tensor *x,
+                                 const cp_tensor *w, const cp_tensor *b, cp_tensor *y);
+
+/* dx (+)= ∂/∂x, dw (+)= ∂/∂w (either may be NULL); ws holds cfg->workspace
+ * floats from ws_off. */
+cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                  const cp_conv_params *p, const cp_tensor *x,
+                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                  cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off);
+
+#endif
