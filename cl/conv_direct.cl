@@ -157,8 +157,12 @@ __kernel void conv_flip_weights(__global const float *restrict w, const ulong w_
 /* Weight gradient, one partial sum per chunk of output rows:
  * part[chunk, co, ci, ky, kx] = sum over rows q in the chunk (q = n·Ho + oy)
  *   and pixels ox of dy[n, co, oy, ox] · x[n, ci, oy + ky - PT, ox + kx - PL].
- * Work-item (cb, ci, chunk): TMW channels × one input channel; consecutive
- * work-items share the chunk's rows of dy and x (cache reuse). */
+ * Work-item (cb, ci·(KH/KYB) + kb, chunk): TMW channels × one input channel
+ * × KYB kernel rows from kb·KYB; consecutive work-items share the chunk's
+ * rows of dy and x (cache reuse). */
+#ifndef KYB
+#define KYB KH
+#endif
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void conv_direct_dw(__global const float *restrict x, const ulong x_off,
                     __global const float *restrict dy, const ulong dy_off,
@@ -167,14 +171,15 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
                     const uint rows_per_chunk, const uint rows_total)
 {
     const uint co0 = get_global_id(0) * TMW;
-    const uint ci = get_global_id(1);
+    const uint ci = get_global_id(1) / (KH / KYB);
+    const int ky0 = (int)(get_global_id(1) % (KH / KYB)) * KYB;
     const uint chunk = get_global_id(2);
     const uint q0 = chunk * rows_per_chunk, q1 = min(q0 + rows_per_chunk, rows_total);
-    floatv acc[TMW][KH][KW];
+    floatv acc[TMW][KYB][KW];
 #pragma unroll
     for (int r = 0; r < TMW; r++)
 #pragma unroll
-        for (int ky = 0; ky < KH; ky++)
+        for (int ky = 0; ky < KYB; ky++)
 #pragma unroll
             for (int kx = 0; kx < KW; kx++) acc[r][ky][kx] = (floatv)(0.0f);
     uint cos[TMW];
@@ -188,29 +193,28 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
 #pragma unroll
         for (int r = 0; r < TMW; r++)
             dyr[r] = dy + dy_off + ((size_t)(n * C_out + cos[r]) * Ho + oy) * W;
-        for (int ox0 = 0; ox0 < (int)W; ox0 += TN * VW) {
-            floatv d[TMW][TN];
 #pragma unroll
-            for (int r = 0; r < TMW; r++)
-#pragma unroll
-                for (int t = 0; t < TN; t++) d[r][t] = VLOAD(dyr[r] + ox0 + t * VW);
-#pragma unroll
-            for (int ky = 0; ky < KH; ky++) {
-                const int iy = (int)oy + ky - PT;
-                const bool valid = iy >= 0 && iy < (int)H;
-                if (!valid) continue;
-                __global const float *row = xc + (size_t)iy * W;
+        for (int ky = 0; ky < KYB; ky++) {
+            const int iy = (int)oy + ky0 + ky - PT;
+            const bool valid = iy >= 0 && iy < (int)H;
+            if (!valid) continue;
+            __global const float *row = xc + (size_t)iy * W;
+            for (int ox0 = 0; ox0 < (int)W; ox0 += TN * VW) {
                 floatv R[TN + 2];
                 LOAD_ROW(R, row, valid, ox0, W)
 #pragma unroll
-                for (int kx = 0; kx < KW; kx++)
+                for (int t = 0; t < TN; t++) {
+                    floatv s[KW];
 #pragma unroll
-                    for (int t = 0; t < TN; t++) {
-                        const floatv s = SHIFTED(R, t, kx - PL);
+                    for (int kx = 0; kx < KW; kx++) s[kx] = SHIFTED(R, t, kx - PL);
 #pragma unroll
-                        for (int r = 0; r < TMW; r++)
-                            acc[r][ky][kx] = fma(d[r][t], s, acc[r][ky][kx]);
+                    for (int r = 0; r < TMW; r++) {
+                        const floatv d = VLOAD(dyr[r] + ox0 + t * VW);
+#pragma unroll
+                        for (int kx = 0; kx < KW; kx++)
+                            acc[r][ky][kx] = fma(d, s[kx], acc[r][ky][kx]);
                     }
+                }
             }
         }
     }
@@ -220,9 +224,9 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
         if (co >= C_out) break;
         __global float *p = part + part_off + (((size_t)chunk * C_out + co) * C_in + ci) * (KH * KW);
 #pragma unroll
-        for (int ky = 0; ky < KH; ky++)
+        for (int ky = 0; ky < KYB; ky++)
 #pragma unroll
-            for (int kx = 0; kx < KW; kx++) p[ky * KW + kx] = HSUM(acc[r][ky][kx]);
+            for (int kx = 0; kx < KW; kx++) p[(ky0 + ky) * KW + kx] = HSUM(acc[r][ky][kx]);
     }
 }
 

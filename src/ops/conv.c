@@ -314,10 +314,12 @@ size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int6
 {
     int64_t ho, wo;
     if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_out_size(p, h, w, &ho, &wo)) return 0;
-    cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return dc.workspace;
     conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
-    return pl.gemm_t + pl.col + pl.tmp;
+    size_t gemm = pl.gemm_t + pl.col + pl.tmp;
+    cp_conv_direct_cfg dc;
+    if (cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc))
+        return dc.dw_direct || dc.workspace > gemm ? dc.workspace : gemm;
+    return gemm;
 }
 
 typedef struct conv_shape {
@@ -420,14 +422,18 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                                  accumulate));
     if (!dx && !dw) return CP_OK;
 
+    /* The direct route computes dx, and dw where it is the faster one; the
+     * rest goes through im2col + GEMM. */
     cp_conv_direct_cfg dc;
     if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
         cp_ws dws;
         CP_TRY(cp_ws_acquire(ctx, op, workspace, dc.workspace, &dws));
-        cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy, dx, dw, accumulate,
+        cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy, dx,
+                                                dc.dw_direct ? dw : NULL, accumulate,
                                                 dws.buf, dws.off);
         cp_ws_release(ctx, &dws);
-        return dst;
+        if (dst != CP_OK || dc.dw_direct || !dw) return dst;
+        dx = NULL;
     }
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;

@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Narrowest maps (output width) of the direct route, and of its dw kernel:
+ * measured on PoCL / AVX-512 at base's shapes, batch 8 (notes/bench.md). */
+#define MIN_WIDTH 16
+#define DW_MIN_WIDTH 32
 /* Bytes of dy + x rows a dw chunk should keep in a core's L2 cache. */
 #define DW_CHUNK_BYTES (1u << 20)
 /* Upper bound on dw chunks (their partial sums are written and re-read). */
@@ -41,6 +45,9 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     if (!p || p->stride_h != 1 || p->stride_w != 1 || !cp_conv_out_size(p, h, w, &ho, &wo) ||
         wo != w || n < 1 || c_in < 1 || c_out < 1)
         return false;
+    /* On narrow maps a row is one or two vectors and the im2col matrix is
+     * small: im2col + GEMM is faster there (notes/bench.md). */
+    if (setting == 0 && w < MIN_WIDTH) return false;
     int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
     if (vw == 0) return false;
     /* Every kernel-column shift (forward and the flipped dx) within two
@@ -51,7 +58,9 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     cfg->vw = vw;
     cfg->tn = (w / vw) % 2 == 0 ? 2 : 1;
     cfg->tm = 8;
-    cfg->tmw = 2;
+    cfg->tmw = 8;
+    cfg->kyb = 1;
+    cfg->dw_direct = setting > 0 || w >= DW_MIN_WIDTH;
     cfg->ho = ho;
     /* dw: chunks of output rows whose dy and x rows fit DW_CHUNK_BYTES. */
     uint64_t rows_total = (uint64_t)n * (uint64_t)ho;
@@ -62,7 +71,7 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     cfg->dw_rows = (uint32_t)rows;
     cfg->dw_chunks = (uint32_t)((rows_total + rows - 1) / rows);
     size_t wcount = (size_t)c_out * (size_t)c_in * (size_t)(p->kh * p->kw);
-    size_t part = wcount * cfg->dw_chunks;
+    size_t part = cfg->dw_direct ? wcount * cfg->dw_chunks : 0;
     cfg->workspace = part > wcount ? part : wcount;
     return true;
 }
@@ -71,8 +80,9 @@ static cp_status kernel_for(cp_context *ctx, const cp_conv_params *p, int pt, in
                             const cp_conv_direct_cfg *c, const char *name, cl_kernel *k)
 {
     char opts[192];
-    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d -DTMW=%d",
-             p->kh, p->kw, pt, pl, c->vw, c->tn, c->tm, c->tmw);
+    snprintf(opts, sizeof opts,
+             "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d -DTMW=%d -DKYB=%d", p->kh,
+             p->kw, pt, pl, c->vw, c->tn, c->tm, c->tmw, c->kyb);
     return cp_kernel_get(ctx, "conv_direct.cl", opts, name, k);
 }
 
@@ -140,7 +150,8 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                 CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
                 CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho), CP_ARG(cl_uint, c->dw_rows),
                 CP_ARG(cl_uint, rows_total));
-        size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw, c_in, c->dw_chunks};
+        size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw,
+                            (size_t)c_in * (size_t)(p->kh / c->kyb), c->dw_chunks};
         size_t local[3] = {1, 1, 1};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
         cl_kernel r;

@@ -7,6 +7,8 @@
 
 typedef struct cp_conv_direct_cfg {
     int vw, tn, tm, tmw;   /* kernel tile: vector width, vectors, channels */
+    int kyb;               /* dw: kernel rows per work-item */
+    bool dw_direct;        /* dw by the direct kernel (else im2col + GEMM) */
     int64_t ho;            /* output height */
     uint32_t dw_rows;      /* output rows per dw chunk */
     uint32_t dw_chunks;    /* dw chunks (partial sums) */
@@ -14,7 +16,8 @@ typedef struct cp_conv_direct_cfg {
 } cp_conv_direct_cfg;
 
 /* True (and cfg filled) when this convolution takes the direct route: a CPU
- * device (or CLINPAINT_CONV=direct), stride 1, output width = input width,
+ * device (or CLINPAINT_CONV=direct), a map at least 16 wide (any width
+ * with CLINPAINT_CONV=direct), stride 1, output width = input width,
  * a width divisible by 4 and padding within one vector. */
 bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
                            int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg);
