@@ -4,7 +4,9 @@
  * and one larger shape. Outputs are NaN-poisoned before every run, tensors
  * and workspaces sit at non-zero offsets in some cases, accumulate = true is
  * checked against pre-filled gradients, and every backward is checked by
- * central finite differences on small shapes. */
+ * central finite differences on small shapes. Every case runs on each
+ * route: the device's default, im2col + GEMM (CLINPAINT_CONV=gemm) and the
+ * direct kernels (CLINPAINT_CONV=direct, wherever the shape allows them). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,14 @@
 #include "util/test_util.h"
 
 /* ------------------------------------------------------------ helpers */
+
+/* Loop tests run with _i = 0 (default route), 1 (gemm), 2 (direct). */
+static const char *const routes[] = {NULL, "gemm", "direct"};
+static void set_route(int i)
+{
+    if (routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
+    else unsetenv("CLINPAINT_CONV");
+}
 
 /* ------------------------------------------------------ CPU reference */
 
@@ -189,6 +199,7 @@ static cp_conv_params strided_params(void)
 
 START_TEST(test_conv_small_shapes)
 {
+    set_route(_i);
     const conv_case cases[] = {
         {"conv3 batch 1, odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
         {"conv3 no bias, offsets, 5->6", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_OFFSET, false},
@@ -204,6 +215,7 @@ END_TEST
 /* The `tiny` preset (S = 64, widths 16, 32, 64, 64, 128, 128) at batch 2. */
 START_TEST(test_conv_tiny_preset)
 {
+    set_route(_i);
     const conv_case cases[] = {
         {"tiny G enc1 conv3 4->16 64x64", cp_conv3_params(), 2, 4, 64, 64, 16, 0, WS_EXACT, true},
         {"tiny enc1 conv2 16->16 64x64", cp_conv2_params(), 2, 16, 64, 64, 16, 0, WS_EXACT, true},
@@ -216,8 +228,29 @@ START_TEST(test_conv_tiny_preset)
 }
 END_TEST
 
+/* Shapes of the direct kernels' edge cases: vector widths 4, 8 and 16 with
+ * one or two vectors per work-item (widths 12, 20, 24, 48, 64), channel
+ * counts that leave partial channel blocks (3, 5, 9, 13), odd heights,
+ * batch 1, and dw chunks of which the last is partial (100 rows of 64). */
+START_TEST(test_conv_direct_shapes)
+{
+    set_route(_i);
+    const conv_case cases[] = {
+        {"conv3 w12 (vw 4) 3->5", cp_conv3_params(), 2, 3, 7, 12, 5, 0, WS_EXACT, true},
+        {"conv2 w20 (vw 4, 5 vectors) 5->9", cp_conv2_params(), 1, 5, 5, 20, 9, 3, WS_OFFSET, true},
+        {"conv3 w24 (vw 8) 9->13", cp_conv3_params(), 3, 9, 3, 24, 13, 0, WS_NONE, false},
+        {"conv2 w48 (vw 16, odd vectors) 4->3", cp_conv2_params(), 2, 4, 9, 48, 3, 1, WS_EXACT, true},
+        {"conv3 w64 batch 1, 1 row 6->10", cp_conv3_params(), 1, 6, 1, 64, 10, 0, WS_EXACT, true},
+        {"conv3 32 wide, partial dw chunk 64->64", cp_conv3_params(), 1, 64, 100, 32, 64, 0,
+         WS_OFFSET, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);
+}
+END_TEST
+
 START_TEST(test_conv_large)
 {
+    set_route(_i);
     const conv_case c = {"8x64x32x32 conv3 64->64", cp_conv3_params(), 8, 64, 32, 32, 64, 0,
                          WS_EXACT, true};
     run_case(&c, 300);
@@ -227,6 +260,7 @@ END_TEST
 /* Only the requested gradients are computed; the others may be NULL. */
 START_TEST(test_conv_partial_backward)
 {
+    set_route(_i);
     cp_context *ctx = tu_ctx();
     cp_conv_params p = cp_conv3_params();
     shape s = {2, 3, 5, 4, 4, 5, 4};
@@ -385,6 +419,7 @@ static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int
 
 START_TEST(test_conv_gradcheck)
 {
+    set_route(_i);
     cp_conv_params c3 = cp_conv3_params(), c2 = cp_conv2_params(), st = strided_params();
     gradcheck_case("conv3", &c3, 2, 3, 5, 6, 4, 500);
     gradcheck_case("conv2", &c2, 2, 3, 5, 4, 3, 501);
@@ -397,12 +432,13 @@ int main(void)
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("conv");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_conv_small_shapes);
-    tcase_add_test(tc, test_conv_tiny_preset);
-    tcase_add_test(tc, test_conv_large);
-    tcase_add_test(tc, test_conv_partial_backward);
+    tcase_add_loop_test(tc, test_conv_small_shapes, 0, 3);
+    tcase_add_loop_test(tc, test_conv_tiny_preset, 0, 3);
+    tcase_add_loop_test(tc, test_conv_direct_shapes, 0, 3);
+    tcase_add_loop_test(tc, test_conv_large, 0, 3);
+    tcase_add_loop_test(tc, test_conv_partial_backward, 0, 3);
     tcase_add_test(tc, test_conv_bad_shapes);
-    tcase_add_test(tc, test_conv_gradcheck);
+    tcase_add_loop_test(tc, test_conv_gradcheck, 0, 3);
     tcase_add_test(tc, test_indirect_gemm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
