@@ -178,3 +178,32 @@ void bias_grad(__global const float *dy, const ulong dy_off,
         db[o] = (flags & FLAG_ACCUMULATE) ? db[o] + part[0] : part[0];
     }
 }
+
+/* bias_grad for CPU devices: one work-item per channel sums its N·HW
+ * values in order, 16 lanes at a time (HW % 16 == 0) or one by one. The
+ * tree of bias_grad costs a barrier-split loop per level on CPUs. */
+__kernel void bias_grad_serial(__global const float *dy, const ulong dy_off,
+                               __global float *db, const ulong db_off,
+                               const uint N, const uint C, const uint HW, const uint flags)
+{
+    const uint c = get_global_id(0);
+    if (c >= C) return;
+    float s = 0.0f;
+    if (HW % 16 == 0) {
+        float16 acc = (float16)(0.0f);
+        for (uint n = 0; n < N; n++) {
+            __global const float *row = dy + dy_off + (size_t)(n * C + c) * HW;
+            for (uint p = 0; p < HW; p += 16) acc += vload16(0, row + p);
+        }
+        const float8 a8 = acc.lo + acc.hi;
+        const float4 a4 = a8.lo + a8.hi;
+        s = (a4.x + a4.y) + (a4.z + a4.w);
+    } else {
+        for (uint n = 0; n < N; n++) {
+            __global const float *row = dy + dy_off + (size_t)(n * C + c) * HW;
+            for (uint p = 0; p < HW; p++) s += row[p];
+        }
+    }
+    const ulong o = db_off + c;
+    db[o] = (flags & FLAG_ACCUMULATE) ? db[o] + s : s;
+}

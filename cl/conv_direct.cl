@@ -1,4 +1,7 @@
-/* Direct stride-1 convolution for CPU devices: no im2col matrix, no layout
+/* Direct convolution kernels for CPU devices: stride-1 convolution and the
+ * 2×2 stride-2 transposed convolution (up2).
+ *
+ * Stride-1 convolution: no im2col matrix, no layout
  * permutes. Each work-item keeps a TM × (TN·VW) register tile (TM output
  * channels × TN vectors of VW neighbouring pixels of one output row), and
  * per input channel and kernel row loads TN + 2 aligned vectors of the
@@ -24,6 +27,11 @@ typedef uint4 uintv;
 #define VLOAD(p) vload4(0, (p))
 #define VSTORE(v, p) vstore4((v), 0, (p))
 #define IOTA ((uint4)(0, 1, 2, 3))
+#define ZIP_LO ((uint4)(0, 4, 1, 5))
+#define ZIP_HI ((uint4)(2, 6, 3, 7))
+#define EVENS ((uint4)(0, 2, 4, 6))
+#define HSUM_EVEN(v) ((v).s0 + (v).s2)
+#define HSUM_ODD(v) ((v).s1 + (v).s3)
 #define HSUM(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
 #elif VW == 8
 typedef float8 floatv;
@@ -31,6 +39,11 @@ typedef uint8 uintv;
 #define VLOAD(p) vload8(0, (p))
 #define VSTORE(v, p) vstore8((v), 0, (p))
 #define IOTA ((uint8)(0, 1, 2, 3, 4, 5, 6, 7))
+#define ZIP_LO ((uint8)(0, 8, 1, 9, 2, 10, 3, 11))
+#define ZIP_HI ((uint8)(4, 12, 5, 13, 6, 14, 7, 15))
+#define EVENS ((uint8)(0, 2, 4, 6, 8, 10, 12, 14))
+#define HSUM_EVEN(v) (((v).s0 + (v).s2) + ((v).s4 + (v).s6))
+#define HSUM_ODD(v) (((v).s1 + (v).s3) + ((v).s5 + (v).s7))
 #define HSUM(v) ((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7)))
 #elif VW == 16
 typedef float16 floatv;
@@ -38,6 +51,11 @@ typedef uint16 uintv;
 #define VLOAD(p) vload16(0, (p))
 #define VSTORE(v, p) vstore16((v), 0, (p))
 #define IOTA ((uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define ZIP_LO ((uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
+#define ZIP_HI ((uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+#define EVENS ((uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30))
+#define HSUM_EVEN(v) ((((v).s0 + (v).s2) + ((v).s4 + (v).s6)) + (((v).s8 + (v).sa) + ((v).sc + (v).se)))
+#define HSUM_ODD(v) ((((v).s1 + (v).s3) + ((v).s5 + (v).s7)) + (((v).s9 + (v).sb) + ((v).sd + (v).sf)))
 #define HSUM(v)                                                                              \
     (((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7))) + \
      ((((v).s8 + (v).s9) + ((v).sa + (v).sb)) + (((v).sc + (v).sd) + ((v).se + (v).sf))))
@@ -154,9 +172,29 @@ __kernel void conv_flip_weights(__global const float *restrict w, const ulong w_
     wt[wt_off + g] = w[w_off + (co * C_in + ci) * (KH * KW) + (KH - 1 - ky) * KW + (KW - 1 - kx)];
 }
 
+/* The bias gradient's partial sums over a dw chunk, computed by the
+ * work-items of input channel 0: out[co] = sum of dy[n, co] over the rows
+ * q0 <= q < q1, where row q = n·rows + r is `len` contiguous floats at
+ * ((n·C_out + co)·rows + r)·len (len % VW == 0). */
+#define BIAS_PARTIALS(out, dy, dy_off, C_out, co0, rows, len, q0, q1)            \
+    _Pragma("unroll") for (int r_ = 0; r_ < TMW; r_++) {                          \
+        const uint co_ = (co0) + (uint)r_;                                        \
+        if (co_ >= (C_out)) break;                                                \
+        floatv bs_ = (floatv)(0.0f);                                              \
+        for (uint q_ = (q0); q_ < (q1); q_++) {                                   \
+            const uint n_ = q_ / (rows), rr_ = q_ - n_ * (rows);                  \
+            __global const float *p_ =                                            \
+                (dy) + (dy_off) + ((size_t)(n_ * (C_out) + co_) * (rows) + rr_) * (len); \
+            for (uint j_ = 0; j_ < (len); j_ += VW) bs_ += VLOAD(p_ + j_);        \
+        }                                                                         \
+        (out)[co_] = HSUM(bs_);                                                   \
+    }
+
 /* Weight gradient, one partial sum per chunk of output rows:
- * part[chunk, co, ci, ky, kx] = sum over rows q in the chunk (q = n·Ho + oy)
- *   and pixels ox of dy[n, co, oy, ox] · x[n, ci, oy + ky - PT, ox + kx - PL].
+ * part[chunk·pstride + ((co·C_in + ci)·KH + ky)·KW + kx] = sum over rows q
+ *   in the chunk (q = n·Ho + oy) and pixels ox of
+ *   dy[n, co, oy, ox] · x[n, ci, oy + ky - PT, ox + kx - PL],
+ * and with with_bias the bias partials after the C_out·C_in·KH·KW weights.
  * Work-item (cb, ci·(KH/KYB) + kb, chunk): TMW channels × one input channel
  * × KYB kernel rows from kb·KYB; consecutive work-items share the chunk's
  * rows of dy and x (cache reuse). */
@@ -168,7 +206,8 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
                     __global const float *restrict dy, const ulong dy_off,
                     __global float *restrict part, const ulong part_off, const uint C_in,
                     const uint H, const uint W, const uint C_out, const uint Ho,
-                    const uint rows_per_chunk, const uint rows_total)
+                    const uint rows_per_chunk, const uint rows_total, const uint pstride,
+                    const uint with_bias)
 {
     const uint co0 = get_global_id(0) * TMW;
     const uint ci = get_global_id(1) / (KH / KYB);
@@ -222,22 +261,193 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
     for (int r = 0; r < TMW; r++) {
         const uint co = co0 + (uint)r;
         if (co >= C_out) break;
-        __global float *p = part + part_off + (((size_t)chunk * C_out + co) * C_in + ci) * (KH * KW);
+        __global float *p = part + part_off + (size_t)chunk * pstride + (co * C_in + ci) * (KH * KW);
 #pragma unroll
         for (int ky = 0; ky < KYB; ky++)
 #pragma unroll
             for (int kx = 0; kx < KW; kx++) p[(ky0 + ky) * KW + kx] = HSUM(acc[r][ky][kx]);
     }
+    if (with_bias && get_global_id(1) == 0)
+        BIAS_PARTIALS(part + part_off + (size_t)chunk * pstride + C_out * C_in * (KH * KW), dy,
+                      dy_off, C_out, co0, Ho, W, q0, q1);
 }
 
-/* dw[i] (+)= sum_c part[c, i] for i < count, chunks in a fixed order. */
+/* dw[i] (+)= sum_c part[c, i] for i < nw, and db[i - nw] likewise for
+ * nw <= i < nw + nb: chunks (of pstride floats) in a fixed order. */
 __kernel void conv_dw_reduce(__global const float *restrict part, const ulong part_off,
-                             __global float *dw, const ulong dw_off, const uint count,
-                             const uint chunks, const uint accumulate)
+                             __global float *dw, const ulong dw_off, __global float *db,
+                             const ulong db_off, const uint nw, const uint nb,
+                             const uint pstride, const uint chunks, const uint accumulate)
 {
     const uint i = get_global_id(0);
-    if (i >= count) return;
+    if (i >= nw + nb) return;
     float s = 0.0f;
-    for (uint c = 0; c < chunks; c++) s += part[part_off + (size_t)c * count + i];
-    dw[dw_off + i] = accumulate ? dw[dw_off + i] + s : s;
+    for (uint c = 0; c < chunks; c++) s += part[part_off + (size_t)c * pstride + i];
+    __global float *o = i < nw ? dw + dw_off + i : db + db_off + (i - nw);
+    *o = accumulate ? *o + s : s;
+}
+
+/* ---- up2: 2×2 transposed convolution, stride 2, no padding ----
+ * y[n, co, 2i + a, 2j + b] = sum_ci x[n, ci, i, j] · w[ci, co, a, b] (+ b[co]),
+ * x: [N, C_in, H, W], w: [C_in, C_out, 2, 2], y: [N, C_out, 2H, 2W].
+ * W % VW == 0; one vector of VW input pixels per work-item (TN = 1). */
+
+/* Work-item (cb, seg, n·H + i): TM channels × the 2 × 2·VW outputs of VW
+ * input pixels; the b = 0 / 1 results are interleaved with shuffle2. */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void up2_direct(__global const float *restrict x, const ulong x_off,
+                __global const float *restrict w, const ulong w_off,
+                __global const float *restrict bias, const ulong b_off,
+                __global float *y, const ulong y_off, const uint C_in, const uint H,
+                const uint W, const uint C_out, const uint flags)
+{
+    const uint co0 = get_global_id(0) * TM;
+    const uint ox0 = get_global_id(1) * VW;
+    const uint ni = get_global_id(2);
+    const uint n = ni / H, i = ni - n * H;
+    __global const float *xp = x + x_off + ((size_t)n * C_in * H + i) * W + ox0;
+    uint wo[TM];
+#pragma unroll
+    for (int r = 0; r < TM; r++) wo[r] = (uint)w_off + min(co0 + (uint)r, C_out - 1) * 4;
+    floatv acc[TM][2][2];
+#pragma unroll
+    for (int r = 0; r < TM; r++)
+#pragma unroll
+        for (int a = 0; a < 2; a++) acc[r][a][0] = acc[r][a][1] = (floatv)(0.0f);
+    for (uint ci = 0; ci < C_in; ci++) {
+        const floatv v = VLOAD(xp + (size_t)ci * H * W);
+        const uint wc = ci * C_out * 4;
+#pragma unroll
+        for (int r = 0; r < TM; r++)
+#pragma unroll
+            for (int a = 0; a < 2; a++)
+#pragma unroll
+                for (int b = 0; b < 2; b++)
+                    acc[r][a][b] = fma((floatv)(w[wo[r] + wc + a * 2 + b]), v, acc[r][a][b]);
+    }
+    const uint Wo = 2 * W;
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+        const uint co = co0 + (uint)r;
+        if (co >= C_out) break;
+        const floatv bb = (floatv)((flags & FLAG_BIAS) ? bias[b_off + co] : 0.0f);
+#pragma unroll
+        for (int a = 0; a < 2; a++) {
+            __global float *yr = y + y_off + ((size_t)(n * C_out + co) * (2 * H) + 2 * i + a) * Wo + 2 * ox0;
+            floatv lo = shuffle2(acc[r][a][0], acc[r][a][1], ZIP_LO) + bb;
+            floatv hi = shuffle2(acc[r][a][0], acc[r][a][1], ZIP_HI) + bb;
+            if (flags & FLAG_ACCUMULATE) {
+                lo += VLOAD(yr);
+                hi += VLOAD(yr + VW);
+            }
+            VSTORE(lo, yr);
+            VSTORE(hi, yr + VW);
+        }
+    }
+}
+
+/* dx[n, ci, i, j] (+)= sum_{co, a, b} dy[n, co, 2i + a, 2j + b] · w[ci, co, a, b].
+ * Work-item (cb, seg, n·H + i): TM input channels × VW pixels; each dy row
+ * pair is split into its even (b = 0) and odd (b = 1) columns once. */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void up2_direct_dx(__global const float *restrict dy, const ulong dy_off,
+                   __global const float *restrict w, const ulong w_off,
+                   __global float *dx, const ulong dx_off, const uint C_in, const uint H,
+                   const uint W, const uint C_out, const uint flags)
+{
+    const uint ci0 = get_global_id(0) * TM;
+    const uint ox0 = get_global_id(1) * VW;
+    const uint ni = get_global_id(2);
+    const uint n = ni / H, i = ni - n * H;
+    const uint Wo = 2 * W;
+    uint wo[TM];
+#pragma unroll
+    for (int r = 0; r < TM; r++) wo[r] = (uint)w_off + min(ci0 + (uint)r, C_in - 1) * C_out * 4;
+    floatv acc[TM];
+#pragma unroll
+    for (int r = 0; r < TM; r++) acc[r] = (floatv)(0.0f);
+    __global const float *dp = dy + dy_off + ((size_t)n * C_out * (2 * H) + 2 * i) * Wo + 2 * ox0;
+    for (uint co = 0; co < C_out; co++) {
+#pragma unroll
+        for (int a = 0; a < 2; a++) {
+            __global const float *row = dp + ((size_t)co * (2 * H) + a) * Wo;
+            const floatv v0 = VLOAD(row), v1 = VLOAD(row + VW);
+            const floatv ev = shuffle2(v0, v1, EVENS), od = shuffle2(v0, v1, EVENS + (uintv)(1));
+#pragma unroll
+            for (int r = 0; r < TM; r++) {
+                const uint k = wo[r] + co * 4 + a * 2;
+                acc[r] = fma((floatv)(w[k]), ev, fma((floatv)(w[k + 1]), od, acc[r]));
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < TM; r++) {
+        const uint ci = ci0 + (uint)r;
+        if (ci >= C_in) break;
+        __global float *o = dx + dx_off + ((size_t)(n * C_in + ci) * H + i) * W + ox0;
+        floatv v = acc[r];
+        if (flags & FLAG_ACCUMULATE) v += VLOAD(o);
+        VSTORE(v, o);
+    }
+}
+
+/* part[chunk·pstride + ((ci·C_out + co)·2 + a)·2 + b] = sum over input rows
+ * q = n·H + i of the chunk and pixels j of x[n, ci, i, j] · dy[n, co, 2i + a,
+ * 2j + b], and with with_bias the bias partials after the weights.
+ * Work-item (cb, ci, chunk): TMW output channels. Each x vector is spread
+ * into (x0, x0, x1, x1, ...) so that one FMA with a contiguous dy vector
+ * feeds both b (even lanes b = 0, odd lanes b = 1). */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void up2_direct_dw(__global const float *restrict x, const ulong x_off,
+                   __global const float *restrict dy, const ulong dy_off,
+                   __global float *restrict part, const ulong part_off, const uint C_in,
+                   const uint H, const uint W, const uint C_out,
+                   const uint rows_per_chunk, const uint rows_total, const uint pstride,
+                   const uint with_bias)
+{
+    const uint co0 = get_global_id(0) * TMW;
+    const uint ci = get_global_id(1);
+    const uint chunk = get_global_id(2);
+    const uint q0 = chunk * rows_per_chunk, q1 = min(q0 + rows_per_chunk, rows_total);
+    const uint Wo = 2 * W;
+    floatv acc[TMW][2];
+#pragma unroll
+    for (int r = 0; r < TMW; r++) acc[r][0] = acc[r][1] = (floatv)(0.0f);
+    uint cos[TMW];
+#pragma unroll
+    for (int r = 0; r < TMW; r++) cos[r] = min(co0 + (uint)r, C_out - 1);
+    for (uint q = q0; q < q1; q++) {
+        const uint n = q / H, i = q - n * H;
+        __global const float *xr = x + x_off + ((size_t)(n * C_in + ci) * H + i) * W;
+        __global const float *dr[TMW];
+#pragma unroll
+        for (int r = 0; r < TMW; r++)
+            dr[r] = dy + dy_off + ((size_t)(n * C_out + cos[r]) * (2 * H) + 2 * i) * Wo;
+        for (uint ox0 = 0; ox0 < W; ox0 += VW) {
+            const floatv v = VLOAD(xr + ox0);
+            const floatv lo = shuffle(v, IOTA / (uintv)(2)), hi = shuffle(v, IOTA / (uintv)(2) + (uintv)(VW / 2));
+#pragma unroll
+            for (int r = 0; r < TMW; r++)
+#pragma unroll
+                for (int a = 0; a < 2; a++) {
+                    __global const float *d = dr[r] + a * Wo + 2 * ox0;
+                    acc[r][a] = fma(VLOAD(d), lo, fma(VLOAD(d + VW), hi, acc[r][a]));
+                }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < TMW; r++) {
+        const uint co = co0 + (uint)r;
+        if (co >= C_out) break;
+        __global float *p = part + part_off + (size_t)chunk * pstride + (ci * C_out + co) * 4;
+#pragma unroll
+        for (int a = 0; a < 2; a++) {
+            p[a * 2] = HSUM_EVEN(acc[r][a]);
+            p[a * 2 + 1] = HSUM_ODD(acc[r][a]);
+        }
+    }
+    /* An input row i is dy rows 2i and 2i + 1: 4W contiguous floats. */
+    if (with_bias && ci == 0)
+        BIAS_PARTIALS(part + part_off + (size_t)chunk * pstride + C_in * C_out * 4, dy, dy_off,
+                      C_out, co0, H, 4 * W, q0, q1);
 }

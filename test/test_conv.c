@@ -21,14 +21,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Loop tests run with _i = 0 (default route), 1 (gemm), 2 (direct). */
-static const char *const routes[] = {NULL, "gemm", "direct"};
-static void set_route(int i)
-{
-    if (routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
-    else unsetenv("CLINPAINT_CONV");
-}
-
 /* ------------------------------------------------------ CPU reference */
 
 typedef struct shape {
@@ -199,7 +191,7 @@ static cp_conv_params strided_params(void)
 
 START_TEST(test_conv_small_shapes)
 {
-    set_route(_i);
+    tu_set_conv_route(_i);
     const conv_case cases[] = {
         {"conv3 batch 1, odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
         {"conv3 no bias, offsets, 5->6", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_OFFSET, false},
@@ -215,7 +207,7 @@ END_TEST
 /* The `tiny` preset (S = 64, widths 16, 32, 64, 64, 128, 128) at batch 2. */
 START_TEST(test_conv_tiny_preset)
 {
-    set_route(_i);
+    tu_set_conv_route(_i);
     const conv_case cases[] = {
         {"tiny G enc1 conv3 4->16 64x64", cp_conv3_params(), 2, 4, 64, 64, 16, 0, WS_EXACT, true},
         {"tiny enc1 conv2 16->16 64x64", cp_conv2_params(), 2, 16, 64, 64, 16, 0, WS_EXACT, true},
@@ -234,7 +226,7 @@ END_TEST
  * batch 1, and dw chunks of which the last is partial (100 rows of 64). */
 START_TEST(test_conv_direct_shapes)
 {
-    set_route(_i);
+    tu_set_conv_route(_i);
     const conv_case cases[] = {
         {"conv3 w12 (vw 4) 3->5", cp_conv3_params(), 2, 3, 7, 12, 5, 0, WS_EXACT, true},
         {"conv2 w20 (vw 4, 5 vectors) 5->9", cp_conv2_params(), 1, 5, 5, 20, 9, 3, WS_OFFSET, true},
@@ -250,7 +242,7 @@ END_TEST
 
 START_TEST(test_conv_large)
 {
-    set_route(_i);
+    tu_set_conv_route(_i);
     const conv_case c = {"8x64x32x32 conv3 64->64", cp_conv3_params(), 8, 64, 32, 32, 64, 0,
                          WS_EXACT, true};
     run_case(&c, 300);
@@ -260,7 +252,7 @@ END_TEST
 /* Only the requested gradients are computed; the others may be NULL. */
 START_TEST(test_conv_partial_backward)
 {
-    set_route(_i);
+    tu_set_conv_route(_i);
     cp_context *ctx = tu_ctx();
     cp_conv_params p = cp_conv3_params();
     shape s = {2, 3, 5, 4, 4, 5, 4};
@@ -419,7 +411,7 @@ static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int
 
 START_TEST(test_conv_gradcheck)
 {
-    set_route(_i);
+    tu_set_conv_route(_i);
     cp_conv_params c3 = cp_conv3_params(), c2 = cp_conv2_params(), st = strided_params();
     gradcheck_case("conv3", &c3, 2, 3, 5, 6, 4, 500);
     gradcheck_case("conv2", &c2, 2, 3, 5, 4, 3, 501);
@@ -432,13 +424,13 @@ int main(void)
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("conv");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_conv_small_shapes, 0, 3);
-    tcase_add_loop_test(tc, test_conv_tiny_preset, 0, 3);
-    tcase_add_loop_test(tc, test_conv_direct_shapes, 0, 3);
-    tcase_add_loop_test(tc, test_conv_large, 0, 3);
-    tcase_add_loop_test(tc, test_conv_partial_backward, 0, 3);
+    tcase_add_loop_test(tc, test_conv_small_shapes, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_conv_tiny_preset, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_conv_direct_shapes, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_conv_large, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_conv_partial_backward, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_conv_bad_shapes);
-    tcase_add_loop_test(tc, test_conv_gradcheck, 0, 3);
+    tcase_add_loop_test(tc, test_conv_gradcheck, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_indirect_gemm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

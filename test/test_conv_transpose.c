@@ -2,7 +2,7 @@
  * against plain double-precision CPU loops written as a scatter (the
  * definition of a transposed convolution), so they share nothing with the
  * device's gather formulation. Shapes: MODEL.md's up2 at the `tiny` preset's
- * decoder sizes, odd sizes, batch 1, C not a multiple of 4, and general
+ * decoder sizes (on every route: tu_set_conv_route), odd sizes, batch 1, C not a multiple of 4, and general
  * kernels/strides/paddings including stride > kernel (output positions no
  * input reaches must still be written: bias only). Outputs NaN-poisoned,
  * non-zero offsets, accumulate = true, and finite-difference checks. */
@@ -201,6 +201,7 @@ static cp_conv_params k4s2p1(void)
 
 START_TEST(test_up2_shapes)
 {
+    tu_set_conv_route(_i);
     const tc_case cases[] = {
         {"up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
         {"up2 offsets no bias 7x6, 6->3", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_OFFSET, false},
@@ -208,6 +209,13 @@ START_TEST(test_up2_shapes)
         {"tiny dec1 up2 128->128 2x2", cp_up2_params(), 2, 128, 2, 2, 128, 0, WS_EXACT, true},
         {"tiny dec3 up2 64->64 8x8", cp_up2_params(), 2, 64, 8, 8, 64, 1, WS_OFFSET, true},
         {"tiny dec5 up2 32->32 32x32", cp_up2_params(), 2, 32, 32, 32, 32, 0, WS_EXACT, true},
+        /* direct kernels' edges: 3 vectors of 4, partial channel blocks
+         * (forward 4, dx 16, dw 8 channels per work-item), 48 = 3 × 16,
+         * a partial dw chunk (100 rows of 64 channels × 64 pixels) */
+        {"up2 w12 batch 1, 17->5", cp_up2_params(), 1, 17, 3, 12, 5, 0, WS_EXACT, true},
+        {"up2 w48 3->9 offsets", cp_up2_params(), 2, 3, 5, 48, 9, 2, WS_OFFSET, true},
+        {"up2 w64 partial dw chunk 64->64", cp_up2_params(), 1, 64, 100, 64, 64, 0, WS_EXACT,
+         false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 100 + i);
 }
@@ -335,6 +343,7 @@ static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int
 
 START_TEST(test_conv_transpose_gradcheck)
 {
+    tu_set_conv_route(_i);
     cp_conv_params up = cp_up2_params(), a = k3s2_asym(), gaps = k2s3_gaps();
     gradcheck_case("up2", &up, 2, 3, 3, 4, 4, 500);
     gradcheck_case("k3 s2 asym", &a, 2, 2, 3, 4, 3, 501);
@@ -347,10 +356,10 @@ int main(void)
     Suite *s = suite_create("conv_transpose");
     TCase *tc = tcase_create("conv_transpose");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_up2_shapes);
+    tcase_add_loop_test(tc, test_up2_shapes, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_general_shapes);
     tcase_add_test(tc, test_out_size_and_bad_shapes);
-    tcase_add_test(tc, test_conv_transpose_gradcheck);
+    tcase_add_loop_test(tc, test_conv_transpose_gradcheck, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_indirect_gemm);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -205,12 +205,16 @@ cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, 
 cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                             const cp_tensor *dy, cp_tensor *db, bool accumulate)
 {
+    /* CPUs: a serial vector loop per channel; other devices: a work-group
+     * tree per channel. */
+    bool cpu = (cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU) != 0;
     cl_kernel k;
-    CP_TRY(kernel_plain(ctx, "bias_grad", &k));
-    size_t wg = reduce_wg(ctx);
+    CP_TRY(kernel_plain(ctx, cpu ? "bias_grad_serial" : "bias_grad", &k));
+    size_t wg = cpu ? 1 : reduce_wg(ctx);
     CP_ARGS(k, CP_ARG(cl_mem, dy->buf), CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, db->buf),
             CP_ARG(cl_ulong, db->offset), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
             CP_ARG(cl_uint, hw), CP_ARG(cl_uint, accumulate ? 1u : 0u));
+    if (cpu) return cp_enqueue_1d(ctx, k, c, 1, NULL);
     size_t global = (size_t)c * wg;
     return cp_enqueue_nd(ctx, k, 1, &global, &wg, NULL);
 }
@@ -417,20 +421,24 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
     if (db) CP_TRY(cp_ops_expect_numel(op, db, (size_t)s.c_out, "db"));
     if (!dx && !dw && !db) return CP_OK;
     uint32_t hwo = (uint32_t)(s.ho * s.wo);
-    if (db)
+    cp_conv_direct_cfg dc;
+    bool direct = (dx || dw) && cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc);
+    /* The direct dw kernel sums db on the way (it reads dy anyway). */
+    bool db_in_dw = direct && dc.dw_direct && dw && db;
+    if (db && !db_in_dw)
         CP_TRY(cp_conv_bias_grad(ctx, (uint32_t)s.n, (uint32_t)s.c_out, hwo, dy, db,
                                  accumulate));
     if (!dx && !dw) return CP_OK;
 
     /* The direct route computes dx, and dw where it is the faster one; the
      * rest goes through im2col + GEMM. */
-    cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
+    if (direct) {
         cp_ws dws;
         CP_TRY(cp_ws_acquire(ctx, op, workspace, dc.workspace, &dws));
         cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy, dx,
-                                                dc.dw_direct ? dw : NULL, accumulate,
-                                                dws.buf, dws.off);
+                                                dc.dw_direct ? dw : NULL,
+                                                db_in_dw ? db : NULL, accumulate, dws.buf,
+                                                dws.off);
         cp_ws_release(ctx, &dws);
         if (dst != CP_OK || dc.dw_direct || !dw) return dst;
         dx = NULL;

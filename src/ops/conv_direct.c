@@ -21,6 +21,7 @@
  * measured on PoCL / AVX-512 at base's shapes, batch 8 (notes/bench.md). */
 #define MIN_WIDTH 16
 #define DW_MIN_WIDTH 32
+#define UP2_MIN_WIDTH 4
 /* Bytes of dy + x rows a dw chunk should keep in a core's L2 cache. */
 #define DW_CHUNK_BYTES (1u << 20)
 /* Upper bound on dw chunks (their partial sums are written and re-read). */
@@ -32,6 +33,18 @@ static int route_setting(void)
     if (e && strcmp(e, "gemm") == 0) return -1;
     if (e && strcmp(e, "direct") == 0) return 1;
     return 0;
+}
+
+/* Output rows per dw chunk (and the chunk count) for rows of `row_bytes`
+ * (dy and x together) out of rows_total. */
+static void dw_chunks(uint64_t rows_total, uint64_t row_bytes, cp_conv_direct_cfg *cfg)
+{
+    uint64_t rows = DW_CHUNK_BYTES / row_bytes;
+    if (rows < 1) rows = 1;
+    if ((rows_total + rows - 1) / rows > DW_MAX_CHUNKS)
+        rows = (rows_total + DW_MAX_CHUNKS - 1) / DW_MAX_CHUNKS;
+    cfg->dw_rows = (uint32_t)rows;
+    cfg->dw_chunks = (uint32_t)((rows_total + rows - 1) / rows);
 }
 
 bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
@@ -63,15 +76,11 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     cfg->dw_direct = setting > 0 || w >= DW_MIN_WIDTH;
     cfg->ho = ho;
     /* dw: chunks of output rows whose dy and x rows fit DW_CHUNK_BYTES. */
-    uint64_t rows_total = (uint64_t)n * (uint64_t)ho;
-    uint64_t row_bytes = (uint64_t)(c_in + c_out) * (uint64_t)w * sizeof(float);
-    uint64_t rows = DW_CHUNK_BYTES / row_bytes;
-    if (rows < 1) rows = 1;
-    if ((rows_total + rows - 1) / rows > DW_MAX_CHUNKS) rows = (rows_total + DW_MAX_CHUNKS - 1) / DW_MAX_CHUNKS;
-    cfg->dw_rows = (uint32_t)rows;
-    cfg->dw_chunks = (uint32_t)((rows_total + rows - 1) / rows);
+    dw_chunks((uint64_t)n * (uint64_t)ho, (uint64_t)(c_in + c_out) * (uint64_t)w * sizeof(float),
+              cfg);
     size_t wcount = (size_t)c_out * (size_t)c_in * (size_t)(p->kh * p->kw);
-    size_t part = cfg->dw_direct ? wcount * cfg->dw_chunks : 0;
+    /* Partial sums: the weights and the bias of each chunk. */
+    size_t part = cfg->dw_direct ? (wcount + (size_t)c_out) * cfg->dw_chunks : 0;
     cfg->workspace = part > wcount ? part : wcount;
     return true;
 }
@@ -108,6 +117,24 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
     return cp_enqueue_nd(ctx, k, 3, global, local, NULL);
 }
 
+/* dw (+)= the sum of the dw_chunks partial sums of nw floats at ws (chunks
+ * of pstride floats), and db (if not NULL) of the nb floats after them. */
+static cp_status reduce_chunks(cp_context *ctx, const cp_conv_direct_cfg *c, cl_mem ws,
+                               size_t ws_off, cl_uint pstride, cp_tensor *dw, cl_uint nw,
+                               cp_tensor *db, cl_uint nb, bool accumulate)
+{
+    cl_kernel r;
+    cp_conv_params p = cp_conv3_params();
+    CP_TRY(kernel_for(ctx, &p, 1, 1, c, "conv_dw_reduce", &r));
+    if (!db) nb = 0;
+    CP_ARGS(r, CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off), CP_ARG(cl_mem, dw->buf),
+            CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_mem, db ? db->buf : dw->buf),
+            CP_ARG(cl_ulong, db ? db->offset : 0), CP_ARG(cl_uint, nw), CP_ARG(cl_uint, nb),
+            CP_ARG(cl_uint, pstride), CP_ARG(cl_uint, c->dw_chunks),
+            CP_ARG(cl_uint, accumulate ? 1u : 0u));
+    return cp_enqueue_1d(ctx, r, nw + nb, 64, NULL);
+}
+
 cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                  const cp_conv_params *p, const cp_tensor *x,
                                  const cp_tensor *w, const cp_tensor *b, cp_tensor *y)
@@ -121,7 +148,8 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
 cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                   const cp_conv_params *p, const cp_tensor *x,
                                   const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                  cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
+                                  cp_tensor *dw, cp_tensor *db, bool accumulate, cl_mem ws,
+                                  size_t ws_off)
 {
     uint32_t n = (uint32_t)x->shape[0], c_in = (uint32_t)x->shape[1];
     uint32_t h = (uint32_t)x->shape[2], wd = (uint32_t)x->shape[3];
@@ -149,17 +177,112 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                 CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
                 CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
                 CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho), CP_ARG(cl_uint, c->dw_rows),
-                CP_ARG(cl_uint, rows_total));
+                CP_ARG(cl_uint, rows_total), CP_ARG(cl_uint, wcount + c_out),
+                CP_ARG(cl_uint, db ? 1u : 0u));
         size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw,
                             (size_t)c_in * (size_t)(p->kh / c->kyb), c->dw_chunks};
         size_t local[3] = {1, 1, 1};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
-        cl_kernel r;
-        CP_TRY(kernel_for(ctx, p, p->pad_top, p->pad_left, c, "conv_dw_reduce", &r));
-        CP_ARGS(r, CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off), CP_ARG(cl_mem, dw->buf),
-                CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_uint, wcount),
-                CP_ARG(cl_uint, c->dw_chunks), CP_ARG(cl_uint, accumulate ? 1u : 0u));
-        CP_TRY(cp_enqueue_1d(ctx, r, wcount, 64, NULL));
+        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, wcount + c_out, dw, wcount, db, c_out,
+                             accumulate));
+    }
+    return CP_OK;
+}
+
+/* ---- up2: 2×2 transposed convolution, stride 2 ---- */
+
+bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
+                          int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int setting = route_setting();
+    if (setting < 0) return false;
+    if (setting == 0 && !(cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU)) return false;
+    if (!p || p->kh != 2 || p->kw != 2 || p->stride_h != 2 || p->stride_w != 2 ||
+        p->pad_top || p->pad_left || p->pad_bottom || p->pad_right || n < 1 || c_in < 1 ||
+        c_out < 1 || h < 1)
+        return false;
+    if (setting == 0 && w < UP2_MIN_WIDTH) return false;
+    int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
+    if (vw == 0) return false;
+    if ((uint64_t)c_out * (uint64_t)c_in * 4u > INT32_MAX) return false;
+    cfg->vw = vw;
+    cfg->tn = 1;
+    cfg->tm = 4;
+    cfg->tmw = 8;
+    cfg->kyb = 1;
+    cfg->dw_direct = true;
+    cfg->ho = 2 * h;
+    dw_chunks((uint64_t)n * (uint64_t)h,
+              (uint64_t)(c_in + 4 * c_out) * (uint64_t)w * sizeof(float), cfg);
+    cfg->workspace = ((size_t)c_out * (size_t)c_in * 4u + (size_t)c_out) * cfg->dw_chunks;
+    return true;
+}
+
+static cp_status up2_kernel(cp_context *ctx, const cp_conv_direct_cfg *c, int tm,
+                            const char *name, cl_kernel *k)
+{
+    cp_conv_direct_cfg cc = *c;
+    cc.tm = tm;
+    cp_conv_params p = cp_up2_params();
+    return kernel_for(ctx, &p, 0, 0, &cc, name, k);
+}
+
+/* Input-gradient channels per work-item of up2_direct_dx (TM accumulators). */
+#define UP2_DX_TM 16
+
+cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                const cp_tensor *x, const cp_tensor *w, const cp_tensor *b,
+                                cp_tensor *y)
+{
+    cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
+    cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
+    cl_kernel k;
+    CP_TRY(up2_kernel(ctx, c, c->tm, "up2_direct", &k));
+    cl_uint flags = b ? 2u : 0u;
+    CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, w->buf),
+            CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, b ? b->buf : w->buf),
+            CP_ARG(cl_ulong, b ? b->offset : 0), CP_ARG(cl_mem, y->buf),
+            CP_ARG(cl_ulong, y->offset), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
+            CP_ARG(cl_uint, wd), CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, flags));
+    size_t global[3] = {(c_out + (size_t)c->tm - 1) / (size_t)c->tm, wd / (size_t)c->vw,
+                        (size_t)n * h};
+    size_t local[3] = {1, 1, 1};
+    return cp_enqueue_nd(ctx, k, 3, global, local, NULL);
+}
+
+cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
+                                 cp_tensor *dx, cp_tensor *dw, cp_tensor *db, bool accumulate,
+                                 cl_mem ws, size_t ws_off)
+{
+    cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
+    cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
+    size_t local[3] = {1, 1, 1};
+    if (dx) {
+        cl_kernel k;
+        CP_TRY(up2_kernel(ctx, c, UP2_DX_TM, "up2_direct_dx", &k));
+        CP_ARGS(k, CP_ARG(cl_mem, dy->buf), CP_ARG(cl_ulong, dy->offset),
+                CP_ARG(cl_mem, w->buf), CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, dx->buf),
+                CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
+                CP_ARG(cl_uint, wd), CP_ARG(cl_uint, c_out),
+                CP_ARG(cl_uint, accumulate ? 1u : 0u));
+        size_t global[3] = {(c_in + (size_t)UP2_DX_TM - 1) / UP2_DX_TM, wd / (size_t)c->vw,
+                            (size_t)n * h};
+        CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
+    }
+    if (dw) {
+        cl_uint nw = c_out * c_in * 4u;
+        cl_kernel k;
+        CP_TRY(up2_kernel(ctx, c, c->tm, "up2_direct_dw", &k));
+        CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
+                CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
+                CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
+                CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, c->dw_rows),
+                CP_ARG(cl_uint, n * h), CP_ARG(cl_uint, nw + c_out), CP_ARG(cl_uint, db ? 1u : 0u));
+        size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw, c_in, c->dw_chunks};
+        CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
+        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, nw + c_out, dw, nw, db, c_out, accumulate));
     }
     return CP_OK;
 }

@@ -11,8 +11,10 @@
  *           dw: X' = permute(x); dW (+)= X' × colᵀ
  *           db: per-channel reduction of dy
  * With N = 1 the CNHW and NCHW layouts coincide: the permutes are skipped.
- * Workspace: [0, T) GEMM temporary | col [K', P] | X' [C_in, P]. */
-#include "ops/conv_internal.h"
+ * Workspace: [0, T) GEMM temporary | col [K', P] | X' [C_in, P].
+ * On CPU devices up2 (2×2, stride 2) takes the direct kernels of
+ * conv_direct.c instead. */
+#include "ops/conv_direct.h"
 
 cp_conv_params cp_up2_params(void)
 {
@@ -60,6 +62,8 @@ size_t cp_conv_transpose2d_workspace_floats(cp_context *ctx, const cp_conv_param
 {
     if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_transpose_out_size(p, h, w, NULL, NULL))
         return 0;
+    cp_conv_direct_cfg dc;
+    if (cp_up2_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return dc.workspace;
     tplan pl = plan_t(ctx, n, c_in, h, w, c_out, p);
     return pl.gemm_t + pl.col + pl.xp;
 }
@@ -120,6 +124,9 @@ cp_status cp_conv_transpose2d_forward(cp_context *ctx, const cp_conv_params *p,
     CP_TRY(check_t(op, p, x, w, &s));
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
     CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
+    cp_conv_direct_cfg dc;
+    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+        return cp_up2_direct_forward(ctx, &dc, x, w, b, y);
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.xp, &ws));
@@ -163,11 +170,24 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     if (dx) CP_TRY(cp_ops_expect_shape4(op, dx, s.n, s.c_in, s.h, s.w));
     if (dw) CP_TRY(cp_ops_expect_numel(op, dw, cp_tensor_numel(w), "dw"));
     if (db) CP_TRY(cp_ops_expect_numel(op, db, (size_t)s.c_out, "db"));
-    if (db)
+    cp_conv_direct_cfg dc;
+    bool kernels = (dx || dw) && cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc);
+    /* The direct dw kernel sums db on the way (it reads dy anyway). */
+    bool db_in_dw = kernels && dw && db;
+    if (db && !db_in_dw)
         CP_TRY(cp_conv_bias_grad(ctx, (uint32_t)s.n, (uint32_t)s.c_out,
                                  (uint32_t)(s.ho * s.wo), dy, db, accumulate));
     if (!dx && !dw) return CP_OK;
 
+    if (kernels) {
+        cp_ws dws;
+        CP_TRY(cp_ws_acquire(ctx, op, workspace, dw ? dc.workspace : 0, &dws));
+        cp_status dst = cp_up2_direct_backward(ctx, &dc, x, w, dy, dx, dw,
+                                               db_in_dw ? db : NULL, accumulate, dws.buf,
+                                               dws.off);
+        cp_ws_release(ctx, &dws);
+        return dst;
+    }
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.xp, &ws));

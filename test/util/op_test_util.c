@@ -73,3 +73,10 @@ void tu_set_clblast_min_indirect(size_t v)
                                       CLBlastPrecisionSingle, 1, names, values);
     ck_assert_msg(e == 0, "CLBlastOverrideParameters: %d", e);
 }
+
+void tu_set_conv_route(int i)
+{
+    static const char *const routes[TU_CONV_ROUTES] = {NULL, "gemm", "direct"};
+    if (i >= 0 && i < TU_CONV_ROUTES && routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
+    else unsetenv("CLINPAINT_CONV");
+}
