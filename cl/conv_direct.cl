@@ -172,29 +172,9 @@ __kernel void conv_flip_weights(__global const float *restrict w, const ulong w_
     wt[wt_off + g] = w[w_off + (co * C_in + ci) * (KH * KW) + (KH - 1 - ky) * KW + (KW - 1 - kx)];
 }
 
-/* The bias gradient's partial sums over a dw chunk, computed by the
- * work-items of input channel 0: out[co] = sum of dy[n, co] over the rows
- * q0 <= q < q1, where row q = n·rows + r is `len` contiguous floats at
- * ((n·C_out + co)·rows + r)·len (len % VW == 0). */
-#define BIAS_PARTIALS(out, dy, dy_off, C_out, co0, rows, len, q0, q1)            \
-    _Pragma("unroll") for (int r_ = 0; r_ < TMW; r_++) {                          \
-        const uint co_ = (co0) + (uint)r_;                                        \
-        if (co_ >= (C_out)) break;                                                \
-        floatv bs_ = (floatv)(0.0f);                                              \
-        for (uint q_ = (q0); q_ < (q1); q_++) {                                   \
-            const uint n_ = q_ / (rows), rr_ = q_ - n_ * (rows);                  \
-            __global const float *p_ =                                            \
-                (dy) + (dy_off) + ((size_t)(n_ * (C_out) + co_) * (rows) + rr_) * (len); \
-            for (uint j_ = 0; j_ < (len); j_ += VW) bs_ += VLOAD(p_ + j_);        \
-        }                                                                         \
-        (out)[co_] = HSUM(bs_);                                                   \
-    }
-
 /* Weight gradient, one partial sum per chunk of output rows:
- * part[chunk·pstride + ((co·C_in + ci)·KH + ky)·KW + kx] = sum over rows q
- *   in the chunk (q = n·Ho + oy) and pixels ox of
- *   dy[n, co, oy, ox] · x[n, ci, oy + ky - PT, ox + kx - PL],
- * and with with_bias the bias partials after the C_out·C_in·KH·KW weights.
+ * part[chunk, co, ci, ky, kx] = sum over rows q in the chunk (q = n·Ho + oy)
+ *   and pixels ox of dy[n, co, oy, ox] · x[n, ci, oy + ky - PT, ox + kx - PL].
  * Work-item (cb, ci·(KH/KYB) + kb, chunk): TMW channels × one input channel
  * × KYB kernel rows from kb·KYB; consecutive work-items share the chunk's
  * rows of dy and x (cache reuse). */
@@ -206,8 +186,7 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
                     __global const float *restrict dy, const ulong dy_off,
                     __global float *restrict part, const ulong part_off, const uint C_in,
                     const uint H, const uint W, const uint C_out, const uint Ho,
-                    const uint rows_per_chunk, const uint rows_total, const uint pstride,
-                    const uint with_bias)
+                    const uint rows_per_chunk, const uint rows_total)
 {
     const uint co0 = get_global_id(0) * TMW;
     const uint ci = get_global_id(1) / (KH / KYB);
@@ -261,30 +240,24 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
     for (int r = 0; r < TMW; r++) {
         const uint co = co0 + (uint)r;
         if (co >= C_out) break;
-        __global float *p = part + part_off + (size_t)chunk * pstride + (co * C_in + ci) * (KH * KW);
+        __global float *p = part + part_off + (size_t)chunk * (C_out * C_in * (KH * KW)) + (co * C_in + ci) * (KH * KW);
 #pragma unroll
         for (int ky = 0; ky < KYB; ky++)
 #pragma unroll
             for (int kx = 0; kx < KW; kx++) p[(ky0 + ky) * KW + kx] = HSUM(acc[r][ky][kx]);
     }
-    if (with_bias && get_global_id(1) == 0)
-        BIAS_PARTIALS(part + part_off + (size_t)chunk * pstride + C_out * C_in * (KH * KW), dy,
-                      dy_off, C_out, co0, Ho, W, q0, q1);
 }
 
-/* dw[i] (+)= sum_c part[c, i] for i < nw, and db[i - nw] likewise for
- * nw <= i < nw + nb: chunks (of pstride floats) in a fixed order. */
+/* dw[i] (+)= sum_c part[c, i] for i < count, chunks in a fixed order. */
 __kernel void conv_dw_reduce(__global const float *restrict part, const ulong part_off,
-                             __global float *dw, const ulong dw_off, __global float *db,
-                             const ulong db_off, const uint nw, const uint nb,
-                             const uint pstride, const uint chunks, const uint accumulate)
+                             __global float *dw, const ulong dw_off, const uint count,
+                             const uint chunks, const uint accumulate)
 {
     const uint i = get_global_id(0);
-    if (i >= nw + nb) return;
+    if (i >= count) return;
     float s = 0.0f;
-    for (uint c = 0; c < chunks; c++) s += part[part_off + (size_t)c * pstride + i];
-    __global float *o = i < nw ? dw + dw_off + i : db + db_off + (i - nw);
-    *o = accumulate ? *o + s : s;
+    for (uint c = 0; c < chunks; c++) s += part[part_off + (size_t)c * count + i];
+    dw[dw_off + i] = accumulate ? dw[dw_off + i] + s : s;
 }
 
 /* ---- up2: 2×2 transposed convolution, stride 2, no padding ----
@@ -391,9 +364,8 @@ void up2_direct_dx(__global const float *restrict dy, const ulong dy_off,
     }
 }
 
-/* part[chunk·pstride + ((ci·C_out + co)·2 + a)·2 + b] = sum over input rows
- * q = n·H + i of the chunk and pixels j of x[n, ci, i, j] · dy[n, co, 2i + a,
- * 2j + b], and with with_bias the bias partials after the weights.
+/* part[chunk, ci, co, a, b] = sum over input rows q = n·H + i of the chunk
+ * and pixels j of x[n, ci, i, j] · dy[n, co, 2i + a, 2j + b].
  * Work-item (cb, ci, chunk): TMW output channels. Each x vector is spread
  * into (x0, x0, x1, x1, ...) so that one FMA with a contiguous dy vector
  * feeds both b (even lanes b = 0, odd lanes b = 1). */
@@ -402,8 +374,7 @@ void up2_direct_dw(__global const float *restrict x, const ulong x_off,
                    __global const float *restrict dy, const ulong dy_off,
                    __global float *restrict part, const ulong part_off, const uint C_in,
                    const uint H, const uint W, const uint C_out,
-                   const uint rows_per_chunk, const uint rows_total, const uint pstride,
-                   const uint with_bias)
+                   const uint rows_per_chunk, const uint rows_total)
 {
     const uint co0 = get_global_id(0) * TMW;
     const uint ci = get_global_id(1);
@@ -439,15 +410,11 @@ void up2_direct_dw(__global const float *restrict x, const ulong x_off,
     for (int r = 0; r < TMW; r++) {
         const uint co = co0 + (uint)r;
         if (co >= C_out) break;
-        __global float *p = part + part_off + (size_t)chunk * pstride + (ci * C_out + co) * 4;
+        __global float *p = part + part_off + (size_t)chunk * (C_in * C_out * 4) + (ci * C_out + co) * 4;
 #pragma unroll
         for (int a = 0; a < 2; a++) {
             p[a * 2] = HSUM_EVEN(acc[r][a]);
             p[a * 2 + 1] = HSUM_ODD(acc[r][a]);
         }
     }
-    /* An input row i is dy rows 2i and 2i + 1: 4W contiguous floats. */
-    if (with_bias && ci == 0)
-        BIAS_PARTIALS(part + part_off + (size_t)chunk * pstride + C_in * C_out * 4, dy, dy_off,
-                      C_out, co0, H, 4 * W, q0, q1);
 }

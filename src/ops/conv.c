@@ -421,24 +421,20 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
     if (db) CP_TRY(cp_ops_expect_numel(op, db, (size_t)s.c_out, "db"));
     if (!dx && !dw && !db) return CP_OK;
     uint32_t hwo = (uint32_t)(s.ho * s.wo);
-    cp_conv_direct_cfg dc;
-    bool direct = (dx || dw) && cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc);
-    /* The direct dw kernel sums db on the way (it reads dy anyway). */
-    bool db_in_dw = direct && dc.dw_direct && dw && db;
-    if (db && !db_in_dw)
+    if (db)
         CP_TRY(cp_conv_bias_grad(ctx, (uint32_t)s.n, (uint32_t)s.c_out, hwo, dy, db,
                                  accumulate));
     if (!dx && !dw) return CP_OK;
 
     /* The direct route computes dx, and dw where it is the faster one; the
      * rest goes through im2col + GEMM. */
-    if (direct) {
+    cp_conv_direct_cfg dc;
+    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
         cp_ws dws;
         CP_TRY(cp_ws_acquire(ctx, op, workspace, dc.workspace, &dws));
         cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy, dx,
-                                                dc.dw_direct ? dw : NULL,
-                                                db_in_dw ? db : NULL, accumulate, dws.buf,
-                                                dws.off);
+                                                dc.dw_direct ? dw : NULL, accumulate,
+                                                dws.buf, dws.off);
         cp_ws_release(ctx, &dws);
         if (dst != CP_OK || dc.dw_direct || !dw) return dst;
         dx = NULL;

@@ -79,8 +79,7 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     dw_chunks((uint64_t)n * (uint64_t)ho, (uint64_t)(c_in + c_out) * (uint64_t)w * sizeof(float),
               cfg);
     size_t wcount = (size_t)c_out * (size_t)c_in * (size_t)(p->kh * p->kw);
-    /* Partial sums: the weights and the bias of each chunk. */
-    size_t part = cfg->dw_direct ? (wcount + (size_t)c_out) * cfg->dw_chunks : 0;
+    size_t part = cfg->dw_direct ? wcount * cfg->dw_chunks : 0;
     cfg->workspace = part > wcount ? part : wcount;
     return true;
 }
@@ -117,22 +116,17 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
     return cp_enqueue_nd(ctx, k, 3, global, local, NULL);
 }
 
-/* dw (+)= the sum of the dw_chunks partial sums of nw floats at ws (chunks
- * of pstride floats), and db (if not NULL) of the nb floats after them. */
+/* dw (+)= the sum of the dw_chunks partial sums of `count` floats at ws. */
 static cp_status reduce_chunks(cp_context *ctx, const cp_conv_direct_cfg *c, cl_mem ws,
-                               size_t ws_off, cl_uint pstride, cp_tensor *dw, cl_uint nw,
-                               cp_tensor *db, cl_uint nb, bool accumulate)
+                               size_t ws_off, cp_tensor *dw, cl_uint count, bool accumulate)
 {
     cl_kernel r;
     cp_conv_params p = cp_conv3_params();
     CP_TRY(kernel_for(ctx, &p, 1, 1, c, "conv_dw_reduce", &r));
-    if (!db) nb = 0;
     CP_ARGS(r, CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off), CP_ARG(cl_mem, dw->buf),
-            CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_mem, db ? db->buf : dw->buf),
-            CP_ARG(cl_ulong, db ? db->offset : 0), CP_ARG(cl_uint, nw), CP_ARG(cl_uint, nb),
-            CP_ARG(cl_uint, pstride), CP_ARG(cl_uint, c->dw_chunks),
-            CP_ARG(cl_uint, accumulate ? 1u : 0u));
-    return cp_enqueue_1d(ctx, r, nw + nb, 64, NULL);
+            CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_uint, count),
+            CP_ARG(cl_uint, c->dw_chunks), CP_ARG(cl_uint, accumulate ? 1u : 0u));
+    return cp_enqueue_1d(ctx, r, count, 64, NULL);
 }
 
 cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
@@ -148,8 +142,7 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
 cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                   const cp_conv_params *p, const cp_tensor *x,
                                   const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                  cp_tensor *dw, cp_tensor *db, bool accumulate, cl_mem ws,
-                                  size_t ws_off)
+                                  cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
 {
     uint32_t n = (uint32_t)x->shape[0], c_in = (uint32_t)x->shape[1];
     uint32_t h = (uint32_t)x->shape[2], wd = (uint32_t)x->shape[3];
@@ -177,14 +170,12 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                 CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
                 CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
                 CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho), CP_ARG(cl_uint, c->dw_rows),
-                CP_ARG(cl_uint, rows_total), CP_ARG(cl_uint, wcount + c_out),
-                CP_ARG(cl_uint, db ? 1u : 0u));
+                CP_ARG(cl_uint, rows_total));
         size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw,
                             (size_t)c_in * (size_t)(p->kh / c->kyb), c->dw_chunks};
         size_t local[3] = {1, 1, 1};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
-        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, wcount + c_out, dw, wcount, db, c_out,
-                             accumulate));
+        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, dw, wcount, accumulate));
     }
     return CP_OK;
 }
@@ -215,7 +206,7 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
     cfg->ho = 2 * h;
     dw_chunks((uint64_t)n * (uint64_t)h,
               (uint64_t)(c_in + 4 * c_out) * (uint64_t)w * sizeof(float), cfg);
-    cfg->workspace = ((size_t)c_out * (size_t)c_in * 4u + (size_t)c_out) * cfg->dw_chunks;
+    cfg->workspace = (size_t)c_out * (size_t)c_in * 4u * cfg->dw_chunks;
     return true;
 }
 
@@ -253,8 +244,8 @@ cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
 
 cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                  const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
-                                 cp_tensor *dx, cp_tensor *dw, cp_tensor *db, bool accumulate,
-                                 cl_mem ws, size_t ws_off)
+                                 cp_tensor *dx, cp_tensor *dw, bool accumulate, cl_mem ws,
+                                 size_t ws_off)
 {
     cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
     cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
@@ -279,10 +270,10 @@ cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                 CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
                 CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
                 CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, c->dw_rows),
-                CP_ARG(cl_uint, n * h), CP_ARG(cl_uint, nw + c_out), CP_ARG(cl_uint, db ? 1u : 0u));
+                CP_ARG(cl_uint, n * h));
         size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw, c_in, c->dw_chunks};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
-        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, nw + c_out, dw, nw, db, c_out, accumulate));
+        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, dw, nw, accumulate));
     }
     return CP_OK;
 }

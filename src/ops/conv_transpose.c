@@ -170,21 +170,17 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     if (dx) CP_TRY(cp_ops_expect_shape4(op, dx, s.n, s.c_in, s.h, s.w));
     if (dw) CP_TRY(cp_ops_expect_numel(op, dw, cp_tensor_numel(w), "dw"));
     if (db) CP_TRY(cp_ops_expect_numel(op, db, (size_t)s.c_out, "db"));
-    cp_conv_direct_cfg dc;
-    bool kernels = (dx || dw) && cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc);
-    /* The direct dw kernel sums db on the way (it reads dy anyway). */
-    bool db_in_dw = kernels && dw && db;
-    if (db && !db_in_dw)
+    if (db)
         CP_TRY(cp_conv_bias_grad(ctx, (uint32_t)s.n, (uint32_t)s.c_out,
                                  (uint32_t)(s.ho * s.wo), dy, db, accumulate));
     if (!dx && !dw) return CP_OK;
 
-    if (kernels) {
+    cp_conv_direct_cfg dc;
+    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
         cp_ws dws;
         CP_TRY(cp_ws_acquire(ctx, op, workspace, dw ? dc.workspace : 0, &dws));
-        cp_status dst = cp_up2_direct_backward(ctx, &dc, x, w, dy, dx, dw,
-                                               db_in_dw ? db : NULL, accumulate, dws.buf,
-                                               dws.off);
+        cp_status dst = cp_up2_direct_backward(ctx, &dc, x, w, dy, dx, dw, accumulate,
+                                               dws.buf, dws.off);
         cp_ws_release(ctx, &dws);
         return dst;
     }
