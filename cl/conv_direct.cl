@@ -200,9 +200,9 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
         for (int ky = 0; ky < KYB; ky++)
 #pragma unroll
             for (int kx = 0; kx < KW; kx++) acc[r][ky][kx] = (floatv)(0.0f);
-    uint cos[TMW];
+    uint cho[TMW];
 #pragma unroll
-    for (int r = 0; r < TMW; r++) cos[r] = min(co0 + (uint)r, C_out - 1);
+    for (int r = 0; r < TMW; r++) cho[r] = min(co0 + (uint)r, C_out - 1);
 
     for (uint q = q0; q < q1; q++) {
         const uint n = q / Ho, oy = q - n * Ho;
@@ -210,7 +210,7 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
         __global const float *dyr[TMW];
 #pragma unroll
         for (int r = 0; r < TMW; r++)
-            dyr[r] = dy + dy_off + ((size_t)(n * C_out + cos[r]) * Ho + oy) * W;
+            dyr[r] = dy + dy_off + ((size_t)(n * C_out + cho[r]) * Ho + oy) * W;
 #pragma unroll
         for (int ky = 0; ky < KYB; ky++) {
             const int iy = (int)oy + ky0 + ky - PT;
@@ -384,16 +384,16 @@ void up2_direct_dw(__global const float *restrict x, const ulong x_off,
     floatv acc[TMW][2];
 #pragma unroll
     for (int r = 0; r < TMW; r++) acc[r][0] = acc[r][1] = (floatv)(0.0f);
-    uint cos[TMW];
+    uint cho[TMW];
 #pragma unroll
-    for (int r = 0; r < TMW; r++) cos[r] = min(co0 + (uint)r, C_out - 1);
+    for (int r = 0; r < TMW; r++) cho[r] = min(co0 + (uint)r, C_out - 1);
     for (uint q = q0; q < q1; q++) {
         const uint n = q / H, i = q - n * H;
         __global const float *xr = x + x_off + ((size_t)(n * C_in + ci) * H + i) * W;
         __global const float *dr[TMW];
 #pragma unroll
         for (int r = 0; r < TMW; r++)
-            dr[r] = dy + dy_off + ((size_t)(n * C_out + cos[r]) * (2 * H) + 2 * i) * Wo;
+            dr[r] = dy + dy_off + ((size_t)(n * C_out + cho[r]) * (2 * H) + 2 * i) * Wo;
         for (uint ox0 = 0; ox0 < W; ox0 += VW) {
             const floatv v = VLOAD(xr + ox0);
             const floatv lo = shuffle(v, IOTA / (uintv)(2)), hi = shuffle(v, IOTA / (uintv)(2) + (uintv)(VW / 2));
