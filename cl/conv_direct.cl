@@ -81,8 +81,9 @@ inline floatv window(const floatv a, const floatv b, const uint o)
 
 /* The TN + 2 vectors of input row `row` starting at ox0 - VW (zeros
  * outside the row, or for a row outside the image). */
-#define LOAD_ROW(R, row, valid, ox0, W)                                        \
-    _Pragma("unroll") for (int j_ = 0; j_ < TN + 2; j_++) {                    \
+#define LOAD_ROW(R, row, valid, ox0, W) LOAD_ROW_N(R, TN, row, valid, ox0, W)
+#define LOAD_ROW_N(R, tn, row, valid, ox0, W)                                  \
+    _Pragma("unroll") for (int j_ = 0; j_ < (tn) + 2; j_++) {                  \
         const int pos_ = (ox0) + (j_ - 1) * VW;                                \
         R[j_] = (valid) && pos_ >= 0 && pos_ < (int)(W) ? VLOAD((row) + pos_)  \
                                                         : (floatv)(0.0f);      \
@@ -217,11 +218,11 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
             const bool valid = iy >= 0 && iy < (int)H;
             if (!valid) continue;
             __global const float *row = xc + (size_t)iy * W;
-            for (int ox0 = 0; ox0 < (int)W; ox0 += TN * VW) {
-                floatv R[TN + 2];
-                LOAD_ROW(R, row, valid, ox0, W)
+            for (int ox0 = 0; ox0 < (int)W; ox0 += TNW * VW) {
+                floatv R[TNW + 2];
+                LOAD_ROW_N(R, TNW, row, valid, ox0, W)
 #pragma unroll
-                for (int t = 0; t < TN; t++) {
+                for (int t = 0; t < TNW; t++) {
                     floatv s[KW];
 #pragma unroll
                     for (int kx = 0; kx < KW; kx++) s[kx] = SHIFTED(R, t, kx - PL);

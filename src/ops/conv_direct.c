@@ -71,7 +71,10 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     cfg->vw = vw;
     cfg->tn = (w / vw) % 2 == 0 ? 2 : 1;
     cfg->tm = 8;
-    cfg->tmw = 8;
+    /* dw accumulators: TMW·KW vectors (·TNW in flight); more than ~24 of
+     * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
+    cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
+    cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
     cfg->kyb = 1;
     cfg->dw_direct = setting > 0 || w >= DW_MIN_WIDTH;
     cfg->ho = ho;
@@ -89,8 +92,8 @@ static cp_status kernel_for(cp_context *ctx, const cp_conv_params *p, int pt, in
 {
     char opts[192];
     snprintf(opts, sizeof opts,
-             "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d -DTMW=%d -DKYB=%d", p->kh,
-             p->kw, pt, pl, c->vw, c->tn, c->tm, c->tmw, c->kyb);
+             "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d -DTMW=%d -DTNW=%d -DKYB=%d",
+             p->kh, p->kw, pt, pl, c->vw, c->tn, c->tm, c->tmw, c->tnw, c->kyb);
     return cp_kernel_get(ctx, "conv_direct.cl", opts, name, k);
 }
 
@@ -199,8 +202,12 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
     if ((uint64_t)c_out * (uint64_t)c_in * 4u > INT32_MAX) return false;
     cfg->vw = vw;
     cfg->tn = 1;
+    cfg->tnw = 1;
     cfg->tm = 4;
-    cfg->tmw = 8;
+    /* dw accumulators: TMW·KW vectors (·TNW in flight); more than ~24 of
+     * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
+    cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
+    cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
     cfg->kyb = 1;
     cfg->dw_direct = true;
     cfg->ho = 2 * h;
