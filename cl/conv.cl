@@ -207,3 +207,17 @@ __kernel void bias_grad_serial(__global const float *dy, const ulong dy_off,
     const ulong o = db_off + c;
     db[o] = (flags & FLAG_ACCUMULATE) ? db[o] + s : s;
 }
+
+/* dw[i] (+)= sum_c part[c, i] for i < count, chunks in a fixed order: the
+ * reduction of the direct kernels' weight-gradient partial sums
+ * (conv_direct_dw.cl, up2_direct.cl). */
+__kernel void conv_dw_reduce(__global const float *restrict part, const ulong part_off,
+                             __global float *dw, const ulong dw_off, const uint count,
+                             const uint chunks, const uint accumulate)
+{
+    const uint i = get_global_id(0);
+    if (i >= count) return;
+    float s = 0.0f;
+    for (uint c = 0; c < chunks; c++) s += part[part_off + (size_t)c * count + i];
+    dw[dw_off + i] = accumulate ? dw[dw_off + i] + s : s;
+}

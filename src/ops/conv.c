@@ -219,6 +219,17 @@ cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw
     return cp_enqueue_nd(ctx, k, 1, &global, &wg, NULL);
 }
 
+cp_status cp_conv_dw_reduce(cp_context *ctx, cl_mem part, size_t part_off, uint32_t chunks,
+                            cp_tensor *dw, uint32_t count, bool accumulate)
+{
+    cl_kernel k;
+    CP_TRY(kernel_plain(ctx, "conv_dw_reduce", &k));
+    CP_ARGS(k, CP_ARG(cl_mem, part), CP_ARG(cl_ulong, part_off), CP_ARG(cl_mem, dw->buf),
+            CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_uint, count), CP_ARG(cl_uint, chunks),
+            CP_ARG(cl_uint, accumulate ? 1u : 0u));
+    return cp_enqueue_1d(ctx, k, count, 64, NULL);
+}
+
 cp_status cp_conv_bias_inplace(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                                cl_mem y, size_t y_off, const cp_tensor *b)
 {

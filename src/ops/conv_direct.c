@@ -75,7 +75,6 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
      * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
     cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
     cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
-    cfg->kyb = 1;
     cfg->dw_direct = setting > 0 || w >= DW_MIN_WIDTH;
     cfg->ho = ho;
     /* dw: chunks of output rows whose dy and x rows fit DW_CHUNK_BYTES. */
@@ -87,14 +86,23 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     return true;
 }
 
-static cp_status kernel_for(cp_context *ctx, const cp_conv_params *p, int pt, int pl,
-                            const cp_conv_direct_cfg *c, const char *name, cl_kernel *k)
+/* The kernels of cl/conv_direct.cl for padding (pt, pl). */
+static cp_status conv_kernel(cp_context *ctx, const cp_conv_params *p, int pt, int pl,
+                             const cp_conv_direct_cfg *c, const char *name, cl_kernel *k)
 {
-    char opts[192];
-    snprintf(opts, sizeof opts,
-             "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d -DTMW=%d -DTNW=%d -DKYB=%d",
-             p->kh, p->kw, pt, pl, c->vw, c->tn, c->tm, c->tmw, c->tnw, c->kyb);
+    char opts[128];
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTN=%d -DTM=%d",
+             p->kh, p->kw, pt, pl, c->vw, c->tn, c->tm);
     return cp_kernel_get(ctx, "conv_direct.cl", opts, name, k);
+}
+
+static cp_status dw_kernel(cp_context *ctx, const cp_conv_params *p,
+                           const cp_conv_direct_cfg *c, cl_kernel *k)
+{
+    char opts[128];
+    snprintf(opts, sizeof opts, "-DKH=%d -DKW=%d -DPT=%d -DPL=%d -DVW=%d -DTNW=%d -DTMW=%d",
+             p->kh, p->kw, p->pad_top, p->pad_left, c->vw, c->tnw, c->tmw);
+    return cp_kernel_get(ctx, "conv_direct_dw.cl", opts, "conv_direct_dw", k);
 }
 
 /* out[n, c_out, ho, w] (+)= conv(in[n, c_in, h, w], wgt) (+ bias). */
@@ -105,7 +113,7 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
                             cl_mem out, size_t out_off, bool accumulate)
 {
     cl_kernel k;
-    CP_TRY(kernel_for(ctx, p, pt, pl, c, "conv_direct", &k));
+    CP_TRY(conv_kernel(ctx, p, pt, pl, c, "conv_direct", &k));
     cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, in), CP_ARG(cl_ulong, in_off), CP_ARG(cl_mem, wgt),
             CP_ARG(cl_ulong, wgt_off), CP_ARG(cl_mem, bias ? bias->buf : wgt),
@@ -117,19 +125,6 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
                         w / ((size_t)c->tn * (size_t)c->vw), (size_t)n * ho};
     size_t local[3] = {1, 1, 1};
     return cp_enqueue_nd(ctx, k, 3, global, local, NULL);
-}
-
-/* dw (+)= the sum of the dw_chunks partial sums of `count` floats at ws. */
-static cp_status reduce_chunks(cp_context *ctx, const cp_conv_direct_cfg *c, cl_mem ws,
-                               size_t ws_off, cp_tensor *dw, cl_uint count, bool accumulate)
-{
-    cl_kernel r;
-    cp_conv_params p = cp_conv3_params();
-    CP_TRY(kernel_for(ctx, &p, 1, 1, c, "conv_dw_reduce", &r));
-    CP_ARGS(r, CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off), CP_ARG(cl_mem, dw->buf),
-            CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_uint, count),
-            CP_ARG(cl_uint, c->dw_chunks), CP_ARG(cl_uint, accumulate ? 1u : 0u));
-    return cp_enqueue_1d(ctx, r, count, 64, NULL);
 }
 
 cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
@@ -156,7 +151,7 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
          * row iy gathers dy rows iy - (KH-1-PT) + ky', so the padding is
          * KH-1-PT on top (and the output height is H again). */
         cl_kernel k;
-        CP_TRY(kernel_for(ctx, p, p->pad_top, p->pad_left, c, "conv_flip_weights", &k));
+        CP_TRY(conv_kernel(ctx, p, p->pad_top, p->pad_left, c, "conv_flip_weights", &k));
         CP_ARGS(k, CP_ARG(cl_mem, w->buf), CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, ws),
                 CP_ARG(cl_ulong, ws_off), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, c_out));
         CP_TRY(cp_enqueue_1d(ctx, k, wcount, 64, NULL));
@@ -167,7 +162,7 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
     if (dw) {
         /* The in-order queue runs this after the dx kernel that read wt. */
         cl_kernel k;
-        CP_TRY(kernel_for(ctx, p, p->pad_top, p->pad_left, c, "conv_direct_dw", &k));
+        CP_TRY(dw_kernel(ctx, p, c, &k));
         cl_uint rows_total = n * ho;
         CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
                 CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
@@ -175,15 +170,18 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                 CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho), CP_ARG(cl_uint, c->dw_rows),
                 CP_ARG(cl_uint, rows_total));
         size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw,
-                            (size_t)c_in * (size_t)(p->kh / c->kyb), c->dw_chunks};
+                            (size_t)c_in * (size_t)p->kh, c->dw_chunks};
         size_t local[3] = {1, 1, 1};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
-        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, dw, wcount, accumulate));
+        CP_TRY(cp_conv_dw_reduce(ctx, ws, ws_off, c->dw_chunks, dw, wcount, accumulate));
     }
     return CP_OK;
 }
 
 /* ---- up2: 2×2 transposed convolution, stride 2 ---- */
+
+/* Input-gradient channels per work-item of up2_direct_dx (TMX accumulators). */
+#define UP2_DX_TM 16
 
 bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
                           int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
@@ -208,7 +206,6 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
      * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
     cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
     cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
-    cfg->kyb = 1;
     cfg->dw_direct = true;
     cfg->ho = 2 * h;
     dw_chunks((uint64_t)n * (uint64_t)h,
@@ -217,17 +214,14 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
     return true;
 }
 
-static cp_status up2_kernel(cp_context *ctx, const cp_conv_direct_cfg *c, int tm,
-                            const char *name, cl_kernel *k)
+static cp_status up2_kernel(cp_context *ctx, const cp_conv_direct_cfg *c, const char *name,
+                            cl_kernel *k)
 {
-    cp_conv_direct_cfg cc = *c;
-    cc.tm = tm;
-    cp_conv_params p = cp_up2_params();
-    return kernel_for(ctx, &p, 0, 0, &cc, name, k);
+    char opts[96];
+    snprintf(opts, sizeof opts, "-DVW=%d -DTM=%d -DTMX=%d -DTMW=%d", c->vw, c->tm, UP2_DX_TM,
+             c->tmw);
+    return cp_kernel_get(ctx, "up2_direct.cl", opts, name, k);
 }
-
-/* Input-gradient channels per work-item of up2_direct_dx (TM accumulators). */
-#define UP2_DX_TM 16
 
 cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *b,
@@ -236,7 +230,7 @@ cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
     cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
     cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
     cl_kernel k;
-    CP_TRY(up2_kernel(ctx, c, c->tm, "up2_direct", &k));
+    CP_TRY(up2_kernel(ctx, c, "up2_direct", &k));
     cl_uint flags = b ? 2u : 0u;
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, w->buf),
             CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, b ? b->buf : w->buf),
@@ -259,7 +253,7 @@ cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
     size_t local[3] = {1, 1, 1};
     if (dx) {
         cl_kernel k;
-        CP_TRY(up2_kernel(ctx, c, UP2_DX_TM, "up2_direct_dx", &k));
+        CP_TRY(up2_kernel(ctx, c, "up2_direct_dx", &k));
         CP_ARGS(k, CP_ARG(cl_mem, dy->buf), CP_ARG(cl_ulong, dy->offset),
                 CP_ARG(cl_mem, w->buf), CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, dx->buf),
                 CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
@@ -272,7 +266,7 @@ cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
     if (dw) {
         cl_uint nw = c_out * c_in * 4u;
         cl_kernel k;
-        CP_TRY(up2_kernel(ctx, c, c->tm, "up2_direct_dw", &k));
+        CP_TRY(up2_kernel(ctx, c, "up2_direct_dw", &k));
         CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
                 CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, ws), CP_ARG(cl_ulong, ws_off),
                 CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h), CP_ARG(cl_uint, wd),
@@ -280,7 +274,7 @@ cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
                 CP_ARG(cl_uint, n * h));
         size_t global[3] = {(c_out + (size_t)c->tmw - 1) / (size_t)c->tmw, c_in, c->dw_chunks};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
-        CP_TRY(reduce_chunks(ctx, c, ws, ws_off, dw, nw, accumulate));
+        CP_TRY(cp_conv_dw_reduce(ctx, ws, ws_off, c->dw_chunks, dw, nw, accumulate));
     }
     return CP_OK;
 }

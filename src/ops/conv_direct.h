@@ -7,7 +7,7 @@
 
 typedef struct cp_conv_direct_cfg {
     int vw, tn, tm, tmw;   /* kernel tile: vector width, vectors, channels */
-    int tnw, kyb;          /* dw: vectors and kernel rows per work-item */
+    int tnw;               /* dw: vectors per step */
     bool dw_direct;        /* dw by the direct kernel (else im2col + GEMM) */
     int64_t ho;            /* output height */
     uint32_t dw_rows;      /* output rows per dw chunk */

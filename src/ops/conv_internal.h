@@ -35,6 +35,10 @@ cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, 
 /* db[c] (+)= sum over n, p of dy[n, c, p] (one work-group per channel). */
 cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                             const cp_tensor *dy, cp_tensor *db, bool accumulate);
+/* dw (+)= the sum of `chunks` partial sums of `count` floats each, stored
+ * one after the other from part_off (fixed order: deterministic). */
+cp_status cp_conv_dw_reduce(cp_context *ctx, cl_mem part, size_t part_off, uint32_t chunks,
+                            cp_tensor *dw, uint32_t count, bool accumulate);
 /* y[n, c, p] += b[c], in place. */
 cp_status cp_conv_bias_inplace(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                                cl_mem y, size_t y_off, const cp_tensor *b);

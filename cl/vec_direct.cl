@@ -1,0 +1,72 @@
+/* Shared by the direct convolution kernels (conv_direct.cl,
+ * conv_direct_dw.cl, up2_direct.cl), pulled in with #include: the VW-wide
+ * vector type and its constants, and the row loads and shifts. No kernels.
+ * VW (4, 8 or 16) comes from the build options. */
+
+#if VW == 4
+typedef float4 floatv;
+typedef uint4 uintv;
+#define VLOAD(p) vload4(0, (p))
+#define VSTORE(v, p) vstore4((v), 0, (p))
+#define IOTA ((uint4)(0, 1, 2, 3))
+#define ZIP_LO ((uint4)(0, 4, 1, 5))
+#define ZIP_HI ((uint4)(2, 6, 3, 7))
+#define EVENS ((uint4)(0, 2, 4, 6))
+#define HSUM_EVEN(v) ((v).s0 + (v).s2)
+#define HSUM_ODD(v) ((v).s1 + (v).s3)
+#define HSUM(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3))
+#elif VW == 8
+typedef float8 floatv;
+typedef uint8 uintv;
+#define VLOAD(p) vload8(0, (p))
+#define VSTORE(v, p) vstore8((v), 0, (p))
+#define IOTA ((uint8)(0, 1, 2, 3, 4, 5, 6, 7))
+#define ZIP_LO ((uint8)(0, 8, 1, 9, 2, 10, 3, 11))
+#define ZIP_HI ((uint8)(4, 12, 5, 13, 6, 14, 7, 15))
+#define EVENS ((uint8)(0, 2, 4, 6, 8, 10, 12, 14))
+#define HSUM_EVEN(v) (((v).s0 + (v).s2) + ((v).s4 + (v).s6))
+#define HSUM_ODD(v) (((v).s1 + (v).s3) + ((v).s5 + (v).s7))
+#define HSUM(v) ((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7)))
+#elif VW == 16
+typedef float16 floatv;
+typedef uint16 uintv;
+#define VLOAD(p) vload16(0, (p))
+#define VSTORE(v, p) vstore16((v), 0, (p))
+#define IOTA ((uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+#define ZIP_LO ((uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
+#define ZIP_HI ((uint16)(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+#define EVENS ((uint16)(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30))
+#define HSUM_EVEN(v) ((((v).s0 + (v).s2) + ((v).s4 + (v).s6)) + (((v).s8 + (v).sa) + ((v).sc + (v).se)))
+#define HSUM_ODD(v) ((((v).s1 + (v).s3) + ((v).s5 + (v).s7)) + (((v).s9 + (v).sb) + ((v).sd + (v).sf)))
+#define HSUM(v)                                                                              \
+    (((((v).s0 + (v).s1) + ((v).s2 + (v).s3)) + (((v).s4 + (v).s5) + ((v).s6 + (v).s7))) + \
+     ((((v).s8 + (v).s9) + ((v).sa + (v).sb)) + (((v).sc + (v).sd) + ((v).se + (v).sf))))
+#else
+#error "VW must be 4, 8 or 16"
+#endif
+
+#define FLAG_ACCUMULATE 1u
+#define FLAG_BIAS 2u
+
+/* Elements [o, o + VW) of the concatenation (a, b), 0 <= o < VW; o is a
+ * constant once the kernel-column loop is unrolled. */
+inline floatv window(const floatv a, const floatv b, const uint o)
+{
+    if (o == 0) return a;
+    return shuffle2(a, b, IOTA + (uintv)(o));
+}
+
+/* The VW pixels from ox0 + t·VW + s (-VW <= s < VW) out of the row
+ * vectors R (R[j] starts at ox0 + (j - 1)·VW). */
+#define SHIFTED(R, t, s) ((s) < 0 ? window(R[(t)], R[(t) + 1], (uint)(VW + (s))) \
+                                  : window(R[(t) + 1], R[(t) + 2], (uint)(s)))
+
+/* The TN + 2 vectors of input row `row` starting at ox0 - VW (zeros
+ * outside the row, or for a row outside the image). */
+#define LOAD_ROW(R, row, valid, ox0, W) LOAD_ROW_N(R, TN, row, valid, ox0, W)
+#define LOAD_ROW_N(R, tn, row, valid, ox0, W)                                  \
+    _Pragma("unroll") for (int j_ = 0; j_ < (tn) + 2; j_++) {                  \
+        const int pos_ = (ox0) + (j_ - 1) * VW;                                \
+        R[j_] = (valid) && pos_ >= 0 && pos_ < (int)(W) ? VLOAD((row) + pos_)  \
+                                                        : (floatv)(0.0f);      \
+    }
