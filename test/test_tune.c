@@ -255,15 +255,29 @@ START_TEST(test_tune_model_shapes)
 {
     cp_gemm_shape *s;
     int n;
-    TU_OK(cp_tune_model_shapes("tiny", 8, &s, &n));
+    TU_OK(cp_tune_model_shapes(NULL, "tiny", 8, &s, &n));
     ck_assert_int_gt(n, 30);
     bool found = false; /* G.enc2.conv3 forward: M 32, N 8192, K 144 */
     for (int i = 0; i < n; i++)
         if (!s[i].ta && !s[i].tb && s[i].m == 32 && s[i].n == 8192 && s[i].k == 144) found = true;
     ck_assert(found);
     free(s);
-    ck_assert_int_eq(cp_tune_model_shapes("nope", 8, &s, &n), CP_ERR_INVALID_ARGUMENT);
-    ck_assert_int_eq(cp_tune_model_shapes("tiny", 0, &s, &n), CP_ERR_INVALID_ARGUMENT);
+    /* With the device's direct convolutions, their GEMMs are not listed. */
+    cp_context *ctx = tu_ctx();
+    int all = n;
+    setenv("CLINPAINT_CONV", "direct", 1);
+    TU_OK(cp_tune_model_shapes(ctx, "tiny", 8, &s, &n));
+    ck_assert_int_lt(n, all);
+    for (int i = 0; i < n; i++) /* G.enc2.conv3 forward runs direct */
+        ck_assert(!(!s[i].ta && !s[i].tb && s[i].m == 32 && s[i].n == 8192 && s[i].k == 144));
+    free(s);
+    setenv("CLINPAINT_CONV", "gemm", 1);
+    TU_OK(cp_tune_model_shapes(ctx, "tiny", 8, &s, &n));
+    ck_assert_int_eq(n, all);
+    free(s);
+    unsetenv("CLINPAINT_CONV");
+    ck_assert_int_eq(cp_tune_model_shapes(NULL, "nope", 8, &s, &n), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(cp_tune_model_shapes(NULL, "tiny", 0, &s, &n), CP_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 

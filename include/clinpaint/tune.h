@@ -73,10 +73,12 @@ typedef struct cp_gemm_shape {
 } cp_gemm_shape;
 
 /* The GEMM shapes of the training graph of a preset at batch `batch`
- * (conv forward / dx / dw, transposed conv, dense), deduplicated. Caller
+ * (conv forward / dx / dw, transposed conv, dense), deduplicated. With a
+ * context, the passes its device runs without GEMM (the direct convolution
+ * kernels of CPU devices) are left out; ctx NULL lists them all. Caller
  * frees *shapes. */
-cp_status cp_tune_model_shapes(const char *preset, int batch, cp_gemm_shape **shapes,
-                               int *count);
+cp_status cp_tune_model_shapes(cp_context *ctx, const char *preset, int batch,
+                               cp_gemm_shape **shapes, int *count);
 
 /* Path of the tuning file of ctx's device in the cache folder (keyed by
  * device name and driver version); false if there is no cache folder. */

@@ -5,6 +5,7 @@
 
 #include "clinpaint/model.h"
 #include "clinpaint/tune.h"
+#include "ops/conv_direct.h"
 #include "runtime/check.h"
 
 cp_status cp_gemm_time(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r,
@@ -45,23 +46,34 @@ static cp_status add(shape_list *l, bool ta, bool tb, size_t m, size_t n, size_t
     return CP_OK;
 }
 
-/* conv k×k, stride 1, size kept: see src/ops/conv.c. */
-static cp_status conv(shape_list *l, const char *name, int batch, int cin, int cout, int ks,
-                      int hw)
+/* conv k×k, stride 1, size kept: see src/ops/conv.c. With a context, the
+ * passes that its device runs with the direct kernels (no GEMM) are left out. */
+static cp_status conv(shape_list *l, cp_context *ctx, const char *name, int batch, int cin,
+                      int cout, int ks, int hw)
 {
     size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cin * (size_t)(ks * ks);
+    cp_conv_params prm = ks == 3 ? cp_conv3_params() : cp_conv2_params();
+    cp_conv_direct_cfg dc;
+    bool direct = ctx && cp_conv_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc);
     char lb[64];
-    snprintf(lb, sizeof lb, "%s fwd", name);
-    CP_TRY(add(l, false, false, (size_t)cout, p, kk, lb));
-    snprintf(lb, sizeof lb, "%s dx", name);
-    CP_TRY(add(l, true, false, kk, p, (size_t)cout, lb));
+    if (!direct) {
+        snprintf(lb, sizeof lb, "%s fwd", name);
+        CP_TRY(add(l, false, false, (size_t)cout, p, kk, lb));
+        snprintf(lb, sizeof lb, "%s dx", name);
+        CP_TRY(add(l, true, false, kk, p, (size_t)cout, lb));
+    }
+    if (direct && dc.dw_direct) return CP_OK;
     snprintf(lb, sizeof lb, "%s dw", name);
     return add(l, false, true, (size_t)cout, kk, p, lb);
 }
 
 /* up2 (transposed conv 2×2 stride 2) on an input of hw×hw: see conv_transpose.c. */
-static cp_status up2(shape_list *l, const char *name, int batch, int cin, int cout, int hw)
+static cp_status up2(shape_list *l, cp_context *ctx, const char *name, int batch, int cin,
+                     int cout, int hw)
 {
+    cp_conv_params prm = cp_up2_params();
+    cp_conv_direct_cfg dc;
+    if (ctx && cp_up2_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc)) return CP_OK;
     size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cout * 4;
     char lb[64];
     snprintf(lb, sizeof lb, "%s fwd", name);
@@ -84,7 +96,8 @@ static cp_status dense(shape_list *l, const char *name, int batch, size_t f, siz
     return add(l, true, false, o, f, (size_t)batch, lb);
 }
 
-static cp_status model_shapes(const cp_model_config *c, int batch, shape_list *l)
+static cp_status model_shapes(cp_context *ctx, const cp_model_config *c, int batch,
+                              shape_list *l)
 {
     char nm[48];
     int s = c->size;
@@ -93,9 +106,9 @@ static cp_status model_shapes(const cp_model_config *c, int batch, shape_list *l
         int cin = net == 0 ? 4 : 3, hw = s;
         for (int i = 0; i < 6; i++) {
             snprintf(nm, sizeof nm, "%s%d.conv3", net == 0 ? "G.enc" : "D.", i + 1);
-            CP_TRY(conv(l, nm, batch, cin, c->widths[i], 3, hw));
+            CP_TRY(conv(l, ctx, nm, batch, cin, c->widths[i], 3, hw));
             snprintf(nm, sizeof nm, "%s%d.conv2", net == 0 ? "G.enc" : "D.", i + 1);
-            CP_TRY(conv(l, nm, batch, c->widths[i], c->widths[i], 2, hw));
+            CP_TRY(conv(l, ctx, nm, batch, c->widths[i], c->widths[i], 2, hw));
             cin = c->widths[i];
             if (i < 5) hw /= 2;
         }
@@ -112,21 +125,21 @@ static cp_status model_shapes(const cp_model_config *c, int batch, shape_list *l
     for (int j = 1; j <= 6; j++) {
         int dj = c->widths[6 - j];
         snprintf(nm, sizeof nm, "G.dec%d.conv3", j);
-        CP_TRY(conv(l, nm, batch, d, dj, 3, hw));
+        CP_TRY(conv(l, ctx, nm, batch, d, dj, 3, hw));
         if (j < 6) {
             snprintf(nm, sizeof nm, "G.dec%d.up2", j);
-            CP_TRY(up2(l, nm, batch, dj, dj, hw));
+            CP_TRY(up2(l, ctx, nm, batch, dj, dj, hw));
             hw *= 2;
         } else {
-            CP_TRY(conv(l, "G.dec6.conv2", batch, dj, 3, 2, hw));
+            CP_TRY(conv(l, ctx, "G.dec6.conv2", batch, dj, 3, 2, hw));
         }
         d = dj;
     }
     return CP_OK;
 }
 
-cp_status cp_tune_model_shapes(const char *preset, int batch, cp_gemm_shape **shapes,
-                               int *count)
+cp_status cp_tune_model_shapes(cp_context *ctx, const char *preset, int batch,
+                               cp_gemm_shape **shapes, int *count)
 {
     *shapes = NULL;
     *count = 0;
@@ -134,7 +147,7 @@ cp_status cp_tune_model_shapes(const char *preset, int batch, cp_gemm_shape **sh
     cp_model_config c;
     CP_TRY(cp_model_config_preset(preset, &c));
     shape_list l = {0};
-    cp_status st = model_shapes(&c, batch, &l);
+    cp_status st = model_shapes(ctx, &c, batch, &l);
     if (st != CP_OK) {
         free(l.v);
         return st;

@@ -133,7 +133,7 @@ int cmd_tune(int argc, char **argv)
         snprintf(shapes[0].label, sizeof shapes[0].label, "square %ld", square);
         n = 1;
     } else {
-        st = cp_tune_model_shapes(preset, (int)batch, &shapes, &n);
+        st = cp_tune_model_shapes(NULL, preset, (int)batch, &shapes, &n); /* checks the preset */
         if (st != CP_OK) {
             free(shapes);
             return cli_usage_error("tune", "%s", cp_last_error());
@@ -146,6 +146,24 @@ int cmd_tune(int argc, char **argv)
     if (st != CP_OK) {
         free(shapes);
         return cli_fail("tune", st);
+    }
+    if (!square) {
+        /* Only the GEMMs this device runs (not its direct convolutions). */
+        free(shapes);
+        shapes = NULL;
+        st = cp_tune_model_shapes(ctx, preset, (int)batch, &shapes, &n);
+        if (st == CP_OK && n == 0) {
+            printf("tune: every layer of %s runs without GEMM on %s; nothing to tune\n",
+                   preset, cp_context_device(ctx)->name);
+            cp_context_free(ctx);
+            free(shapes);
+            return CLI_EXIT_OK;
+        }
+        if (st != CP_OK) {
+            cp_context_free(ctx);
+            free(shapes);
+            return cli_fail("tune", st);
+        }
     }
     int rc;
     if (do_bench) {
