@@ -416,6 +416,9 @@ START_TEST(test_conv_gradcheck)
     gradcheck_case("conv3", &c3, 2, 3, 5, 6, 4, 500);
     gradcheck_case("conv2", &c2, 2, 3, 5, 4, 3, 501);
     gradcheck_case("stride 2 asym", &st, 2, 2, 7, 6, 3, 502);
+    /* widths the direct kernels take (vectors of 8 and of 4) */
+    gradcheck_case("conv3 w8", &c3, 1, 2, 3, 8, 3, 503);
+    gradcheck_case("conv2 w4 batch 2", &c2, 2, 2, 3, 4, 2, 504);
 }
 END_TEST
 
