@@ -223,7 +223,8 @@ END_TEST
 /* Shapes of the direct kernels' edge cases: vector widths 4, 8 and 16 with
  * one or two vectors per work-item (widths 12, 20, 24, 48, 64), channel
  * counts that leave partial channel blocks (3, 5, 9, 13), odd heights,
- * batch 1, and dw chunks of which the last is partial (100 rows of 64). */
+ * batch 1, and dw chunks of which the last is partial (4 MiB chunks: 128
+ * rows of 64 + 64 channels × 64 px, then 72). */
 START_TEST(test_conv_direct_shapes)
 {
     tu_set_conv_route(_i);
@@ -233,7 +234,7 @@ START_TEST(test_conv_direct_shapes)
         {"conv3 w24 (vw 8) 9->13", cp_conv3_params(), 3, 9, 3, 24, 13, 0, WS_NONE, false},
         {"conv2 w48 (vw 16, odd vectors) 4->3", cp_conv2_params(), 2, 4, 9, 48, 3, 1, WS_EXACT, true},
         {"conv3 w64 batch 1, 1 row 6->10", cp_conv3_params(), 1, 6, 1, 64, 10, 0, WS_EXACT, true},
-        {"conv3 32 wide, partial dw chunk 64->64", cp_conv3_params(), 1, 64, 100, 32, 64, 0,
+        {"conv3 64 wide, partial dw chunk 64->64", cp_conv3_params(), 2, 64, 100, 64, 64, 0,
          WS_OFFSET, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);

@@ -211,7 +211,8 @@ START_TEST(test_up2_shapes)
         {"tiny dec5 up2 32->32 32x32", cp_up2_params(), 2, 32, 32, 32, 32, 0, WS_EXACT, true},
         /* direct kernels' edges: 3 vectors of 4, partial channel blocks
          * (forward 4, dx 16, dw 8 channels per work-item), 48 = 3 × 16,
-         * a partial dw chunk (100 rows of 64 channels × 64 pixels) */
+         * a partial dw chunk (4 MiB chunks: 51 rows of 64 + 4·64 channels
+         * × 64 px, then 49) */
         {"up2 w12 batch 1, 17->5", cp_up2_params(), 1, 17, 3, 12, 5, 0, WS_EXACT, true},
         {"up2 w48 3->9 offsets", cp_up2_params(), 2, 3, 5, 48, 9, 2, WS_OFFSET, true},
         {"up2 w64 partial dw chunk 64->64", cp_up2_params(), 1, 64, 100, 64, 64, 0, WS_EXACT,
