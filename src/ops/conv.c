@@ -332,9 +332,9 @@ size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int6
     conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
     size_t gemm = pl.gemm_t + pl.col + pl.tmp;
     cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc))
-        return dc.dw_direct || dc.workspace > gemm ? dc.workspace : gemm;
-    return gemm;
+    if (!cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return gemm;
+    if (dc.fwd_direct && dc.dx_direct && dc.dw_direct) return dc.workspace;
+    return dc.workspace > gemm ? dc.workspace : gemm;
 }
 
 typedef struct conv_shape {
@@ -386,7 +386,7 @@ cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_t
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
     CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
     cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) && dc.fwd_direct)
         return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y);
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;
@@ -437,18 +437,21 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                                  accumulate));
     if (!dx && !dw) return CP_OK;
 
-    /* The direct route computes dx, and dw where it is the faster one; the
-     * rest goes through im2col + GEMM. */
+    /* The passes the direct kernels do faster go there; the rest through
+     * im2col + GEMM. */
     cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
+    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) &&
+        ((dx && dc.dx_direct) || (dw && dc.dw_direct))) {
         cp_ws dws;
         CP_TRY(cp_ws_acquire(ctx, op, workspace, dc.workspace, &dws));
-        cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy, dx,
+        cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy,
+                                                dc.dx_direct ? dx : NULL,
                                                 dc.dw_direct ? dw : NULL, accumulate,
                                                 dws.buf, dws.off);
         cp_ws_release(ctx, &dws);
-        if (dst != CP_OK || dc.dw_direct || !dw) return dst;
-        dx = NULL;
+        if (dc.dx_direct) dx = NULL;
+        if (dc.dw_direct) dw = NULL;
+        if (dst != CP_OK || (!dx && !dw)) return dst;
     }
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;

@@ -21,7 +21,13 @@
  * measured on PoCL / AVX-512 at base's shapes, batch 8 (notes/ops.md). */
 #define MIN_WIDTH 16
 #define DW_MIN_WIDTH 32
-#define UP2_MIN_WIDTH 4
+/* up2 by input width (base's decoder, batch 8; direct / GEMM ms):
+ * forward 4 px 1.1 / 0.7, 8 px 2.8 / 2.7, 16 px+ 2-5x faster direct;
+ * dx 16 px 17.0 / 9.7, 32 px 11.2 / 21.8; dw 32 px 15.0 / 13.1, 64 px
+ * 15.3 / 20.9. */
+#define UP2_MIN_WIDTH 8
+#define UP2_DX_MIN_WIDTH 32
+#define UP2_DW_MIN_WIDTH 64
 /* Bytes of dy + x rows per dw chunk. Measured on base's 32-128 px layers at
  * batch 8: 256 KiB 133 ms, 1 MiB 115 ms, 4 MiB 109 ms, 16 MiB+ 112 ms (fewer
  * chunks: fewer partial sums and row-loop restarts; L3 holds the chunk). */
@@ -60,9 +66,6 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     if (!p || p->stride_h != 1 || p->stride_w != 1 || !cp_conv_out_size(p, h, w, &ho, &wo) ||
         wo != w || n < 1 || c_in < 1 || c_out < 1)
         return false;
-    /* On narrow maps a row is one or two vectors and the im2col matrix is
-     * small: im2col + GEMM is faster there (notes/bench.md). */
-    if (setting == 0 && w < MIN_WIDTH) return false;
     int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
     if (vw == 0) return false;
     /* Every kernel-column shift (forward and the flipped dx) within two
@@ -77,6 +80,9 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
      * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
     cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
     cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
+    /* On narrow maps a row is one or two vectors and the im2col matrix is
+     * small: im2col + GEMM is faster there (notes/ops.md). */
+    cfg->fwd_direct = cfg->dx_direct = setting > 0 || w >= MIN_WIDTH;
     cfg->dw_direct = setting > 0 || w >= DW_MIN_WIDTH;
     cfg->ho = ho;
     /* dw: chunks of output rows whose dy and x rows fit DW_CHUNK_BYTES. */
@@ -84,8 +90,9 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
               cfg);
     size_t wcount = (size_t)c_out * (size_t)c_in * (size_t)(p->kh * p->kw);
     size_t part = cfg->dw_direct ? wcount * cfg->dw_chunks : 0;
-    cfg->workspace = part > wcount ? part : wcount;
-    return true;
+    size_t flipped = cfg->dx_direct ? wcount : 0;
+    cfg->workspace = part > flipped ? part : flipped;
+    return cfg->fwd_direct || cfg->dx_direct || cfg->dw_direct;
 }
 
 /* The kernels of cl/conv_direct.cl for padding (pt, pl). */
@@ -182,7 +189,8 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
 
 /* ---- up2: 2×2 transposed convolution, stride 2 ---- */
 
-/* Input-gradient channels per work-item of up2_direct_dx (TMX accumulators). */
+/* Input-gradient channels per work-item of up2_direct_dx (TMX accumulators;
+ * 16 ran 15-20 % faster than 8 on base's 32 and 64 px layers). */
 #define UP2_DX_TM 16
 
 bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
@@ -196,24 +204,21 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
         p->pad_top || p->pad_left || p->pad_bottom || p->pad_right || n < 1 || c_in < 1 ||
         c_out < 1 || h < 1)
         return false;
-    if (setting == 0 && w < UP2_MIN_WIDTH) return false;
     int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
     if (vw == 0) return false;
     if ((uint64_t)c_out * (uint64_t)c_in * 4u > INT32_MAX) return false;
     cfg->vw = vw;
     cfg->tn = 1;
-    cfg->tnw = 1;
     cfg->tm = 4;
-    /* dw accumulators: TMW·KW vectors (·TNW in flight); more than ~24 of
-     * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
-    cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
-    cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
-    cfg->dw_direct = true;
+    cfg->tmw = 8;
+    cfg->fwd_direct = setting > 0 || w >= UP2_MIN_WIDTH;
+    cfg->dx_direct = setting > 0 || w >= UP2_DX_MIN_WIDTH;
+    cfg->dw_direct = setting > 0 || w >= UP2_DW_MIN_WIDTH;
     cfg->ho = 2 * h;
     dw_chunks((uint64_t)n * (uint64_t)h,
               (uint64_t)(c_in + 4 * c_out) * (uint64_t)w * sizeof(float), cfg);
-    cfg->workspace = (size_t)c_out * (size_t)c_in * 4u * cfg->dw_chunks;
-    return true;
+    cfg->workspace = cfg->dw_direct ? (size_t)c_out * (size_t)c_in * 4u * cfg->dw_chunks : 0;
+    return cfg->fwd_direct || cfg->dx_direct || cfg->dw_direct;
 }
 
 static cp_status up2_kernel(cp_context *ctx, const cp_conv_direct_cfg *c, const char *name,

@@ -8,17 +8,19 @@
 typedef struct cp_conv_direct_cfg {
     int vw, tn, tm, tmw;   /* kernel tile: vector width, vectors, channels */
     int tnw;               /* dw: vectors per step */
-    bool dw_direct;        /* dw by the direct kernel (else im2col + GEMM) */
+    bool fwd_direct, dx_direct, dw_direct; /* passes on the direct kernels (the
+                                              others: im2col + GEMM) */
     int64_t ho;            /* output height */
     uint32_t dw_rows;      /* output rows per dw chunk */
     uint32_t dw_chunks;    /* dw chunks (partial sums) */
     size_t workspace;      /* floats the backward pass needs */
 } cp_conv_direct_cfg;
 
-/* True (and cfg filled) when this convolution takes the direct route: a CPU
- * device (or CLINPAINT_CONV=direct), a map at least 16 wide (any width
- * with CLINPAINT_CONV=direct), stride 1, output width = input width,
- * a width divisible by 4 and padding within one vector. */
+/* True (and cfg filled) when some pass of this convolution takes the direct
+ * route (cfg says which): a CPU device (or CLINPAINT_CONV=direct), stride
+ * 1, output width = input width, a width divisible by 4, padding within one
+ * vector, and (unless CLINPAINT_CONV=direct) a map wide enough for the pass
+ * to be faster than im2col + GEMM (notes/ops.md). */
 bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
                            int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg);
 

@@ -62,10 +62,12 @@ size_t cp_conv_transpose2d_workspace_floats(cp_context *ctx, const cp_conv_param
 {
     if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_transpose_out_size(p, h, w, NULL, NULL))
         return 0;
-    cp_conv_direct_cfg dc;
-    if (cp_up2_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return dc.workspace;
     tplan pl = plan_t(ctx, n, c_in, h, w, c_out, p);
-    return pl.gemm_t + pl.col + pl.xp;
+    size_t gemm = pl.gemm_t + pl.col + pl.xp;
+    cp_conv_direct_cfg dc;
+    if (!cp_up2_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return gemm;
+    if (dc.fwd_direct && dc.dx_direct && dc.dw_direct) return dc.workspace;
+    return dc.workspace > gemm ? dc.workspace : gemm;
 }
 
 typedef struct tshape {
@@ -125,7 +127,7 @@ cp_status cp_conv_transpose2d_forward(cp_context *ctx, const cp_conv_params *p,
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
     CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
     cp_conv_direct_cfg dc;
-    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) && dc.fwd_direct)
         return cp_up2_direct_forward(ctx, &dc, x, w, b, y);
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
@@ -176,13 +178,17 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     if (!dx && !dw) return CP_OK;
 
     cp_conv_direct_cfg dc;
-    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc)) {
+    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) &&
+        ((dx && dc.dx_direct) || (dw && dc.dw_direct))) {
+        bool ddw = dw && dc.dw_direct;
         cp_ws dws;
-        CP_TRY(cp_ws_acquire(ctx, op, workspace, dw ? dc.workspace : 0, &dws));
-        cp_status dst = cp_up2_direct_backward(ctx, &dc, x, w, dy, dx, dw, accumulate,
-                                               dws.buf, dws.off);
+        CP_TRY(cp_ws_acquire(ctx, op, workspace, ddw ? dc.workspace : 0, &dws));
+        cp_status dst = cp_up2_direct_backward(ctx, &dc, x, w, dy, dc.dx_direct ? dx : NULL,
+                                               ddw ? dw : NULL, accumulate, dws.buf, dws.off);
         cp_ws_release(ctx, &dws);
-        return dst;
+        if (dc.dx_direct) dx = NULL;
+        if (dc.dw_direct) dw = NULL;
+        if (dst != CP_OK || (!dx && !dw)) return dst;
     }
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;

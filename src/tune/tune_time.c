@@ -56,9 +56,11 @@ static cp_status conv(shape_list *l, cp_context *ctx, const char *name, int batc
     cp_conv_direct_cfg dc;
     bool direct = ctx && cp_conv_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc);
     char lb[64];
-    if (!direct) {
+    if (!direct || !dc.fwd_direct) {
         snprintf(lb, sizeof lb, "%s fwd", name);
         CP_TRY(add(l, false, false, (size_t)cout, p, kk, lb));
+    }
+    if (!direct || !dc.dx_direct) {
         snprintf(lb, sizeof lb, "%s dx", name);
         CP_TRY(add(l, true, false, kk, p, (size_t)cout, lb));
     }
@@ -73,13 +75,18 @@ static cp_status up2(shape_list *l, cp_context *ctx, const char *name, int batch
 {
     cp_conv_params prm = cp_up2_params();
     cp_conv_direct_cfg dc;
-    if (ctx && cp_up2_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc)) return CP_OK;
+    bool direct = ctx && cp_up2_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc);
     size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cout * 4;
     char lb[64];
-    snprintf(lb, sizeof lb, "%s fwd", name);
-    CP_TRY(add(l, true, false, kk, p, (size_t)cin, lb));
-    snprintf(lb, sizeof lb, "%s dx", name);
-    CP_TRY(add(l, false, false, (size_t)cin, p, kk, lb));
+    if (!direct || !dc.fwd_direct) {
+        snprintf(lb, sizeof lb, "%s fwd", name);
+        CP_TRY(add(l, true, false, kk, p, (size_t)cin, lb));
+    }
+    if (!direct || !dc.dx_direct) {
+        snprintf(lb, sizeof lb, "%s dx", name);
+        CP_TRY(add(l, false, false, (size_t)cin, p, kk, lb));
+    }
+    if (direct && dc.dw_direct) return CP_OK;
     snprintf(lb, sizeof lb, "%s dw", name);
     return add(l, false, true, (size_t)cin, kk, p, lb);
 }
