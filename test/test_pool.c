@@ -181,6 +181,18 @@ START_TEST(ties_first_maximum_wins)
     cp_tensor_free(ctx, &tdx);
     free(x);
 
+    /* The same 16 tie patterns along one row of 20 windows: the kernels'
+     * 8-window vector path (two blocks) and the scalar tail (4 windows). */
+    shape4 s1 = {1, 2, 2, 40};
+    x = malloc(numel(s1) * sizeof *x);
+    for (int64_t c = 0; c < s1.c; c++)
+        for (int win = 0; win < 20; win++)
+            for (int k = 0; k < 4; k++)
+                x[c * 80 + (k / 2) * 40 + 2 * win + k % 2] =
+                    ((win + 5 * c) % 16 >> k) & 1 ? 1.5f : -0.5f;
+    check_case(x, s1, &r);
+    free(x);
+
     /* Three levels on larger, odd-sized input: ties everywhere. */
     shape4 s2 = {2, 3, 9, 11};
     x = malloc(numel(s2) * sizeof *x);
@@ -207,6 +219,47 @@ START_TEST(nan_propagates)
     free(y);
     cp_tensor_free(ctx, &tx);
     cp_tensor_free(ctx, &ty);
+
+    /* The vector path (8 windows per work-item): a row of 8 windows, NaN at
+     * window element 0, 1, 2 or 3 after / before larger numbers. */
+    float xw[2 * 16];
+    for (int i = 0; i < 32; i++) xw[i] = (float)i * 0.25f; /* no ties: bottom-right wins */
+    xw[0] = NAN;          /* window 0: NaN first */
+    xw[2 * 2 + 1] = NAN;  /* window 2: NaN second */
+    xw[16 + 2 * 5] = NAN; /* window 5: NaN third, after 2.5 and 2.75 */
+    xw[16 + 2 * 7 + 1] = NAN; /* window 7: NaN last */
+    xw[2 * 3 + 1] = NAN;      /* window 3: two NaNs, the first (element 1) wins */
+    xw[16 + 2 * 3 + 1] = NAN;
+    cp_tensor twx = tu_tensor_from(xw, 1, 1, 2, 16, "x");
+    cp_tensor twy = tu_tensor_poisoned(1, 1, 1, 8, "y");
+    TU_OK(cp_maxpool2_forward(ctx, &twx, &twy));
+    y = tu_download(&twy);
+    for (int win = 0; win < 8; win++) {
+        bool nan_window = win == 0 || win == 2 || win == 3 || win == 5 || win == 7;
+        if (nan_window) ck_assert_msg(isnan(y[win]), "window %d: %g, expected NaN", win, y[win]);
+        else ck_assert_float_eq(y[win], (float)(16 + 2 * win + 1) * 0.25f);
+    }
+    free(y);
+    float dyw[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    cp_tensor twdy = tu_tensor_from(dyw, 1, 1, 1, 8, "dy");
+    cp_tensor twdx = tu_tensor_poisoned(1, 1, 2, 16, "dx");
+    TU_OK(cp_maxpool2_backward(ctx, &twx, &twdy, &twdx, false));
+    float *dxw = tu_download(&twdx);
+    /* the NaN takes the gradient; elsewhere the bottom-right (largest) */
+    ck_assert_float_eq(dxw[0], 1.0f);
+    ck_assert_float_eq(dxw[2 * 2 + 1], 3.0f);
+    ck_assert_float_eq(dxw[16 + 2 * 5], 6.0f);
+    ck_assert_float_eq(dxw[16 + 2 * 7 + 1], 8.0f);
+    ck_assert_float_eq(dxw[16 + 2 * 1 + 1], 2.0f);
+    ck_assert_float_eq(dxw[2 * 3 + 1], 4.0f);
+    ck_assert_float_eq(dxw[16 + 2 * 3 + 1], 0.0f);
+    float total = 0.0f;
+    for (int i = 0; i < 32; i++) total += dxw[i];
+    ck_assert_float_eq(total, 36.0f); /* every dy once, all other elements 0 */
+    free(dxw);
+    cp_tensor_free(ctx, &twx);
+    cp_tensor_free(ctx, &twdx);
+    cp_tensor_free(ctx, &twdy);
 }
 END_TEST
 

@@ -29,7 +29,7 @@ cp_status cp_maxpool2_forward(cp_context *ctx, const cp_tensor *x, cp_tensor *y)
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, y->buf),
             CP_ARG(cl_ulong, y->offset), CP_ARG(cl_uint, s.h), CP_ARG(cl_uint, s.w),
             CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo));
-    size_t global[3] = {wo, ho, (size_t)s.n * s.c};
+    size_t global[3] = {(wo + 7) / 8, ho, (size_t)s.n * s.c}; /* 8 windows per item */
     return cp_enqueue_nd(ctx, k, 3, global, NULL, NULL);
 }
 
@@ -49,6 +49,6 @@ cp_status cp_maxpool2_backward(cp_context *ctx, const cp_tensor *x, const cp_ten
             CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, dx->buf),
             CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, s.h), CP_ARG(cl_uint, s.w),
             CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo), CP_ARG(cl_uint, accumulate ? 1u : 0u));
-    size_t global[3] = {(s.w + 1) / 2, (s.h + 1) / 2, (size_t)s.n * s.c};
+    size_t global[3] = {((s.w + 1) / 2 + 7) / 8, (s.h + 1) / 2, (size_t)s.n * s.c};
     return cp_enqueue_nd(ctx, k, 3, global, NULL, NULL);
 }
