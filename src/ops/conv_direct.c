@@ -35,13 +35,19 @@
 /* Upper bound on dw chunks (their partial sums are written and re-read). */
 #define DW_MAX_CHUNKS 64u
 
-static int route_setting(void)
+/* -1: im2col + GEMM only (CLINPAINT_CONV=gemm, or not a CPU device);
+ * 0: the direct kernels for the passes they run faster; 1: wherever they
+ * apply (CLINPAINT_CONV=direct, any device). */
+static int route_setting(cp_context *ctx)
 {
     const char *e = getenv("CLINPAINT_CONV");
     if (e && strcmp(e, "gemm") == 0) return -1;
     if (e && strcmp(e, "direct") == 0) return 1;
-    return 0;
+    return cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU ? 0 : -1;
 }
+
+/* The widest vector (16, 8 or 4 floats) that divides a row of w; 0 if none. */
+static int vector_width(int64_t w) { return w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0; }
 
 /* Output rows per dw chunk (and the chunk count) for rows of `row_bytes`
  * (dy and x together) out of rows_total. */
@@ -59,14 +65,13 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
                            int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    int setting = route_setting();
+    int setting = route_setting(ctx);
     if (setting < 0) return false;
-    if (setting == 0 && !(cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU)) return false;
     int64_t ho, wo;
     if (!p || p->stride_h != 1 || p->stride_w != 1 || !cp_conv_out_size(p, h, w, &ho, &wo) ||
         wo != w || n < 1 || c_in < 1 || c_out < 1)
         return false;
-    int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
+    int vw = vector_width(w);
     if (vw == 0) return false;
     /* Every kernel-column shift (forward and the flipped dx) within two
      * neighbouring vectors. */
@@ -197,14 +202,13 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
                           int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    int setting = route_setting();
+    int setting = route_setting(ctx);
     if (setting < 0) return false;
-    if (setting == 0 && !(cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU)) return false;
     if (!p || p->kh != 2 || p->kw != 2 || p->stride_h != 2 || p->stride_w != 2 ||
         p->pad_top || p->pad_left || p->pad_bottom || p->pad_right || n < 1 || c_in < 1 ||
         c_out < 1 || h < 1)
         return false;
-    int vw = w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0;
+    int vw = vector_width(w);
     if (vw == 0) return false;
     if ((uint64_t)c_out * (uint64_t)c_in * 4u > INT32_MAX) return false;
     cfg->vw = vw;
