@@ -27,6 +27,8 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
     const int ky = (int)(get_global_id(1) % KH);
     const uint chunk = get_global_id(2);
     const uint q0 = chunk * rows_per_chunk, q1 = min(q0 + rows_per_chunk, rows_total);
+    /* Zero, but not known to the compiler (rows_total < 2^31): see OPAQUE. */
+    const uint opaque = rows_total >> 31;
     floatv acc[TMW][KW];
 #pragma unroll
     for (int r = 0; r < TMW; r++)
@@ -48,6 +50,8 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
         for (int ox0 = 0; ox0 < (int)W; ox0 += TNW * VW) {
             floatv R[TNW + 2];
             LOAD_ROW_N(R, TNW, row, true, ox0, W)
+#pragma unroll
+            for (int j = 0; j < TNW + 2; j++) R[j] = OPAQUE(R[j], opaque);
 #pragma unroll
             for (int t = 0; t < TNW; t++) {
                 floatv s[KW];

@@ -36,9 +36,13 @@ uint window_argmax(__global const float *p, const uint w)
 
 /* Winner (value and index 0..3 per lane) of 8 windows whose top-left
  * elements start at p: elements in row-major window order e0..e3. */
-#define VECTOR_ARGMAX(p, w, best, kidx)                                          \
+/* zero: 0 at run time but unknown to the compiler (from a size argument):
+ * OR-ed into the loaded rows so that PoCL's LLVM keeps them as whole
+ * vectors instead of rebuilding each shuffle from 8-byte loads. */
+#define VECTOR_ARGMAX(p, w, zero, best, kidx)                                    \
     do {                                                                         \
-        const float16 r0_ = vload16(0, (p)), r1_ = vload16(0, (p) + (w));        \
+        const float16 r0_ = as_float16(as_uint16(vload16(0, (p))) | (uint16)(zero));       \
+        const float16 r1_ = as_float16(as_uint16(vload16(0, (p) + (w))) | (uint16)(zero)); \
         const float8 e_[4] = {shuffle(r0_, EVEN8), shuffle(r0_, ODD8),           \
                               shuffle(r1_, EVEN8), shuffle(r1_, ODD8)};          \
         best = e_[0];                                                            \
@@ -62,7 +66,7 @@ __kernel void maxpool2_fwd(__global const float *x, const ulong x_off, __global 
     if (ow0 + PV <= wo) {
         float8 best;
         int8 kidx;
-        VECTOR_ARGMAX(p, w, best, kidx);
+        VECTOR_ARGMAX(p, w, h >> 31, best, kidx);
         vstore8(best, 0, out);
         return;
     }
@@ -90,7 +94,7 @@ __kernel void maxpool2_bwd(__global const float *x, const ulong x_off,
     if (oh < ho && ow0 + PV <= wo) {
         float8 best;
         int8 kidx;
-        VECTOR_ARGMAX(x + x_off + base, w, best, kidx);
+        VECTOR_ARGMAX(x + x_off + base, w, h >> 31, best, kidx);
         const float8 g = vload8(0, dy + dy_off + ((ulong)nc * ho + oh) * wo + ow0);
         const float8 z = (float8)(0.0f);
         const float8 e0 = select(z, g, kidx == 0), e1 = select(z, g, kidx == 1);

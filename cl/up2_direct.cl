@@ -73,6 +73,7 @@ void up2_direct_dx(__global const float *restrict dy, const ulong dy_off,
                    const uint W, const uint C_out, const uint flags)
 {
     const uint ci0 = get_global_id(0) * TMX;
+    const uint opaque = H >> 31; /* 0 (H < 2^31), unknown to the compiler: OPAQUE */
     const uint ox0 = get_global_id(1) * VW;
     const uint ni = get_global_id(2);
     const uint n = ni / H, i = ni - n * H;
@@ -88,7 +89,7 @@ void up2_direct_dx(__global const float *restrict dy, const ulong dy_off,
 #pragma unroll
         for (int a = 0; a < 2; a++) {
             __global const float *row = dp + ((size_t)co * (2 * H) + a) * Wo;
-            const floatv v0 = VLOAD(row), v1 = VLOAD(row + VW);
+            const floatv v0 = OPAQUE(VLOAD(row), opaque), v1 = OPAQUE(VLOAD(row + VW), opaque);
             const floatv ev = shuffle2(v0, v1, EVENS), od = shuffle2(v0, v1, EVENS + (uintv)(1));
 #pragma unroll
             for (int r = 0; r < TMX; r++) {
@@ -125,6 +126,7 @@ void up2_direct_dw(__global const float *restrict x, const ulong x_off,
     const uint chunk = get_global_id(2);
     const uint q0 = chunk * rows_per_chunk, q1 = min(q0 + rows_per_chunk, rows_total);
     const uint Wo = 2 * W;
+    const uint opaque = rows_total >> 31; /* 0, unknown to the compiler: OPAQUE */
     floatv acc[TMW][2];
 #pragma unroll
     for (int r = 0; r < TMW; r++) acc[r][0] = acc[r][1] = (floatv)(0.0f);
@@ -139,7 +141,7 @@ void up2_direct_dw(__global const float *restrict x, const ulong x_off,
         for (int r = 0; r < TMW; r++)
             dr[r] = dy + dy_off + ((size_t)(n * C_out + cho[r]) * (2 * H) + 2 * i) * Wo;
         for (uint ox0 = 0; ox0 < W; ox0 += VW) {
-            const floatv v = VLOAD(xr + ox0);
+            const floatv v = OPAQUE(VLOAD(xr + ox0), opaque);
             const floatv lo = shuffle(v, IOTA / (uintv)(2)), hi = shuffle(v, IOTA / (uintv)(2) + (uintv)(VW / 2));
 #pragma unroll
             for (int r = 0; r < TMW; r++)
