@@ -37,6 +37,7 @@ void conv_direct(__global const float *restrict x, const ulong x_off,
     const int ox0 = (int)(get_global_id(1) * (TN * VW));
     const uint noy = get_global_id(2);
     const uint n = noy / Ho, oy = noy - n * Ho;
+    const uint opaque = Ho >> 31; /* 0, unknown to the compiler: OPAQUE */
     const uint CK = C_in * (KH * KW);
     x += x_off + (size_t)n * C_in * H * W;
     uint wo[TM];
@@ -58,6 +59,8 @@ void conv_direct(__global const float *restrict x, const ulong x_off,
             __global const float *row = xc + (size_t)iy * W;
             floatv R[TN + 2];
             LOAD_ROW(R, row, valid, ox0, W)
+#pragma unroll
+            for (int j = 0; j < TN + 2; j++) R[j] = OPAQUE(R[j], opaque);
 #pragma unroll
             for (int kx = 0; kx < KW; kx++) {
                 floatv s[TN];
