@@ -54,13 +54,10 @@ void conv_direct(__global const float *restrict x, const ulong x_off,
 #pragma unroll
         for (int ky = 0; ky < KH; ky++) {
             const int iy = (int)oy + ky - PT;
-            const bool valid = iy >= 0 && iy < (int)H;
-            if (!valid) continue;
+            if (iy < 0 || iy >= (int)H) continue;
             __global const float *row = xc + (size_t)iy * W;
             floatv R[TN + 2];
-            LOAD_ROW(R, row, valid, ox0, W)
-#pragma unroll
-            for (int j = 0; j < TN + 2; j++) R[j] = OPAQUE(R[j], opaque);
+            LOAD_ROW(R, TN, row, ox0, W, opaque)
 #pragma unroll
             for (int kx = 0; kx < KW; kx++) {
                 floatv s[TN];

@@ -49,9 +49,7 @@ void conv_direct_dw(__global const float *restrict x, const ulong x_off,
             dyr[r] = dy + dy_off + ((size_t)(n * C_out + cho[r]) * Ho + oy) * W;
         for (int ox0 = 0; ox0 < (int)W; ox0 += TNW * VW) {
             floatv R[TNW + 2];
-            LOAD_ROW_N(R, TNW, row, true, ox0, W)
-#pragma unroll
-            for (int j = 0; j < TNW + 2; j++) R[j] = OPAQUE(R[j], opaque);
+            LOAD_ROW(R, TNW, row, ox0, W, opaque)
 #pragma unroll
             for (int t = 0; t < TNW; t++) {
                 floatv s[KW];

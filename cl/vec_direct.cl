@@ -72,12 +72,12 @@ inline floatv window(const floatv a, const floatv b, const uint o)
 #define SHIFTED(R, t, s) ((s) < 0 ? window(R[(t)], R[(t) + 1], (uint)(VW + (s))) \
                                   : window(R[(t) + 1], R[(t) + 2], (uint)(s)))
 
-/* The TN + 2 vectors of input row `row` starting at ox0 - VW (zeros
- * outside the row, or for a row outside the image). */
-#define LOAD_ROW(R, row, valid, ox0, W) LOAD_ROW_N(R, TN, row, valid, ox0, W)
-#define LOAD_ROW_N(R, tn, row, valid, ox0, W)                                  \
+/* The tn + 2 vectors of input row `row` starting at ox0 - VW (zeros
+ * outside the row), kept whole with OPAQUE(., zero). */
+#define LOAD_ROW(R, tn, row, ox0, W, zero)                                     \
     _Pragma("unroll") for (int j_ = 0; j_ < (tn) + 2; j_++) {                  \
         const int pos_ = (ox0) + (j_ - 1) * VW;                                \
-        R[j_] = (valid) && pos_ >= 0 && pos_ < (int)(W) ? VLOAD((row) + pos_)  \
-                                                        : (floatv)(0.0f);      \
+        R[j_] = OPAQUE(pos_ >= 0 && pos_ < (int)(W) ? VLOAD((row) + pos_)      \
+                                                    : (floatv)(0.0f),          \
+                       zero);                                                  \
     }
