@@ -236,6 +236,13 @@ START_TEST(test_conv_direct_shapes)
         {"conv3 w64 batch 1, 1 row 6->10", cp_conv3_params(), 1, 6, 1, 64, 10, 0, WS_EXACT, true},
         {"conv3 64 wide, partial dw chunk 64->64", cp_conv3_params(), 2, 64, 100, 64, 64, 0,
          WS_OFFSET, true},
+        /* other windows the direct route takes: 3x5 with padding top 0 /
+         * bottom 2 / left 1 / right 3 (width kept), and 1x1 */
+        {"k3x5 asym pad w16 5->6", {.kh = 3, .kw = 5, .stride_h = 1, .stride_w = 1,
+                                    .pad_top = 0, .pad_left = 1, .pad_bottom = 2,
+                                    .pad_right = 3}, 2, 5, 6, 16, 6, 0, WS_EXACT, true},
+        {"k1x1 w32 7->9", {.kh = 1, .kw = 1, .stride_h = 1, .stride_w = 1}, 2, 7, 3, 32, 9, 2,
+         WS_OFFSET, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);
 }
