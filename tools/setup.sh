@@ -55,6 +55,8 @@ run_tests() {
     (cd "$dir" && ctest --output-on-failure -j 2 --timeout 1200)
 }
 
+# The tests also check every kernel file with clang's OpenCL C 1.2 front end.
+case "$job" in test | sanitize) packages+=(clang) ;; esac
 install_missing
 case "$job" in
     demo)
