@@ -332,9 +332,8 @@ size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int6
     conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
     size_t gemm = pl.gemm_t + pl.col + pl.tmp;
     cp_conv_direct_cfg dc;
-    if (!cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return gemm;
-    if (dc.fwd_direct && dc.dx_direct && dc.dw_direct) return dc.workspace;
-    return dc.workspace > gemm ? dc.workspace : gemm;
+    bool chosen = cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc);
+    return cp_conv_direct_workspace(&dc, chosen, gemm);
 }
 
 typedef struct conv_shape {
@@ -440,19 +439,10 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
     /* The passes the direct kernels do faster go there; the rest through
      * im2col + GEMM. */
     cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) &&
-        ((dx && dc.dx_direct) || (dw && dc.dw_direct))) {
-        cp_ws dws;
-        CP_TRY(cp_ws_acquire(ctx, op, workspace, dc.workspace, &dws));
-        cp_status dst = cp_conv_direct_backward(ctx, &dc, p, x, w, dy,
-                                                dc.dx_direct ? dx : NULL,
-                                                dc.dw_direct ? dw : NULL, accumulate,
-                                                dws.buf, dws.off);
-        cp_ws_release(ctx, &dws);
-        if (dc.dx_direct) dx = NULL;
-        if (dc.dw_direct) dw = NULL;
-        if (dst != CP_OK || (!dx && !dw)) return dst;
-    }
+    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+        CP_TRY(cp_conv_direct_backward(ctx, op, &dc, p, x, w, dy, &dx, &dw, accumulate,
+                                       workspace));
+    if (!dx && !dw) return CP_OK;
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));

@@ -151,10 +151,44 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                       w->offset, b, y->buf, y->offset, false);
 }
 
-cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
-                                  const cp_conv_params *p, const cp_tensor *x,
-                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                  cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
+/* The kernels of one backward: dx and/or dw (either may be NULL), the
+ * workspace at ws + ws_off. */
+typedef cp_status (*backward_kernels)(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                      const cp_conv_params *p, const cp_tensor *x,
+                                      const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                      cp_tensor *dw, bool accumulate, cl_mem ws,
+                                      size_t ws_off);
+
+/* Runs the passes of *dx / *dw that c gives to the direct kernels, in the
+ * caller's workspace (or a temporary), and clears those pointers. */
+static cp_status run_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
+                              const cp_conv_params *p, const cp_tensor *x, const cp_tensor *w,
+                              const cp_tensor *dy, cp_tensor **dx, cp_tensor **dw,
+                              bool accumulate, const cp_tensor *workspace, size_t need,
+                              backward_kernels kernels)
+{
+    cp_tensor *ddx = c->dx_direct ? *dx : NULL, *ddw = c->dw_direct ? *dw : NULL;
+    if (!ddx && !ddw) return CP_OK;
+    cp_ws ws;
+    CP_TRY(cp_ws_acquire(ctx, op, workspace, need, &ws));
+    cp_status st = kernels(ctx, c, p, x, w, dy, ddx, ddw, accumulate, ws.buf, ws.off);
+    cp_ws_release(ctx, &ws);
+    if (ddx) *dx = NULL;
+    if (ddw) *dw = NULL;
+    return st;
+}
+
+size_t cp_conv_direct_workspace(const cp_conv_direct_cfg *c, bool chosen, size_t gemm)
+{
+    if (!chosen) return gemm;
+    if (c->fwd_direct && c->dx_direct && c->dw_direct) return c->workspace;
+    return c->workspace > gemm ? c->workspace : gemm;
+}
+
+static cp_status conv_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                       const cp_conv_params *p, const cp_tensor *x,
+                                       const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                       cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
 {
     uint32_t n = (uint32_t)x->shape[0], c_in = (uint32_t)x->shape[1];
     uint32_t h = (uint32_t)x->shape[2], wd = (uint32_t)x->shape[3];
@@ -190,6 +224,15 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
         CP_TRY(cp_conv_dw_reduce(ctx, ws, ws_off, c->dw_chunks, dw, wcount, accumulate));
     }
     return CP_OK;
+}
+
+cp_status cp_conv_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
+                                  const cp_conv_params *p, const cp_tensor *x,
+                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
+                                  cp_tensor **dw, bool accumulate, const cp_tensor *workspace)
+{
+    return run_backward(ctx, op, c, p, x, w, dy, dx, dw, accumulate, workspace, c->workspace,
+                        conv_backward_kernels);
 }
 
 /* ---- up2: 2×2 transposed convolution, stride 2 ---- */
@@ -254,11 +297,12 @@ cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
     return cp_enqueue_nd(ctx, k, 3, global, local, NULL);
 }
 
-cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
-                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
-                                 cp_tensor *dx, cp_tensor *dw, bool accumulate, cl_mem ws,
-                                 size_t ws_off)
+static cp_status up2_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg *c,
+                                      const cp_conv_params *p, const cp_tensor *x,
+                                      const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                      cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
 {
+    (void)p; /* always up2 */
     cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
     cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
     size_t local[3] = {1, 1, 1};
@@ -288,4 +332,16 @@ cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
         CP_TRY(cp_conv_dw_reduce(ctx, ws, ws_off, c->dw_chunks, dw, nw, accumulate));
     }
     return CP_OK;
+}
+
+cp_status cp_up2_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
+                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
+                                 cp_tensor **dx, cp_tensor **dw, bool accumulate,
+                                 const cp_tensor *workspace)
+{
+    /* Only the dw kernel uses the workspace (its chunk partial sums). */
+    bool ddw = c->dw_direct && *dw;
+    cp_conv_params p = cp_up2_params();
+    return run_backward(ctx, op, c, &p, x, w, dy, dx, dw, accumulate, workspace,
+                        ddw ? c->workspace : 0, up2_backward_kernels);
 }

@@ -29,13 +29,20 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                  const cp_conv_params *p, const cp_tensor *x,
                                  const cp_tensor *w, const cp_tensor *b, cp_tensor *y);
 
-/* dx (+)= ∂/∂x, dw (+)= ∂/∂w (either may be NULL); ws holds cfg->workspace
- * floats from ws_off. (The bias gradient stays a separate pass: summing it
- * inside the dw kernel slowed that kernel's main loop by ~40 % on PoCL.) */
-cp_status cp_conv_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
+/* dx (+)= ∂/∂x, dw (+)= ∂/∂w for the passes of *dx / *dw (either may be
+ * NULL) that cfg gives to the direct kernels, in the caller's workspace
+ * tensor (or a temporary when it is NULL); those pointers are then set to
+ * NULL, so what is left goes through im2col + GEMM. (The bias gradient
+ * stays a separate pass: summing it inside the dw kernel slowed that
+ * kernel's main loop by ~40 % on PoCL.) */
+cp_status cp_conv_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                   const cp_conv_params *p, const cp_tensor *x,
-                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                  cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off);
+                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
+                                  cp_tensor **dw, bool accumulate, const cp_tensor *workspace);
+
+/* The workspace floats of an op whose chooser answered `chosen` with cfg,
+ * when its im2col + GEMM passes need `gemm` floats. */
+size_t cp_conv_direct_workspace(const cp_conv_direct_cfg *cfg, bool chosen, size_t gemm);
 
 /* The same for the up2 transposed convolution (2×2, stride 2, no padding;
  * weights [C_in, C_out, 2, 2]): input width divisible by 4. */
@@ -44,9 +51,9 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
 cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *b,
                                 cp_tensor *y);
-cp_status cp_up2_direct_backward(cp_context *ctx, const cp_conv_direct_cfg *c,
+cp_status cp_up2_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                  const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
-                                 cp_tensor *dx, cp_tensor *dw, bool accumulate, cl_mem ws,
-                                 size_t ws_off);
+                                 cp_tensor **dx, cp_tensor **dw, bool accumulate,
+                                 const cp_tensor *workspace);
 
 #endif

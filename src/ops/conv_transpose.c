@@ -65,9 +65,8 @@ size_t cp_conv_transpose2d_workspace_floats(cp_context *ctx, const cp_conv_param
     tplan pl = plan_t(ctx, n, c_in, h, w, c_out, p);
     size_t gemm = pl.gemm_t + pl.col + pl.xp;
     cp_conv_direct_cfg dc;
-    if (!cp_up2_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc)) return gemm;
-    if (dc.fwd_direct && dc.dx_direct && dc.dw_direct) return dc.workspace;
-    return dc.workspace > gemm ? dc.workspace : gemm;
+    bool chosen = cp_up2_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc);
+    return cp_conv_direct_workspace(&dc, chosen, gemm);
 }
 
 typedef struct tshape {
@@ -178,18 +177,9 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     if (!dx && !dw) return CP_OK;
 
     cp_conv_direct_cfg dc;
-    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) &&
-        ((dx && dc.dx_direct) || (dw && dc.dw_direct))) {
-        bool ddw = dw && dc.dw_direct;
-        cp_ws dws;
-        CP_TRY(cp_ws_acquire(ctx, op, workspace, ddw ? dc.workspace : 0, &dws));
-        cp_status dst = cp_up2_direct_backward(ctx, &dc, x, w, dy, dc.dx_direct ? dx : NULL,
-                                               ddw ? dw : NULL, accumulate, dws.buf, dws.off);
-        cp_ws_release(ctx, &dws);
-        if (dc.dx_direct) dx = NULL;
-        if (dc.dw_direct) dw = NULL;
-        if (dst != CP_OK || (!dx && !dw)) return dst;
-    }
+    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+        CP_TRY(cp_up2_direct_backward(ctx, op, &dc, x, w, dy, &dx, &dw, accumulate, workspace));
+    if (!dx && !dw) return CP_OK;
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.xp, &ws));
