@@ -14,7 +14,6 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
-#include "util/gradcheck.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
@@ -271,84 +270,13 @@ END_TEST
 
 /* ------------------------------------------------------- gradient check */
 
-typedef struct gc_user {
-    const cp_conv_params *p;
-    cp_tensor tx, tw, tb, ty, ws;
-    int which; /* 0: x, 1: w, 2: b */
-} gc_user;
-
-static void gc_forward(void *user, const float *v, float *y)
-{
-    gc_user *u = user;
-    cp_tensor *t = u->which == 0 ? &u->tx : u->which == 1 ? &u->tw : &u->tb;
-    TU_OK(cp_tensor_upload(tu_ctx(), t, v));
-    TU_OK(cp_conv_transpose2d_forward(tu_ctx(), u->p, &u->tx, &u->tw, &u->tb, &u->ty, &u->ws));
-    TU_OK(cp_tensor_download(tu_ctx(), &u->ty, y));
-}
-
-static void gradcheck_case(const char *name, const cp_conv_params *p, int n, int ci, int h,
-                           int w, int co, uint64_t seed)
-{
-    cp_context *ctx = tu_ctx();
-    cp_rng r;
-    cp_rng_seed(&r, seed, 3);
-    int64_t ho, wo;
-    ck_assert(cp_conv_transpose_out_size(p, h, w, &ho, &wo));
-    size_t nx = (size_t)n * ci * h * w, nw = (size_t)ci * co * p->kh * p->kw, nb = (size_t)co;
-    size_t ny = (size_t)n * co * (size_t)(ho * wo);
-    float *x = tu_rand_array(&r, nx), *wt = tu_rand_array(&r, nw), *b = tu_rand_array(&r, nb);
-    float *rr = tu_rand_array(&r, ny);
-    gc_user u = {.p = p};
-    u.tx = tu_tensor_at(x, n, ci, h, w, 1, "x");
-    u.tw = tu_tensor_at(wt, ci, co, p->kh, p->kw, 2, "w");
-    u.tb = tu_tensor_at(b, co, 1, 1, 1, 3, "b");
-    u.ty = tu_tensor_at(NULL, n, co, ho, wo, 4, "y");
-    u.ws = tu_tensor_at(NULL, 1, 1, 1,
-                  (int64_t)cp_conv_transpose2d_workspace_floats(ctx, p, n, ci, h, w, co), 0, "ws");
-    cp_tensor tr = tu_tensor_at(rr, n, co, ho, wo, 0, "r");
-    cp_tensor tdx = tu_tensor_at(NULL, n, ci, h, w, 0, "dx"), tdw = tu_tensor_at(NULL, ci, co, p->kh, p->kw, 0, "dw");
-    cp_tensor tdb = tu_tensor_at(NULL, co, 1, 1, 1, 0, "db");
-    TU_OK(cp_conv_transpose2d_backward(ctx, p, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false, &u.ws));
-    float *gx = tu_download(&tdx), *gw = tu_download(&tdw), *gb = tu_download(&tdb);
-
-    /* Step and tolerance: the op is linear in each of x, w, b, so central
-     * differences have no truncation error; only float32 rounding of the
-     * forward counts, ~1e-7·Σ|r_i·y_i| in L (few terms per output here),
-     * divided by the step 2h; 10× margin. h = 0.25 keeps that small; rtol
-     * 1e-3 covers the float32 analytic gradients. */
-    double h_step = 0.25;
-    float *y = malloc(ny * sizeof *y);
-    gc_forward(&u, x, y);
-    double sum_ry = 0;
-    for (size_t i = 0; i < ny; i++) sum_ry += fabs((double)rr[i] * y[i]);
-    free(y);
-    tu_gradcheck_opts o = {.h = h_step, .atol = 10 * 1e-7 * sum_ry / (2 * h_step),
-                           .rtol = 1e-3, .checks = 400};
-    char what[200];
-    snprintf(what, sizeof what, "%s dx", name);
-    u.which = 0;
-    tu_gradcheck(what, gc_forward, &u, x, nx, ny, rr, gx, &o, &r);
-    TU_OK(cp_tensor_upload(ctx, &u.tx, x));
-    snprintf(what, sizeof what, "%s dw", name);
-    u.which = 1;
-    tu_gradcheck(what, gc_forward, &u, wt, nw, ny, rr, gw, &o, &r);
-    TU_OK(cp_tensor_upload(ctx, &u.tw, wt));
-    snprintf(what, sizeof what, "%s db", name);
-    u.which = 2;
-    tu_gradcheck(what, gc_forward, &u, b, nb, ny, rr, gb, &o, &r);
-
-    free(x); free(wt); free(b); free(rr); free(gx); free(gw); free(gb);
-    cp_tensor *ts[] = {&u.tx, &u.tw, &u.tb, &u.ty, &u.ws, &tr, &tdx, &tdw, &tdb};
-    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
-}
-
 START_TEST(test_conv_transpose_gradcheck)
 {
     tu_set_conv_route(_i);
     cp_conv_params up = cp_up2_params(), a = k3s2_asym(), gaps = k2s3_gaps();
-    gradcheck_case("up2", &up, 2, 3, 3, 4, 4, 500);
-    gradcheck_case("k3 s2 asym", &a, 2, 2, 3, 4, 3, 501);
-    gradcheck_case("k2x1 s3x2", &gaps, 1, 3, 3, 2, 2, 502);
+    tu_conv_gradcheck("up2", &up, true, 2, 3, 3, 4, 4, 500);
+    tu_conv_gradcheck("k3 s2 asym", &a, true, 2, 2, 3, 4, 3, 501);
+    tu_conv_gradcheck("k2x1 s3x2", &gaps, true, 1, 3, 3, 2, 2, 502);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/gradcheck.h"
 #include "util/test_util.h"
 
 cp_tensor tu_tensor_at(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
@@ -79,4 +80,94 @@ void tu_set_conv_route(int i)
     static const char *const routes[TU_CONV_ROUTES] = {NULL, "gemm", "direct"};
     if (i >= 0 && i < TU_CONV_ROUTES && routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
     else unsetenv("CLINPAINT_CONV");
+}
+
+/* ---- finite-difference check of a convolution or transposed convolution ---- */
+
+typedef struct gc_user {
+    const cp_conv_params *p;
+    bool transposed;
+    cp_tensor tx, tw, tb, ty, ws;
+    int which; /* 0: x, 1: w, 2: b */
+} gc_user;
+
+static void gc_forward(void *user, const float *v, float *y)
+{
+    gc_user *u = user;
+    cp_tensor *t = u->which == 0 ? &u->tx : u->which == 1 ? &u->tw : &u->tb;
+    TU_OK(cp_tensor_upload(tu_ctx(), t, v));
+    if (u->transposed)
+        TU_OK(cp_conv_transpose2d_forward(tu_ctx(), u->p, &u->tx, &u->tw, &u->tb, &u->ty,
+                                          &u->ws));
+    else
+        TU_OK(cp_conv2d_forward(tu_ctx(), u->p, &u->tx, &u->tw, &u->tb, &u->ty, &u->ws));
+    TU_OK(cp_tensor_download(tu_ctx(), &u->ty, y));
+}
+
+void tu_conv_gradcheck(const char *name, const cp_conv_params *p, bool transposed, int n,
+                       int ci, int h, int w, int co, uint64_t seed)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, seed, 3);
+    int64_t ho, wo;
+    ck_assert(transposed ? cp_conv_transpose_out_size(p, h, w, &ho, &wo)
+                         : cp_conv_out_size(p, h, w, &ho, &wo));
+    /* weights [C_out, C_in, kh, kw], transposed [C_in, C_out, kh, kw] */
+    int w0 = transposed ? ci : co, w1 = transposed ? co : ci;
+    size_t nx = (size_t)n * ci * h * w, nw = (size_t)co * ci * p->kh * p->kw, nb = (size_t)co;
+    size_t ny = (size_t)n * co * (size_t)(ho * wo);
+    float *x = tu_rand_array(&r, nx), *wt = tu_rand_array(&r, nw), *b = tu_rand_array(&r, nb);
+    float *rr = tu_rand_array(&r, ny);
+    gc_user u = {.p = p, .transposed = transposed};
+    size_t wsf = transposed ? cp_conv_transpose2d_workspace_floats(ctx, p, n, ci, h, w, co)
+                            : cp_conv2d_workspace_floats(ctx, p, n, ci, h, w, co);
+    u.tx = tu_tensor_at(x, n, ci, h, w, 1, "x");
+    u.tw = tu_tensor_at(wt, w0, w1, p->kh, p->kw, 2, "w");
+    u.tb = tu_tensor_at(b, co, 1, 1, 1, 3, "b");
+    u.ty = tu_tensor_at(NULL, n, co, ho, wo, 4, "y");
+    u.ws = tu_tensor_at(NULL, 1, 1, 1, (int64_t)wsf, 0, "ws");
+    cp_tensor tr = tu_tensor_at(rr, n, co, ho, wo, 0, "r");
+    cp_tensor tdx = tu_tensor_at(NULL, n, ci, h, w, 0, "dx");
+    cp_tensor tdw = tu_tensor_at(NULL, w0, w1, p->kh, p->kw, 0, "dw");
+    cp_tensor tdb = tu_tensor_at(NULL, co, 1, 1, 1, 0, "db");
+    if (transposed)
+        TU_OK(cp_conv_transpose2d_backward(ctx, p, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false,
+                                           &u.ws));
+    else
+        TU_OK(cp_conv2d_backward(ctx, p, &u.tx, &u.tw, &tr, &tdx, &tdw, &tdb, false, &u.ws));
+    float *gx = tu_download(&tdx), *gw = tu_download(&tdw), *gb = tu_download(&tdb);
+
+    /* Step and tolerance. The op is linear in each of x, w, b, so a central
+     * difference has no truncation error: only float32 rounding of the
+     * forward counts. Each y_i carries a rounding error of about
+     * sqrt(K)·2^-24·|y_i| (K <= 36 terms in the tests' shapes), so
+     * L = Σ r_i·y_i is off by at most ~1e-7·Σ|r_i·y_i| (r, x, w in [-1, 1]);
+     * divided by the step 2h that is the absolute tolerance, with a 10×
+     * margin. A large h = 0.25 keeps it small; rtol 1e-3 covers the float32
+     * analytic gradients. */
+    double h_step = 0.25;
+    float *y = malloc(ny * sizeof *y);
+    gc_forward(&u, x, y); /* which = 0 uploads x unchanged */
+    double sum_ry = 0;
+    for (size_t i = 0; i < ny; i++) sum_ry += fabs((double)rr[i] * y[i]);
+    free(y);
+    tu_gradcheck_opts o = {.h = h_step, .atol = 10 * 1e-7 * sum_ry / (2 * h_step),
+                           .rtol = 1e-3, .checks = 400};
+    char what[200];
+    snprintf(what, sizeof what, "%s dx", name);
+    u.which = 0;
+    tu_gradcheck(what, gc_forward, &u, x, nx, ny, rr, gx, &o, &r);
+    TU_OK(cp_tensor_upload(ctx, &u.tx, x));
+    snprintf(what, sizeof what, "%s dw", name);
+    u.which = 1;
+    tu_gradcheck(what, gc_forward, &u, wt, nw, ny, rr, gw, &o, &r);
+    TU_OK(cp_tensor_upload(ctx, &u.tw, wt));
+    snprintf(what, sizeof what, "%s db", name);
+    u.which = 2;
+    tu_gradcheck(what, gc_forward, &u, b, nb, ny, rr, gb, &o, &r);
+
+    free(x); free(wt); free(b); free(rr); free(gx); free(gw); free(gb);
+    cp_tensor *ts[] = {&u.tx, &u.tw, &u.tb, &u.ty, &u.ws, &tr, &tdx, &tdw, &tdb};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
 }

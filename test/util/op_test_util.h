@@ -35,4 +35,10 @@ void tu_set_clblast_min_indirect(size_t v);
 #define TU_CONV_ROUTES 3
 void tu_set_conv_route(int i);
 
+/* Central finite differences of dx, dw and db of cp_conv2d_* (or, with
+ * transposed, cp_conv_transpose2d_*) on random data, against the analytic
+ * backward; tensors at non-zero offsets. */
+void tu_conv_gradcheck(const char *name, const cp_conv_params *p, bool transposed, int n,
+                       int ci, int h, int w, int co, uint64_t seed);
+
 #endif
