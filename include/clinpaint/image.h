@@ -19,25 +19,43 @@ typedef struct cp_image {
     uint8_t *pixels; /* w*h*3 bytes, owned: free with cp_image_free */
 } cp_image;
 
-/* Largest image accepted by the loaders, in pixels (bigger files are rejected
- * as CP_ERR_FORMAT rather than risking a multi-GiB allocation). */
-#define CP_IMAGE_MAX_PIXELS ((size_t)1 << 26)
+/* The pixel budget: the loaders refuse (CP_ERR_FORMAT) an image whose header
+ * claims more pixels, before decoding anything. The default is 64 Mpixel
+ * (8192×8192; 192 MiB as RGB); cp_image_set_max_pixels raises or lowers it
+ * for the whole process, up to CP_IMAGE_PIXEL_CEILING (also the largest
+ * image cp_image_alloc makes). */
+#define CP_IMAGE_DEFAULT_MAX_PIXELS ((size_t)1 << 26)
+#define CP_IMAGE_PIXEL_CEILING ((size_t)1 << 30)
+/* CP_ERR_INVALID_ARGUMENT outside 1..CP_IMAGE_PIXEL_CEILING. Thread-safe. */
+cp_status cp_image_set_max_pixels(size_t pixels);
+size_t cp_image_max_pixels(void);
 
 /* Allocates a w×h image, zero-filled. */
 cp_status cp_image_alloc(int w, int h, cp_image *out);
 /* Frees the pixels and zeroes the struct; NULL or an empty image is fine. */
 void cp_image_free(cp_image *img);
 
-/* Decodes a JPEG/PNG/BMP/TGA/GIF (first frame) file into RGB: grey is
- * replicated, alpha dropped. CP_ERR_IO if the file cannot be opened,
- * CP_ERR_FORMAT if it is not a decodable image (the message names the file
- * and stb's reason). Thread-safe. */
+/* Decodes a PNG (libpng), JPEG (libjpeg) or BMP/TGA/GIF (first frame; stb)
+ * file into 8-bit RGB: grey is replicated, palettes expanded, alpha dropped,
+ * 16-bit samples keep their high byte. The format is recognised by content,
+ * never by name; others (PNM, HDR, PSD, ...) are "unsupported image format".
+ * Only regular files are opened (a FIFO, device or folder is refused without
+ * blocking). A damaged or truncated file is an error, never partial pixels.
+ * CP_ERR_IO if the file cannot be opened or read, CP_ERR_FORMAT otherwise
+ * (the message names the file and the reason). Thread-safe. */
 cp_status cp_image_load(const char *path, cp_image *out);
 /* The same from memory; `name` is only used in messages. */
 cp_status cp_image_load_memory(const void *data, size_t size, const char *name,
                                cp_image *out);
+/* The size from the header only (with the same checks of file type, format
+ * and pixel budget), reading as little of the file as it can. */
+cp_status cp_image_probe(const char *path, int *w, int *h);
+cp_status cp_image_info_memory(const void *data, size_t size, const char *name,
+                               int *w, int *h);
 
-/* Writes an 8-bit RGB PNG. CP_ERR_IO on failure. */
+/* Writes an 8-bit RGB PNG (libpng) atomically: a temporary file next to it,
+ * renamed over `path` once every write and the close have succeeded.
+ * CP_ERR_IO naming the file on failure, and nothing left behind. */
 cp_status cp_image_write_png(const char *path, const cp_image *img);
 
 /* Centre-crops to a square of side s = min(w, h) at offset

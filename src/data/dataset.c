@@ -10,11 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <stb_image.h>
-
 #include "clinpaint/image.h"
 #include "data/data_internal.h"
 #include "data/dataset_internal.h"
+#include "data/decode_internal.h"
 
 struct cp_dataset {
     char *dir;
@@ -51,29 +50,12 @@ int cp_default_threads(void)
     return n >= 2 ? 2 : 1;
 }
 
-/* Cheap check at open: the file exists, is not empty and has an image
- * header stb understands, of an acceptable size. */
+/* Cheap check at open: a regular, non-empty file whose header (read by
+ * the decoder its content calls for) is of an acceptable size. */
 static bool probe(const char *path, char *why, size_t why_size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, why_size, "%s", strerror(errno));
-        return false;
-    }
-    int w, h, c;
-    bool ok = false;
-    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) == 0)
-        snprintf(why, why_size, "empty file");
-    else if (fseek(f, 0, SEEK_SET) != 0)
-        snprintf(why, why_size, "%s", strerror(errno));
-    else if (!stbi_info_from_file(f, &w, &h, &c))
-        snprintf(why, why_size, "not a decodable image (%s)", stbi_failure_reason());
-    else if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > CP_IMAGE_MAX_PIXELS)
-        snprintf(why, why_size, "image size %dx%d out of range", w, h);
-    else
-        ok = true;
-    fclose(f);
-    return ok;
+    int w, h;
+    return cp_image_probe_file(path, &w, &h, why, why_size);
 }
 
 static cp_status no_images(const cp_dataset *ds, size_t listed, size_t in_split)

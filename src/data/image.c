@@ -1,5 +1,5 @@
-/* Image decoding/encoding through stb and conversion to the model's CHW
- * float layout. */
+/* RGB images: allocation, the PNG writer, and conversion to and from the
+ * model's CHW float layout (decoding is in decode_*.c). */
 #include "clinpaint/image.h"
 
 #include <errno.h>
@@ -7,15 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <stb_image.h>
-#include <stb_image_write.h>
-
 #include "data/data_internal.h"
+#include "data/decode_internal.h"
+#include "util/file_atomic.h"
 
 cp_status cp_image_alloc(int w, int h, cp_image *out)
 {
     memset(out, 0, sizeof *out);
-    if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > CP_IMAGE_MAX_PIXELS)
+    if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > CP_IMAGE_PIXEL_CEILING)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "image size %dx%d is out of range", w, h);
     out->pixels = calloc((size_t)w * h, 3);
     if (!out->pixels)
@@ -32,86 +31,19 @@ void cp_image_free(cp_image *img)
     memset(img, 0, sizeof *img);
 }
 
-/* Copies stb's buffer into our own so that cp_image_free is plain free(),
- * whatever allocator stb was built with. */
-static cp_status adopt(stbi_uc *data, int w, int h, const char *name, cp_image *out)
-{
-    cp_status st = cp_image_alloc(w, h, out);
-    if (st == CP_OK) {
-        memcpy(out->pixels, data, (size_t)w * h * 3);
-    } else {
-        char why[512]; /* cp_set_error must not read its own buffer */
-        snprintf(why, sizeof why, "%s", cp_last_error());
-        cp_set_error(st, "'%s': %s", name, why);
-    }
-    stbi_image_free(data);
-    return st;
-}
-
-static cp_status check_dims(int w, int h, const char *name)
-{
-    if (w <= 0 || h <= 0)
-        return cp_set_error(CP_ERR_FORMAT, "'%s': image has no pixels (%dx%d)", name, w, h);
-    if ((size_t)w * (size_t)h > CP_IMAGE_MAX_PIXELS)
-        return cp_set_error(CP_ERR_FORMAT, "'%s': image of %dx%d pixels is too large (limit %zu pixels)",
-                            name, w, h, (size_t)CP_IMAGE_MAX_PIXELS);
-    return CP_OK;
-}
-
-cp_status cp_image_load(const char *path, cp_image *out)
-{
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return cp_set_error(CP_ERR_IO, "'%s': cannot open image: %s", path, strerror(errno));
-    int w, h, c;
-    cp_status st = CP_OK;
-    if (fseek(f, 0, SEEK_END) == 0 && ftell(f) == 0) {
-        st = cp_set_error(CP_ERR_FORMAT, "'%s': empty file", path);
-    } else if (fseek(f, 0, SEEK_SET) != 0) {
-        st = cp_set_error(CP_ERR_IO, "'%s': cannot read image: %s", path, strerror(errno));
-    } else if (!stbi_info_from_file(f, &w, &h, &c)) {
-        st = cp_set_error(CP_ERR_FORMAT, "'%s': not a decodable image (%s)", path,
-                          stbi_failure_reason());
-    } else if ((st = check_dims(w, h, path)) == CP_OK) {
-        stbi_uc *data = stbi_load_from_file(f, &w, &h, &c, 3);
-        if (!data)
-            st = cp_set_error(CP_ERR_FORMAT, "'%s': could not be decoded, truncated or corrupt (%s)",
-                              path, stbi_failure_reason());
-        else
-            st = adopt(data, w, h, path, out);
-    }
-    fclose(f);
-    return st;
-}
-
-cp_status cp_image_load_memory(const void *data, size_t size, const char *name, cp_image *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!name) name = "<memory>";
-    if (size == 0) return cp_set_error(CP_ERR_FORMAT, "'%s': empty", name);
-    if (size > (size_t)0x7fffffff)
-        return cp_set_error(CP_ERR_FORMAT, "'%s': too large (%zu bytes)", name, size);
-    int w, h, c;
-    if (!stbi_info_from_memory(data, (int)size, &w, &h, &c))
-        return cp_set_error(CP_ERR_FORMAT, "'%s': not a decodable image (%s)", name,
-                            stbi_failure_reason());
-    CP_DATA_TRY(check_dims(w, h, name));
-    stbi_uc *px = stbi_load_from_memory(data, (int)size, &w, &h, &c, 3);
-    if (!px)
-        return cp_set_error(CP_ERR_FORMAT, "'%s': could not be decoded, truncated or corrupt (%s)",
-                            name, stbi_failure_reason());
-    return adopt(px, w, h, name, out);
-}
-
 cp_status cp_image_write_png(const char *path, const cp_image *img)
 {
     if (!img || !img->pixels || img->w <= 0 || img->h <= 0)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "cannot write '%s': empty image", path);
-    errno = 0;
-    if (!stbi_write_png(path, img->w, img->h, 3, img->pixels, img->w * 3))
-        return cp_set_error(CP_ERR_IO, "cannot write PNG '%s'%s%s", path, errno ? ": " : "",
-                            errno ? strerror(errno) : "");
-    return CP_OK;
+    uint8_t *png;
+    size_t size;
+    char why[CP_WHY_SIZE];
+    cp_status st = cp_encode_png(img, &png, &size, why);
+    if (st != CP_OK) return cp_set_error(st, "cannot write PNG '%s': %s", path, why);
+    /* temporary file + rename, every write and the close checked */
+    st = cp_write_file_atomic(path, (const char *)png, size);
+    free(png);
+    return st;
 }
 
 cp_status cp_image_square_resize(const cp_image *img, int S, uint8_t *rgb)

@@ -1,6 +1,8 @@
-/* The stb implementations, compiled here only when the system has no compiled
- * libstb (Debian's libstb-dev ships them as libstb.so; elsewhere stb is often
- * headers only). The third-party code is built without our warning flags. */
+/* stb_image_write and stb_image_resize (for the tests and tools/bench_data),
+ * compiled here only when the system has no compiled libstb (Debian's
+ * libstb-dev ships them as libstb.so; elsewhere stb is often headers only).
+ * stb_image itself is not here: decode_stb.c builds it with only BMP, TGA
+ * and GIF. The third-party code is built without our warning flags. */
 #ifndef CLINPAINT_HAVE_LIBSTB
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC diagnostic push
@@ -12,10 +14,8 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #endif
-#define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
-#include <stb_image.h>
 #include <stb_image_write.h>
 #include <stb_image_resize.h>
 #if defined(__GNUC__) || defined(__clang__)
