@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds fuzz/fuzz_safetensors with clang (libFuzzer + ASan + UBSan), writes a
-# small seed corpus and a dictionary into build-fuzz/, and runs the fuzzer.
-#   tools/fuzz.sh [seconds]      default 600; crashes land in build-fuzz/
+# Builds the libFuzzer targets with clang (libFuzzer + ASan + UBSan), writes
+# seed corpora (and a dictionary) into build-fuzz/, and runs each target.
+#   tools/fuzz.sh [seconds] [safetensors|image|all]
+#     seconds per target, default 600; target default all (one after the
+#     other). Crashes land in build-fuzz/; the exit status is non-zero on any
+#     finding (crash, leak, timeout, out-of-memory, sanitizer report).
 # Extra libFuzzer flags can be passed in FUZZ_FLAGS, e.g. FUZZ_FLAGS=-jobs=4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-600}
+TARGET=${2:-all}
+case "$TARGET" in safetensors | image | all) ;; *)
+  echo "usage: tools/fuzz.sh [seconds] [safetensors|image|all]" >&2; exit 2 ;; esac
 B=build-fuzz
 CC=${CC:-clang}
 
@@ -15,7 +21,7 @@ CC=$CC cmake -S . -B "$B" -DCLINPAINT_FUZZ=ON -DCLINPAINT_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
   >/dev/null
-cmake --build "$B" --target fuzz_safetensors -j"$(nproc)"
+cmake --build "$B" --target fuzz_safetensors fuzz_image -j"$(nproc)"
 
 C="$B/corpus"
 mkdir -p "$C"
@@ -60,8 +66,24 @@ cat >"$B/safetensors.dict" <<'DICT'
 "1e3"
 DICT
 
-echo "fuzzing for ${SECS}s; corpus $C"
+# Image seeds: small valid PNG (each colour type, 16-bit, interlaced),
+# JPEG (baseline, progressive, grey), BMP, TGA (plain, RLE) and GIF.
+mkdir -p "$B/corpus-image"
+# shellcheck disable=SC2046
+"$CC" -O1 $(pkg-config --cflags libpng libjpeg) -I/usr/include/stb fuzz/make_image_seeds.c \
+  $(pkg-config --libs libpng libjpeg) -lstb -o "$B/make_image_seeds"
+"$B/make_image_seeds" "$B/corpus-image"
+
 cd "$B"
-# shellcheck disable=SC2086
-exec ./fuzz_safetensors -max_total_time="$SECS" -max_len=16384 \
-  -dict=safetensors.dict -print_final_stats=1 ${FUZZ_FLAGS:-} corpus
+run() {
+  echo "fuzzing $1 for ${SECS}s; corpus $2"
+  # shellcheck disable=SC2086
+  ./"$1" -max_total_time="$SECS" -print_final_stats=1 "${@:3}" ${FUZZ_FLAGS:-} "$2"
+}
+if [ "$TARGET" = safetensors ] || [ "$TARGET" = all ]; then
+  run fuzz_safetensors corpus -max_len=16384 -dict=safetensors.dict
+fi
+if [ "$TARGET" = image ] || [ "$TARGET" = all ]; then
+  # -rss_limit_mb: the budget in the target keeps any one image small
+  run fuzz_image corpus-image -max_len=65536 -rss_limit_mb=2048 -timeout=10
+fi
