@@ -308,6 +308,29 @@ START_TEST(png_write_to_a_full_disk_fails_and_leaves_nothing)
 }
 END_TEST
 
+/* The CLI's budget option and variable: bad values are usage errors. */
+START_TEST(cli_pixel_budget_option)
+{
+    const char *bin = getenv("CLINPAINT_BIN");
+    if (!bin) return; /* run outside ctest */
+    char cmd[8192];
+    const char *cases[][2] = {
+        {"", "--max-megapixels 0 synth --help"},
+        {"", "--max-megapixels"},
+        {"CLINPAINT_MAX_MEGAPIXELS=lots ", "synth --help"},
+        {"CLINPAINT_MAX_MEGAPIXELS=99999 ", "synth --help"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(cmd, sizeof cmd, "%s'%s' %s >/dev/null 2>&1", cases[i][0], bin, cases[i][1]);
+        int rc = system(cmd);
+        ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "%s -> %d", cmd, rc);
+    }
+    snprintf(cmd, sizeof cmd, "CLINPAINT_MAX_MEGAPIXELS=8 '%s' --max-megapixels=256 synth --help >/dev/null 2>&1", bin);
+    int rc = system(cmd);
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s -> %d", cmd, rc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("image_safety");
@@ -320,6 +343,7 @@ int main(void)
     tcase_add_test(tc, fifos_and_folders_are_refused_without_blocking);
     tcase_add_test(tc, pixel_bombs_are_refused_from_the_header);
     tcase_add_test(tc, png_write_to_a_full_disk_fails_and_leaves_nothing);
+    tcase_add_test(tc, cli_pixel_budget_option);
     suite_add_tcase(s, tc);
     /* Forked per test (no OpenCL here): a decoder that crashes or hangs is
      * one failed test, not the end of the suite. */

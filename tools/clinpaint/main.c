@@ -1,5 +1,7 @@
 /* clinpaint: the command-line entry point. Dispatches to cmd_<name>.c. */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_util.h"
@@ -23,14 +25,18 @@ static void print_help(FILE *f)
     fprintf(f,
             "clinpaint %s: train and run a GAN context encoder for image "
             "inpainting on any OpenCL device\n\n"
-            "usage: clinpaint COMMAND [options]\n"
+            "usage: clinpaint [--max-megapixels N] COMMAND [options]\n"
             "       clinpaint COMMAND --help\n"
             "       clinpaint --version\n\ncommands:\n",
             CLINPAINT_VERSION);
     for (const cp_command *c = cp_commands; c->name; c++)
         fprintf(f, "  %-9s %s\n", c->name, c->summary);
+    fprintf(f, "\n--max-megapixels N: largest image read, in units of 2^20 pixels (default "
+               "64, i.e. 8192x8192);\nlarger headers are refused before decoding. Also "
+               "CLINPAINT_MAX_MEGAPIXELS.\n");
     fprintf(f, "\nenvironment: CLINPAINT_DEVICE (device selector), "
-               "CLINPAINT_KERNEL_DIR, CLINPAINT_CACHE_DIR, CLINPAINT_NO_CACHE=1\n");
+               "CLINPAINT_KERNEL_DIR, CLINPAINT_CACHE_DIR, CLINPAINT_NO_CACHE=1, "
+               "CLINPAINT_MAX_MEGAPIXELS\n");
 }
 
 static void print_version(void)
@@ -41,8 +47,39 @@ static void print_version(void)
            CLINPAINT_VERSION, cp_version(), platform, clblast);
 }
 
+/* The image pixel budget (library default 64 Mi pixels) from `value`, in
+ * units of 2^20 pixels. False with a message when it is not a valid count. */
+static bool set_max_megapixels(const char *value, const char *from)
+{
+    long mp;
+    if (!cli_parse_int(value, 1, (long)(CP_IMAGE_PIXEL_CEILING >> 20), &mp) ||
+        cp_image_set_max_pixels((size_t)mp << 20) != CP_OK) {
+        fprintf(stderr, "clinpaint: %s: '%s' is not a number of megapixels from 1 to %zu\n",
+                from, value, (size_t)(CP_IMAGE_PIXEL_CEILING >> 20));
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
+    const char *env = getenv("CLINPAINT_MAX_MEGAPIXELS");
+    if (env && *env && !set_max_megapixels(env, "CLINPAINT_MAX_MEGAPIXELS"))
+        return CLI_EXIT_USAGE;
+    /* the global option comes before the command (and overrides the variable) */
+    const char *opt = argc >= 2 && strncmp(argv[1], "--max-megapixels", 16) == 0 ? argv[1] + 16 : NULL;
+    if (opt && (*opt == '=' || *opt == '\0')) {
+        if (*opt == '\0' && argc < 3) {
+            fprintf(stderr, "clinpaint: --max-megapixels needs a value\n");
+            return CLI_EXIT_USAGE;
+        }
+        int used = *opt == '=' ? 1 : 2;
+        if (!set_max_megapixels(*opt == '=' ? opt + 1 : argv[2], "--max-megapixels"))
+            return CLI_EXIT_USAGE;
+        argc -= used;
+        argv += used;
+        argv[0] = "clinpaint";
+    }
     if (argc < 2) {
         print_help(stderr);
         return CLI_EXIT_USAGE;
