@@ -17,12 +17,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 packages=(cmake make gcc pkg-config ocl-icd-opencl-dev opencl-headers libclblast-dev
-          libstb-dev libcjson-dev check pocl-opencl-icd clinfo)
+          libstb-dev libcjson-dev check pocl-opencl-icd clinfo libpng-dev libjpeg62-turbo-dev)
 
 install_missing() {
     command -v dpkg >/dev/null 2>&1 || {
         echo "setup: not a Debian/Ubuntu system; install by hand: CMake, a C11 compiler," \
-             "an OpenCL ICD loader and headers, CLBlast, stb, cJSON, Check, and an OpenCL" \
+             "an OpenCL ICD loader and headers, CLBlast, stb, libpng, libjpeg-turbo, cJSON, Check, and an OpenCL" \
              "driver (see README.md)." >&2
         return 0
     }
