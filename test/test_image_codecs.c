@@ -133,7 +133,16 @@ START_TEST(png_every_colour_type_depth_and_interlacing)
 END_TEST
 
 /* A smooth RGB (or grey, or CMYK) image as a JPEG at quality 100. */
+static void write_jpeg_with_comments(const char *path, J_COLOR_SPACE space, int progressive,
+                                     int comments);
 static void write_jpeg(const char *path, J_COLOR_SPACE space, int progressive)
+{
+    write_jpeg_with_comments(path, space, progressive, 0);
+}
+
+/* `comments` 60 000-byte COM markers before the frame header. */
+static void write_jpeg_with_comments(const char *path, J_COLOR_SPACE space, int progressive,
+                                     int comments)
 {
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
@@ -150,6 +159,9 @@ static void write_jpeg(const char *path, J_COLOR_SPACE space, int progressive)
     jpeg_set_quality(&cj, 100, TRUE);
     if (progressive) jpeg_simple_progression(&cj);
     jpeg_start_compress(&cj, TRUE);
+    static JOCTET comment[60000];
+    memset(comment, 'x', sizeof comment);
+    for (int i = 0; i < comments; i++) jpeg_write_marker(&cj, JPEG_COM, comment, sizeof comment);
     JSAMPLE row[32 * 4];
     while (cj.next_scanline < cj.image_height) {
         int y = (int)cj.next_scanline;
@@ -208,6 +220,13 @@ START_TEST(format_comes_from_content_not_name)
     ck_assert_int_eq(img.w, 32);
     cp_image_free(&img);
     TU_OK(cp_image_load(path_in("no_extension"), &img));
+    cp_image_free(&img);
+    /* the probe finds a header behind 300 KB of metadata too */
+    write_jpeg_with_comments(path_in("chatty.jpg"), JCS_RGB, 0, 5);
+    int w = 0, h = 0;
+    TU_OK(cp_image_probe(path_in("chatty.jpg"), &w, &h));
+    ck_assert(w == 32 && h == 24);
+    TU_OK(cp_image_load(path_in("chatty.jpg"), &img));
     cp_image_free(&img);
 }
 END_TEST

@@ -256,6 +256,11 @@ START_TEST(pixel_bombs_are_refused_from_the_header)
     ck_assert_ptr_null(strstr(cp_last_error(), "limit"));
     ck_assert_int_eq(cp_image_set_max_pixels(0), CP_ERR_INVALID_ARGUMENT);
     TU_OK(cp_image_set_max_pixels(CP_IMAGE_DEFAULT_MAX_PIXELS));
+    /* a 54-byte BMP claiming 7000x7000: refused by its size, not decoded */
+    uint8_t bmp[54] = {'B', 'M', 54, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                       0x58, 0x1b, 0, 0, 0x58, 0x1b, 0, 0, 1, 0, 24, 0};
+    assert_refused(cp_image_load_memory(bmp, sizeof bmp, "big.bmp", &img), &img, "big.bmp");
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "truncated"));
 }
 END_TEST
 

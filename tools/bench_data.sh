@@ -16,6 +16,6 @@ out=$build/bench_data
 cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra \
    -I"$root/include" -I/usr/include/stb \
    "$root/tools/bench_data/bench_data.c" "$build/libclinpaint.a" \
-   -lstb -lm -lpthread -o "$out"
+   $(pkg-config --libs libpng libjpeg) -lstb -lm -lpthread -o "$out"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 "$out" "$faces" "$large" "$n"

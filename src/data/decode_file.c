@@ -132,8 +132,16 @@ static cp_status read_prefix(int fd, size_t limit, uint8_t **buf, size_t *got, c
     return CP_OK;
 }
 
-/* Files above this are not images we would want (and would not fit). */
-#define MAX_FILE_BYTES ((size_t)1 << 31)
+/* No image within the pixel budget needs more bytes than this (16-bit RGBA
+ * PNG stored uncompressed: 8 bytes a pixel, plus chunks). */
+static size_t max_file_bytes(void)
+{
+    size_t px = cp_image_max_pixels();
+    return px > (SIZE_MAX - ((size_t)16 << 20)) / 9 ? SIZE_MAX : ((size_t)16 << 20) + 9 * px;
+}
+
+/* The header is near the start: probing and sniffing read this much first. */
+#define PREFIX_BYTES ((size_t)256 << 10)
 
 static cp_status load_path(const char *path, int *w, int *h, cp_image *out, char *why)
 {
@@ -144,26 +152,37 @@ static cp_status load_path(const char *path, int *w, int *h, cp_image *out, char
     size_t size = (size_t)sb.st_size;
     uint8_t *data = NULL;
     size_t got = 0;
+    bool whole = false; /* decode from the whole file */
     if (size == 0) {
         snprintf(why, CP_WHY_SIZE, "empty file");
         st = CP_ERR_FORMAT;
-    } else if (size > MAX_FILE_BYTES) {
-        snprintf(why, CP_WHY_SIZE, "file of %zu bytes is too large for an image", size);
-        st = CP_ERR_FORMAT;
-    } else if (!out && size > ((size_t)256 << 10)) {
-        /* the header is near the start; the whole file only if it is not */
-        st = read_prefix(fd, (size_t)256 << 10, &data, &got, why);
-        if (st == CP_OK) st = decode_memory(data, got, w, h, NULL, why);
-        if (st == CP_ERR_FORMAT) {
-            free(data);
-            data = NULL;
-            st = read_prefix(fd, size, &data, &got, why);
-            if (st == CP_OK) st = decode_memory(data, got, w, h, NULL, why);
-        }
+    } else if ((st = read_prefix(fd, size < PREFIX_BYTES ? size : PREFIX_BYTES, &data, &got,
+                                 why)) != CP_OK) {
+        /* why is set */
+    } else if (!decoder_for(data, got, why)) {
+        st = CP_ERR_FORMAT; /* refused before reading the rest */
+    } else if (out) {
+        whole = true;
     } else {
-        st = read_prefix(fd, size, &data, &got, why);
-        if (st == CP_OK) st = decode_memory(data, got, w, h, out, why);
+        st = decode_memory(data, got, w, h, NULL, why);
+        /* a header beyond the prefix (large metadata first): try it all */
+        whole = st == CP_ERR_FORMAT && got < size;
     }
+    if (whole && got < size) {
+        free(data);
+        data = NULL;
+        if (size > max_file_bytes()) {
+            snprintf(why, CP_WHY_SIZE,
+                     "file of %zu bytes is larger than any image within the limit of %zu pixels",
+                     size, cp_image_max_pixels());
+            st = CP_ERR_FORMAT;
+            whole = false;
+        } else {
+            st = read_prefix(fd, size, &data, &got, why);
+            whole = st == CP_OK;
+        }
+    }
+    if (whole) st = decode_memory(data, got, w, h, out, why);
     free(data);
     close(fd); /* read-only: nothing to lose */
     return st;

@@ -117,6 +117,28 @@ static stbi_uc *load(cp_image_format f, stbi__context *ctx, int *w, int *h)
     }
 }
 
+static unsigned le16(const uint8_t *p) { return p[0] | (unsigned)p[1] << 8; }
+
+/* A lower bound on the file size for the header's w×h pixels: stb goes on
+ * decoding zeros after the end of a BMP or TGA, so a small file claiming a
+ * big image would cost its full size in time before the overrun shows. */
+static uint64_t min_file_bytes(cp_image_format f, const uint8_t *d, size_t size, int w, int h)
+{
+    uint64_t px = (uint64_t)w * (uint64_t)h;
+    if (f == CP_FORMAT_BMP && size >= 30) {
+        unsigned hsz = le16(d + 14);
+        unsigned bpp = hsz == 12 ? le16(d + 24) : le16(d + 28);
+        uint64_t row = ((uint64_t)w * bpp + 31) / 32 * 4; /* rows are padded to 4 bytes */
+        return row * (uint64_t)h;
+    }
+    if (f == CP_FORMAT_TGA && size >= 18) {
+        unsigned bytes = (d[16] + 7u) / 8u, type = d[2];
+        if (type < 8) return 18 + px * bytes;
+        return 18 + (px + 127) / 128 * (1 + bytes); /* RLE: 128 pixels a packet at most */
+    }
+    return 0;
+}
+
 static const char *format_name(cp_image_format f)
 {
     return f == CP_FORMAT_BMP ? "BMP" : f == CP_FORMAT_TGA ? "TGA" : "GIF";
@@ -149,7 +171,14 @@ cp_status cp_decode_stb(const uint8_t *data, size_t size, size_t max_pixels,
     }
     *w = hw;
     *h = hh;
-    if (!out) return CP_OK;
+    if (!out) return CP_OK; /* the probe reads a prefix: sizes are checked on decoding */
+    uint64_t need = min_file_bytes(f, data, size, hw, hh);
+    if (size < need) {
+        snprintf(why, CP_WHY_SIZE,
+                 "truncated %s: %dx%d pixels need at least %llu bytes, the file has %zu",
+                 format_name(f), hw, hh, (unsigned long long)need, size);
+        return CP_ERR_FORMAT;
+    }
     start(&ctx, &src, data, size);
     int lw = 0, lh = 0;
     stbi_uc *px = load(f, &ctx, &lw, &lh);
