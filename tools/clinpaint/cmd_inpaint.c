@@ -1,8 +1,11 @@
 /* clinpaint inpaint: fill the masked region of photos with a trained model,
  * at the model's size and pasted back into the original photo. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
@@ -28,7 +31,10 @@ static void usage(FILE *f)
             "                         and pasted inside the centre crop; every other pixel is\n"
             "                         identical to the input)\n"
             "  OUT_DIR/NAME_sbs.png   with --side-by-side: input crop | masked | result\n"
-            "Names that would collide get a suffix (_2, _3, ...).\n\n"
+            "Names that would collide get a suffix (_2, _3, ...). Inputs are never written\n"
+            "over: when an output file would be one of the inputs (or the model or a mask),\n"
+            "nothing is written and the exit code is 1. Other files of the same name in\n"
+            "OUT_DIR are replaced. A failed write is an error naming the file (exit 1).\n\n"
             "options:\n"
             "  --model CKPT       a checkpoint written by clinpaint train (required)\n"
             "  --mask M           center (default, as in training), face, rect, free, mixed,\n"
@@ -40,8 +46,9 @@ static void usage(FILE *f)
             "  --seed K           seed of the random masks (face, rect, free, mixed; default 1)\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n"
             "  -o, --out OUT_DIR  output folder (created when missing; required)\n\n"
-            "Unreadable images are skipped with a warning. Exit code 0 when at least one image\n"
-            "was written, 1 when none could be, 2 for a usage error.\n");
+            "Unreadable images are skipped with a warning. Exit code 0 when every readable\n"
+            "image was written, 1 when none could be read or a write failed, 2 for a usage\n"
+            "error.\n");
 }
 
 /* ---- the engine ---- */
@@ -131,6 +138,94 @@ static cp_status write_outputs(engine *e, int i, const ic_input *in)
     free(p_res);
     free(p_full);
     free(p_sbs);
+    return st;
+}
+
+/* ---- never writing over an input ---- */
+
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    const char *path; /* as the user named it */
+} file_id;
+
+static int cmp_id(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void add_id(file_id *ids, size_t *n, const char *path)
+{
+    struct stat sb;
+    if (path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        ids[(*n)++] = (file_id){sb.st_dev, sb.st_ino, path};
+}
+
+/* The input that `path` is (the same file, through any name or link), or
+ * a file inside the mask folder it lies in; NULL when neither. */
+static const char *clobbers(const char *path, const file_id *ids, size_t n, const char *mask_dir)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return NULL; /* not there: nothing to lose */
+    file_id key = {sb.st_dev, sb.st_ino, NULL};
+    const file_id *hit = bsearch(&key, ids, n, sizeof *ids, cmp_id);
+    if (hit) return hit->path;
+    char real[PATH_MAX];
+    size_t len = mask_dir ? strlen(mask_dir) : 0;
+    if (mask_dir && realpath(path, real) && strncmp(real, mask_dir, len) == 0 && real[len] == '/')
+        return mask_dir;
+    return NULL;
+}
+
+/* Refuses the job, before anything is written, when one of its output
+ * files is one of its inputs, the model, the mask, or a file in the mask
+ * folder: photos are sacred. */
+static cp_status check_outputs_spare_inputs(const ic_inpaint_job *job, const ic_inputs *in)
+{
+    file_id *ids = malloc((in->n + 2) * sizeof *ids);
+    if (!ids) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t n = 0;
+    for (size_t i = 0; i < in->n; i++) add_id(ids, &n, in->v[i].path);
+    add_id(ids, &n, job->model_path);
+    add_id(ids, &n, job->mask_spec);
+    qsort(ids, n, sizeof *ids, cmp_id);
+    char mask_dir[PATH_MAX];
+    struct stat sb;
+    bool have_mask_dir = stat(job->mask_spec, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+                         realpath(job->mask_spec, mask_dir);
+    static const char *const suffixes[3] = {"", "_full", "_sbs"};
+    cp_status st = CP_OK;
+    char *bad = NULL;
+    const char *victim = NULL;
+    for (size_t i = 0; i < in->n && !victim; i++)
+        for (int k = 0; k < (job->side_by_side ? 3 : 2) && !victim; k++) {
+            size_t len = strlen(job->out_dir) + strlen(in->v[i].name) + 16;
+            free(bad);
+            bad = malloc(len);
+            if (!bad) {
+                free(ids);
+                return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+            }
+            snprintf(bad, len, "%s/%s%s.png", job->out_dir, in->v[i].name, suffixes[k]);
+            victim = clobbers(bad, ids, n, have_mask_dir ? mask_dir : NULL);
+        }
+    if (!victim && job->grid_path) {
+        free(bad);
+        bad = NULL;
+        victim = clobbers(job->grid_path, ids, n, have_mask_dir ? mask_dir : NULL);
+    }
+    if (victim)
+        st = cp_set_error(CP_ERR_IO,
+                          "refusing to write %s: it is %s%s, which inpaint never writes over "
+                          "(nothing was written; choose another -o folder)",
+                          bad ? bad : job->grid_path,
+                          victim == (have_mask_dir ? mask_dir : NULL) ? "a file of the mask folder "
+                                                                      : "the input ",
+                          victim);
+    free(bad);
+    free(ids);
     return st;
 }
 
@@ -227,6 +322,7 @@ int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
         rc = CLI_EXIT_FAIL;
         goto out;
     }
+    if ((st = check_outputs_spare_inputs(job, &in)) != CP_OK) goto fail;
     if ((st = ic_mkdirs(job->out_dir)) != CP_OK) goto fail;
     if (!ctx) {
         if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
