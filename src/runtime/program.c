@@ -308,6 +308,7 @@ cp_status cp_kernel_get(cp_context *ctx, const char *file, const char *options,
                                 e->disk_path, file, kernel_name, strerror(errno));
         cp_warn("the kernel cache entry %s (cl/%s) has no kernel %s: not written by clinpaint; "
                 "deleted and rebuilt from source", e->disk_path, file, kernel_name);
+        ctx->stats.disk_rejects++;
         cl_program fresh;
         char from_disk[1100];
         CP_TRY(build_program(ctx, file, options, &fresh, from_disk));

@@ -84,7 +84,7 @@ static bool is_private(const char *dir, char *why, size_t why_size)
     }
     if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
         snprintf(why, why_size,
-                 "the kernel cache folder %s is writable by %s (mode %03o); cached kernels run as "
+                 "the kernel cache folder %s is writable by %s (mode %04o); cached kernels run as "
                  "native code, so it is not used (no disk cache this run; fix with: chmod 700 %s)",
                  dir, (sb.st_mode & S_IWOTH) ? "others" : "its group",
                  (unsigned)(sb.st_mode & 0777), dir);
