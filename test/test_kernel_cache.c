@@ -111,7 +111,10 @@ START_TEST(cli_warns_once_about_an_open_folder)
     snprintf(env, sizeof env, "CLINPAINT_CACHE_DIR=%s", dir);
     const char *envs[] = {env, NULL};
     tu_cli_opts o = {.env = envs};
-    tu_cli_result r = tu_cli_run_opts((const char *const[]){"train", "--data", "/nonexistent/x", NULL}, &o);
+    char run[1100];
+    snprintf(run, sizeof run, "%s/run", dir);
+    tu_cli_result r = tu_cli_run_opts(
+        (const char *const[]){"train", "--data", "/nonexistent/x", "--out", run, NULL}, &o);
     ck_assert_msg(strstr(r.err, "warning: the kernel cache folder") && strstr(r.err, dir),
                   "stderr: %s", r.err);
     const char *first = strstr(r.err, "kernel cache folder");

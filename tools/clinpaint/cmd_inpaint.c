@@ -325,6 +325,7 @@ int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
     if ((st = check_outputs_spare_inputs(job, &in)) != CP_OK) goto fail;
     if ((st = ic_mkdirs(job->out_dir)) != CP_OK) goto fail;
     if (!ctx) {
+        cli_warn_cache_dir(cmd);
         if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
         own_ctx = true;
     }
