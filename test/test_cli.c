@@ -135,13 +135,15 @@ START_TEST(demo_second_ctrl_c_exits_at_once)
     const char *env[] = {env1, env2, NULL};
     tu_cli_opts o = {.env = env};
     tu_cli_proc p = tu_cli_start((const char *const[]){"demo", "--out", out, "--count", "16", NULL}, &o);
-    for (int i = 0; i < 600; i++) { /* until training starts: kernels building */
+    bool up = false;
+    for (int i = 0; i < 2400 && !up; i++) { /* until training starts: kernels building */
         char *err = tu_cli_stderr_now(&p);
-        bool up = strstr(err, "[2/4]") != NULL;
+        up = strstr(err, "[2/4]") != NULL;
         free(err);
-        if (up) break;
-        nanosleep(&(struct timespec){0, 50000000}, NULL);
+        if (!up) nanosleep(&(struct timespec){0, 50000000}, NULL);
     }
+    if (!up) kill(p.pid, SIGKILL);
+    ck_assert_msg(up, "the demo never got to its kernel builds");
     nanosleep(&(struct timespec){0, 300000000}, NULL);
     kill(p.pid, SIGINT);
     nanosleep(&(struct timespec){0, 200000000}, NULL);

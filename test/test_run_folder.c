@@ -183,6 +183,14 @@ START_TEST(existing_run_refused_overwrite_and_resume_work)
     expect(&r, 0, NULL);
     ck_assert_int_eq(csv_steps(run, "log.csv", 0, LOG_COLUMNS, steps, 64), 4);
     for (int i = 0; i < 4; i++) ck_assert_int_eq(steps[i], i + 1);
+
+    /* Resuming into a folder that holds another run would mix two runs. */
+    char *other = at("run_exists_other");
+    r = train(other, EXTRA("--max-steps", "1"));
+    expect(&r, 0, NULL);
+    r = resume(run, EXTRA("--out", other, "--max-steps", "5"));
+    expect(&r, 2, "holds another run");
+    free(other);
     free(before);
     free(log);
     free(run);
@@ -296,13 +304,15 @@ START_TEST(second_ctrl_c_exits_at_once)
     const char *argv[] = {"train", "--data", data, "--out", run, "--preset", "tiny", "--batch",
                           "4", "--threads", "1", NULL};
     tu_cli_proc p = tu_cli_start(argv, &o);
-    for (int i = 0; i < 600; i++) { /* until the context is up, kernels building */
+    bool up = false;
+    for (int i = 0; i < 2400 && !up; i++) { /* until the context is up, kernels building */
         char *err = tu_cli_stderr_now(&p);
-        bool up = strstr(err, "training on") != NULL;
+        up = strstr(err, "training on") != NULL;
         free(err);
-        if (up) break;
-        nanosleep(&(struct timespec){0, 50000000}, NULL);
+        if (!up) nanosleep(&(struct timespec){0, 50000000}, NULL);
     }
+    if (!up) kill(p.pid, SIGKILL);
+    ck_assert_msg(up, "the train never got to its kernel builds");
     nanosleep(&(struct timespec){0, 300000000}, NULL);
     kill(p.pid, SIGINT);
     nanosleep(&(struct timespec){0, 200000000}, NULL);

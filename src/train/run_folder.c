@@ -54,7 +54,32 @@ static cp_status holds_run(const char *dir, const char *file)
                         dir, dir, file, dir);
 }
 
-cp_status cp_run_folder_check(const char *dir, bool resume, bool overwrite)
+/* True when `ckpt` lies in dir/ckpt/: resuming the folder's own run. */
+static bool own_checkpoint(const char *dir, const char *ckpt)
+{
+    char sub[1200], parent[1200];
+    snprintf(sub, sizeof sub, "%s/ckpt", dir);
+    snprintf(parent, sizeof parent, "%s", ckpt);
+    char *slash = strrchr(parent, '/');
+    if (slash) *slash = '\0';
+    else snprintf(parent, sizeof parent, ".");
+    struct stat a, b;
+    return stat(sub, &a) == 0 && stat(parent, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Whether a run found in dir may be continued or replaced; else the error. */
+static cp_status may_use(const char *dir, const char *file, const char *resume, bool overwrite)
+{
+    if (!file || overwrite || (resume && own_checkpoint(dir, resume))) return CP_OK;
+    if (resume)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "run folder %s holds another run (%s/%s) than the checkpoint %s: "
+                            "resume into that run's own folder, or choose another --out",
+                            dir, dir, file, resume);
+    return holds_run(dir, file);
+}
+
+cp_status cp_run_folder_check(const char *dir, const char *resume, bool overwrite)
 {
     struct stat sb;
     if (stat(dir, &sb) != 0) return CP_OK; /* created later */
@@ -67,9 +92,7 @@ cp_status cp_run_folder_check(const char *dir, bool resume, bool overwrite)
         close(fd); /* also drops the lock taken just to test */
         if (busy) return in_use(dir);
     }
-    const char *f = run_file_in(dir);
-    if (f && !resume && !overwrite) return holds_run(dir, f);
-    return CP_OK;
+    return may_use(dir, run_file_in(dir), resume, overwrite);
 }
 
 /* Unlinks dir/rel; a missing file is fine. */
@@ -114,7 +137,7 @@ static cp_status clear_run(const char *dir)
     return CP_OK;
 }
 
-cp_status cp_run_folder_claim(const char *dir, bool resume, bool overwrite, int *lock_fd)
+cp_status cp_run_folder_claim(const char *dir, const char *resume, bool overwrite, int *lock_fd)
 {
     *lock_fd = -1;
     char path[1200];
@@ -130,8 +153,9 @@ cp_status cp_run_folder_claim(const char *dir, bool resume, bool overwrite, int 
     /* Checked again under the lock: another process may have written a
      * run between the early check and now. */
     const char *f = run_file_in(dir);
-    cp_status st = CP_OK;
-    if (f && !resume) st = overwrite ? clear_run(dir) : holds_run(dir, f);
+    cp_status st = may_use(dir, f, resume, overwrite);
+    if (st == CP_OK && f && overwrite && !(resume && own_checkpoint(dir, resume)))
+        st = clear_run(dir);
     if (st != CP_OK) {
         close(fd);
         return st;

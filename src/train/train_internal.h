@@ -31,12 +31,14 @@ cp_status cp_history_open_log(cp_loss_history *h, const char *path, uint64_t kee
 /* ---- the run folder (run_folder.c) ---- */
 
 /* Before anything is written: refuses a folder locked by another process,
- * and one that holds a run unless resume or overwrite. No writes. */
-cp_status cp_run_folder_check(const char *dir, bool resume, bool overwrite);
+ * and one that holds a run unless `resume` is that run's checkpoint
+ * (dir/ckpt/...) or overwrite. No writes. */
+cp_status cp_run_folder_check(const char *dir, const char *resume, bool overwrite);
 /* After the folder exists: takes the lock (dir/.lock, flock LOCK_EX |
- * LOCK_NB) for the whole run, checks again and, with overwrite (and not
- * resume), deletes the previous run's files. *lock_fd for release. */
-cp_status cp_run_folder_claim(const char *dir, bool resume, bool overwrite, int *lock_fd);
+ * LOCK_NB) for the whole run, checks again and, with overwrite (unless
+ * resuming the folder's own run), deletes the previous run's files.
+ * *lock_fd for release. */
+cp_status cp_run_folder_claim(const char *dir, const char *resume, bool overwrite, int *lock_fd);
 void cp_run_folder_release(int lock_fd);
 /* Rewrites the CSV at path (atomically; a missing file stays missing) as
  * `header` plus its whole lines whose column step_col is <= keep_to_step,

@@ -295,7 +295,7 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     const cp_train_config *c = r->cfg;
     r->eff = *c;
     r->best_hole_psnr = -INFINITY;
-    CP_TRY(cp_run_folder_check(c->out_dir, c->resume != NULL, c->overwrite));
+    CP_TRY(cp_run_folder_check(c->out_dir, c->resume, c->overwrite));
     if (c->resume) {
         CP_TRY(resume(r, mask_buf, mask_size));
     } else {
@@ -330,7 +330,7 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     /* The data first: a bad folder must not leave an empty run folder. */
     CP_TRY(open_data(r));
     CP_TRY(make_dir(e->out_dir));
-    CP_TRY(cp_run_folder_claim(e->out_dir, c->resume != NULL, c->overwrite, &r->lock_fd));
+    CP_TRY(cp_run_folder_claim(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
     char path[1100];
     snprintf(path, sizeof path, "%s/samples", e->out_dir);
     CP_TRY(make_dir(path));
@@ -465,6 +465,9 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
         }
     }
     if (r.log && st == CP_OK) st = cp_run_sync_file(r.log, r.log_path);
+    if (r.log && fclose(r.log) != 0 && st == CP_OK)
+        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
+    r.log = NULL;
     res->step = r.step;
     res->epoch = r.epoch;
     res->batch = r.batch;
