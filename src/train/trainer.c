@@ -459,9 +459,9 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     if (st == CP_OK && r.batch != 0) {
         if (res->time_limit) {
             st = report_point(&r, false);
-        } else {
-            st = cp_run_write_loss_svg(c->out_dir, &r.hist);
-            if (st == CP_OK) st = save_checkpoint(&r, "last");
+        } else { /* Ctrl-C: the checkpoint first, the figure after */
+            st = save_checkpoint(&r, "last");
+            if (st == CP_OK) st = cp_run_write_loss_svg(c->out_dir, &r.hist);
         }
     }
     if (r.log && st == CP_OK) st = cp_run_sync_file(r.log, r.log_path);
