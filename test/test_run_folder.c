@@ -165,9 +165,14 @@ START_TEST(existing_run_refused_overwrite_and_resume_work)
     r = train(run, EXTRA("--overwrite", "--resume", "x"));
     expect(&r, 2, "give one of them");
 
-    /* --overwrite: one fresh history; the user's file stays. */
+    /* --overwrite: one fresh history; the user's file stays, the run's
+     * leftovers (a grid of a later epoch, a torn temporary file) go. */
+    append(run, "samples/epoch_009.png", "old grid");
+    append(run, "config.json.tmp.AbC123", "{");
     r = train(run, EXTRA("--overwrite", "--max-steps", "2"));
     expect(&r, 0, NULL);
+    ck_assert(!exists_in(run, "samples/epoch_009.png"));
+    ck_assert(!exists_in(run, "config.json.tmp.AbC123"));
     long steps[64];
     ck_assert_int_eq(csv_steps(run, "log.csv", 0, LOG_COLUMNS, steps, 64), 2);
     ck_assert_int_eq(steps[0], 1);

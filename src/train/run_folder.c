@@ -129,9 +129,27 @@ static cp_status remove_outputs_in(const char *dir, const char *sub)
     return st;
 }
 
+/* Temporary files of an interrupted atomic write of a run file at the
+ * folder's top (config.json.tmp.XXXXXX, ...). */
+static bool is_run_temp(const char *name)
+{
+    for (size_t i = 0; i < RUN_FILE_COUNT; i++) {
+        size_t n = strlen(RUN_FILES[i]);
+        if (strncmp(name, RUN_FILES[i], n) == 0 && strncmp(name + n, ".tmp.", 5) == 0) return true;
+    }
+    return false;
+}
+
 static cp_status clear_run(const char *dir)
 {
     for (size_t i = 0; i < RUN_FILE_COUNT; i++) CP_TRY(remove_file(dir, RUN_FILES[i]));
+    DIR *d = opendir(dir);
+    cp_status st = CP_OK;
+    struct dirent *e;
+    while (d && st == CP_OK && (e = readdir(d)))
+        if (is_run_temp(e->d_name)) st = remove_file(dir, e->d_name);
+    if (d) closedir(d);
+    CP_TRY(st);
     CP_TRY(remove_outputs_in(dir, "samples"));
     CP_TRY(remove_outputs_in(dir, "ckpt"));
     return CP_OK;
