@@ -1,7 +1,8 @@
 /* The kernel cache folder holds binaries that CPU drivers run as native
  * code: it is created private (0700), a folder others can write to is not
- * used (with a reason for one warning), and an entry that passes its checks
- * but is not the program it claims (forged) is named, deleted and rebuilt. */
+ * used (with a reason for one warning), an entry that passes its checks but
+ * is not the program it claims (forged) is named, deleted and rebuilt, and a
+ * damaged entry is named in a warning and rebuilt. */
 #define _XOPEN_SOURCE 700
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,32 @@ START_TEST(forged_entry_named_deleted_and_rebuilt)
 }
 END_TEST
 
+START_TEST(damaged_entry_named_in_a_warning)
+{
+    char *dir = tu_tempdir();
+    char env[1200];
+    snprintf(env, sizeof env, "CLINPAINT_CACHE_DIR=%s", dir);
+    const char *envs[] = {env, NULL};
+    tu_cli_opts o = {.env = envs};
+    const char *argv[] = {"devices", "--check", "--device", "0:0", NULL};
+    tu_cli_result r = tu_cli_run_opts(argv, &o);
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    tu_cli_free(&r);
+    char entry[1100];
+    ck_assert_int_ge(count_entries(dir, entry, sizeof entry), 1);
+    FILE *f = fopen(entry, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs("NOTMAGIC", f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    r = tu_cli_run_opts(argv, &o);
+    ck_assert_msg(r.exit_code == 0 && strstr(r.err, entry) && strstr(r.err, "damaged"),
+                  "exit %d; stderr: %s", r.exit_code, r.err);
+    tu_cli_free(&r);
+    tu_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kernel_cache");
@@ -190,6 +217,7 @@ int main(void)
     tcase_add_test(tc, open_folder_refused);
     tcase_add_test(tc, cli_warns_once_about_an_open_folder);
     tcase_add_test(tc, forged_entry_named_deleted_and_rebuilt);
+    tcase_add_test(tc, damaged_entry_named_in_a_warning);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -174,6 +174,10 @@ static bool load_from_disk(cp_context *ctx, const char *path, cp_cache_key key,
             return true;
         }
         if (prog) clReleaseProgram(prog);
+        cp_warn("the driver refused the cached kernel binary %s; rebuilding it from source", path);
+    } else {
+        cp_warn("the kernel cache entry %s is damaged (magic, key, size or checksum); rebuilding "
+                "it from source", path);
     }
     ctx->stats.disk_rejects++; /* rebuilt and replaced by the caller */
     return false;
