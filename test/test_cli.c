@@ -152,7 +152,10 @@ START_TEST(demo_second_ctrl_c_exits_at_once)
     bool in_time = tu_cli_wait(&p, 5, &r);
     ck_assert_msg(in_time, "still running 5 s after the second Ctrl-C; stderr: %s", r.err);
     ck_assert_msg(r.exit_code == 130, "exit %d; stderr: %s", r.exit_code, r.err);
-    ck_assert_ptr_nonnull(strstr(r.err, "exiting now"));
+    /* The second Ctrl-C ends it, or the first already did (a driver's
+     * compiler that catches Ctrl-C fails the build it interrupts). */
+    ck_assert_msg(strstr(r.err, "exiting now") || strstr(r.err, "interrupted (Ctrl-C)"),
+                  "stderr: %s", r.err);
     tu_cli_free(&r);
     tu_rmdir(dir);
     free(dir);

@@ -327,7 +327,11 @@ START_TEST(second_ctrl_c_exits_at_once)
     bool in_time = tu_cli_wait(&p, 5, &r);
     ck_assert_msg(in_time, "still running 5 s after the second Ctrl-C (%.0f s); stderr: %s",
                   (double)time(NULL) - t0, r.err);
-    expect(&r, 130, "exiting now");
+    /* The second Ctrl-C ends it, or the first already did (a driver's
+     * compiler that catches Ctrl-C fails the build it interrupts). */
+    ck_assert_msg(strstr(r.err, "exiting now") || strstr(r.err, "interrupted (Ctrl-C)"),
+                  "stderr: %s", r.err);
+    expect(&r, 130, NULL);
     free(run);
     free(cache);
     free(pocl);

@@ -237,6 +237,17 @@ int train_cli_report(const char *cmd, cp_status st, const cp_train_config *cfg,
                 res->last_checkpoint, cfg->data_dir);
         return CLI_EXIT_INTERRUPTED;
     }
+    if (st != CP_OK && cfg->stop && *cfg->stop) {
+        /* The compiler inside some OpenCL drivers (LLVM) also catches
+         * Ctrl-C and deletes its temporary files, so a build it interrupts
+         * fails: that failure is the interruption, not an error. */
+        fprintf(stderr, "clinpaint %s: interrupted (Ctrl-C) at step %llu: %s\n", cmd,
+                (unsigned long long)res->step, cp_last_error());
+        if (res->step > 0)
+            fprintf(stderr, "resume with:\n  clinpaint train --resume %s --data %s\n",
+                    res->last_checkpoint, cfg->data_dir);
+        return CLI_EXIT_INTERRUPTED;
+    }
     if (st != CP_OK) return cli_fail(cmd, st);
     printf("%s after %llu steps (%llu this run) in %.0f s, %.1f images/s\n",
            res->finished     ? "finished"
