@@ -163,20 +163,25 @@ static void add_id(file_id *ids, size_t *n, const char *path)
         ids[(*n)++] = (file_id){sb.st_dev, sb.st_ino, path};
 }
 
-/* The input that `path` is (the same file, through any name or link), or
- * a file inside the mask folder it lies in; NULL when neither. */
-static const char *clobbers(const char *path, const file_id *ids, size_t n, const char *mask_dir)
+/* Sets an error and returns true when writing `path` would replace one of
+ * the files in ids (the same file through any name or link) or a file in
+ * the mask folder. */
+static bool clobbers(const char *path, const file_id *ids, size_t n, const char *mask_dir)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0) return NULL; /* not there: nothing to lose */
+    if (stat(path, &sb) != 0) return false; /* not there: nothing to lose */
     file_id key = {sb.st_dev, sb.st_ino, NULL};
     const file_id *hit = bsearch(&key, ids, n, sizeof *ids, cmp_id);
-    if (hit) return hit->path;
     char real[PATH_MAX];
     size_t len = mask_dir ? strlen(mask_dir) : 0;
-    if (mask_dir && realpath(path, real) && strncmp(real, mask_dir, len) == 0 && real[len] == '/')
-        return mask_dir;
-    return NULL;
+    bool in_masks = !hit && mask_dir && realpath(path, real) && strncmp(real, mask_dir, len) == 0 &&
+                    real[len] == '/';
+    if (!hit && !in_masks) return false;
+    cp_set_error(CP_ERR_IO,
+                 "refusing to write %s: it is %s %s, and inpaint never writes over its inputs, "
+                 "model or masks (nothing was written; choose another -o folder)",
+                 path, hit ? "the input" : "a file of the mask folder", hit ? hit->path : mask_dir);
+    return true;
 }
 
 /* Refuses the job, before anything is written, when one of its output
@@ -195,38 +200,25 @@ static cp_status check_outputs_spare_inputs(const ic_inpaint_job *job, const ic_
     struct stat sb;
     bool have_mask_dir = stat(job->mask_spec, &sb) == 0 && S_ISDIR(sb.st_mode) &&
                          realpath(job->mask_spec, mask_dir);
+    const char *masks = have_mask_dir ? mask_dir : NULL;
     static const char *const suffixes[3] = {"", "_full", "_sbs"};
+    bool refused = false;
     cp_status st = CP_OK;
-    char *bad = NULL;
-    const char *victim = NULL;
-    for (size_t i = 0; i < in->n && !victim; i++)
-        for (int k = 0; k < (job->side_by_side ? 3 : 2) && !victim; k++) {
+    for (size_t i = 0; i < in->n && !refused && st == CP_OK; i++)
+        for (int k = 0; k < (job->side_by_side ? 3 : 2) && !refused; k++) {
             size_t len = strlen(job->out_dir) + strlen(in->v[i].name) + 16;
-            free(bad);
-            bad = malloc(len);
-            if (!bad) {
-                free(ids);
-                return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+            char *out = malloc(len);
+            if (!out) {
+                st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+                break;
             }
-            snprintf(bad, len, "%s/%s%s.png", job->out_dir, in->v[i].name, suffixes[k]);
-            victim = clobbers(bad, ids, n, have_mask_dir ? mask_dir : NULL);
+            snprintf(out, len, "%s/%s%s.png", job->out_dir, in->v[i].name, suffixes[k]);
+            refused = clobbers(out, ids, n, masks);
+            free(out);
         }
-    if (!victim && job->grid_path) {
-        free(bad);
-        bad = NULL;
-        victim = clobbers(job->grid_path, ids, n, have_mask_dir ? mask_dir : NULL);
-    }
-    if (victim)
-        st = cp_set_error(CP_ERR_IO,
-                          "refusing to write %s: it is %s%s, which inpaint never writes over "
-                          "(nothing was written; choose another -o folder)",
-                          bad ? bad : job->grid_path,
-                          victim == (have_mask_dir ? mask_dir : NULL) ? "a file of the mask folder "
-                                                                      : "the input ",
-                          victim);
-    free(bad);
+    if (st == CP_OK && !refused && job->grid_path) refused = clobbers(job->grid_path, ids, n, masks);
     free(ids);
-    return st;
+    return refused ? CP_ERR_IO : st;
 }
 
 static void engine_free(engine *e)
