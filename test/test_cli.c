@@ -1,10 +1,17 @@
-/* The clinpaint command: help, version, usage errors, devices. */
+/* The clinpaint command: help, version, usage errors, devices; a full disk
+ * under synth; a second Ctrl-C during the demo's kernel builds. */
+#define _XOPEN_SOURCE 700
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "util/cli_run.h"
+#include "util/cli_spawn.h"
 #include "util/test_util.h"
 
 #define RUN(...) tu_cli_run((const char *const[]){__VA_ARGS__, NULL}, NULL)
@@ -91,6 +98,70 @@ START_TEST(devices_table_json_and_selector)
 }
 END_TEST
 
+START_TEST(synth_full_disk_fails_naming_the_file)
+{
+    if (!tu_png_writer_reports_full_disk()) {
+        fprintf(stderr, "synth_full_disk_fails_naming_the_file: cp_image_write_png in this tree "
+                        "does not report a failed write; nothing checked\n");
+        return;
+    }
+    char *dir = tu_tempdir();
+    char out[1100];
+    snprintf(out, sizeof out, "%s/faces", dir);
+    tu_cli_opts o = {.max_file_bytes = 1500}; /* a 64 px face is several KB */
+    tu_cli_result r = tu_cli_run_opts(
+        (const char *const[]){"synth", "--count", "5", "--size", "64", out, NULL}, &o);
+    ck_assert_msg(r.exit_code == 1, "exit %d; stdout: %s; stderr: %s", r.exit_code, r.out, r.err);
+    ck_assert_msg(strstr(r.err, "face_000000.png"), "stderr: %s", r.err);
+    ck_assert_ptr_null(strstr(r.out, "wrote"));
+    tu_cli_free(&r);
+    tu_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(demo_second_ctrl_c_exits_at_once)
+{
+    /* Cold caches: the demo's kernel builds take tens of seconds. */
+    char *dir = tu_tempdir();
+    char cache[1100], pocl[1100], out[1100], env1[1200], env2[1200];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(pocl, sizeof pocl, "%s/pocl", dir);
+    snprintf(out, sizeof out, "%s/demo", dir);
+    ck_assert_int_eq(mkdir(cache, 0700), 0);
+    ck_assert_int_eq(mkdir(pocl, 0700), 0);
+    snprintf(env1, sizeof env1, "CLINPAINT_CACHE_DIR=%s", cache);
+    snprintf(env2, sizeof env2, "POCL_CACHE_DIR=%s", pocl);
+    const char *env[] = {env1, env2, NULL};
+    tu_cli_opts o = {.env = env};
+    tu_cli_proc p = tu_cli_start((const char *const[]){"demo", "--out", out, "--count", "16", NULL}, &o);
+    bool up = false;
+    for (int i = 0; i < 2400 && !up; i++) { /* until training starts: kernels building */
+        char *err = tu_cli_stderr_now(&p);
+        up = strstr(err, "[2/4]") != NULL;
+        free(err);
+        if (!up) nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
+    if (!up) kill(p.pid, SIGKILL);
+    ck_assert_msg(up, "the demo never got to its kernel builds");
+    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    kill(p.pid, SIGINT);
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    kill(p.pid, SIGINT);
+    tu_cli_result r;
+    bool in_time = tu_cli_wait(&p, 5, &r);
+    ck_assert_msg(in_time, "still running 5 s after the second Ctrl-C; stderr: %s", r.err);
+    ck_assert_msg(r.exit_code == 130, "exit %d; stderr: %s", r.exit_code, r.err);
+    /* The second Ctrl-C ends it, or the first already did (a driver's
+     * compiler that catches Ctrl-C fails the build it interrupts). */
+    ck_assert_msg(strstr(r.err, "exiting now") || strstr(r.err, "interrupted (Ctrl-C)"),
+                  "stderr: %s", r.err);
+    tu_cli_free(&r);
+    tu_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -99,6 +170,8 @@ int main(void)
     tcase_add_test(tc, help_and_version);
     tcase_add_test(tc, usage_errors_exit_2);
     tcase_add_test(tc, devices_table_json_and_selector);
+    tcase_add_test(tc, synth_full_disk_fails_naming_the_file);
+    tcase_add_test(tc, demo_second_ctrl_c_exits_at_once);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

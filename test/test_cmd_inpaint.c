@@ -11,6 +11,7 @@
 #include "clinpaint/safetensors.h"
 #include "clinpaint/synth.h"
 #include "util/cli_run.h"
+#include "util/cli_spawn.h"
 #include "util/test_util.h"
 
 #define S 32 /* the test model's size */
@@ -333,6 +334,60 @@ START_TEST(user_mask_png_and_folder)
 }
 END_TEST
 
+START_TEST(never_writes_over_its_inputs)
+{
+    setup_once();
+    char *own = at("own");
+    ck_assert_int_eq(mkdir(own, 0755), 0);
+    write_photo("own/a.png", 64, 64, 64, 4);
+    write_photo("own/b.png", 48, 40, 40, 5);
+    size_t na, nb;
+    void *a = read_bytes("own/a.png", &na), *b = read_bytes("own/b.png", &nb);
+    char *model = at("model.safetensors"), *in_a = at("own/a.png");
+    tu_cli_result r = RUN("inpaint", "--model", model, own, "-o", own);
+    expect(&r, 1, "refusing to write");
+    char *other = at("own/../own"); /* another name for the same folder */
+    r = RUN("inpaint", "--model", model, in_a, "-o", other);
+    expect(&r, 1, "it is the input");
+    /* Byte for byte as they were, and nothing written beside them. */
+    size_t na2, nb2;
+    void *a2 = read_bytes("own/a.png", &na2), *b2 = read_bytes("own/b.png", &nb2);
+    ck_assert(na2 == na && memcmp(a, a2, na) == 0);
+    ck_assert(nb2 == nb && memcmp(b, b2, nb) == 0);
+    ck_assert(!file_exists("own/a_full.png") && !file_exists("own/b_full.png"));
+    free(a);
+    free(b);
+    free(a2);
+    free(b2);
+    free(model);
+    free(in_a);
+    free(other);
+    free(own);
+}
+END_TEST
+
+START_TEST(full_disk_fails_naming_the_file)
+{
+    setup_once();
+    if (!tu_png_writer_reports_full_disk()) {
+        fprintf(stderr, "full_disk_fails_naming_the_file: cp_image_write_png in this tree does not "
+                        "report a failed write; nothing checked\n");
+        return;
+    }
+    char *model = at("model.safetensors"), *wide = at("photos/wide.png"), *tall = at("photos/tall.png");
+    char *out = at("full");
+    tu_cli_opts o = {.max_file_bytes = 1500};
+    tu_cli_result r = tu_cli_run_opts(
+        (const char *const[]){"inpaint", "--model", model, wide, tall, "-o", out, NULL}, &o);
+    ck_assert_msg(!strstr(r.out, "inpainted 2 images"), "stdout: %s", r.out);
+    expect(&r, 1, out);
+    free(model);
+    free(wide);
+    free(tall);
+    free(out);
+}
+END_TEST
+
 START_TEST(nothing_readable_exits_1)
 {
     setup_once();
@@ -358,6 +413,8 @@ int main(void)
     tcase_add_test(tc, writes_results_and_pastes_back);
     tcase_add_test(tc, user_mask_png_and_folder);
     tcase_add_test(tc, nothing_readable_exits_1);
+    tcase_add_test(tc, never_writes_over_its_inputs);
+    tcase_add_test(tc, full_disk_fails_naming_the_file);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     tu_rmdir(work);

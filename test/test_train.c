@@ -1,5 +1,6 @@
 /* Training end to end on synthetic faces: the loss falls, a resumed run
- * equals an uninterrupted one, a stop request saves, NaN stops the run,
+ * equals an uninterrupted one, a stop request saves, NaN stops the run, a
+ * checkpoint that cannot be written stops it cleanly,
  * bad data and too-large batches are refused clearly. */
 #include <math.h>
 #include <stdio.h>
@@ -186,6 +187,41 @@ START_TEST(nan_stops_without_saving_over)
 }
 END_TEST
 
+/* On the first evaluation, makes ckpt/best.safetensors a folder: the
+ * rename onto it fails as a full disk or a read-only file would. */
+static void block_best(void *user, const cp_epoch_metrics *m)
+{
+    (void)m;
+    char p[1200];
+    snprintf(p, sizeof p, "%s/ckpt/best.safetensors", (const char *)user);
+    mkdir(p, 0755);
+}
+
+START_TEST(best_write_failure_keeps_last_and_stops)
+{
+    char *out = out_path("run_best_fails");
+    cp_train_config c = small_config(out);
+    c.max_steps = 40; /* past the first epoch's end */
+    c.user = out;
+    c.on_epoch = block_best;
+    cp_train_result r;
+    ck_assert_int_eq(cp_train(tu_ctx(), &c, &r), CP_ERR_IO);
+    const char *msg = cp_last_error();
+    ck_assert_msg(strstr(msg, "best.safetensors") && strstr(msg, "training stopped at step") &&
+                      strstr(msg, "last.safetensors holds that step"),
+                  "unclear message: %s", msg);
+    ck_assert(!r.finished && !r.time_limit);
+    ck_assert_uint_lt(r.step, 40);
+    cp_checkpoint *ck;
+    TU_OK(cp_checkpoint_open(r.last_checkpoint, &ck));
+    char step[32];
+    snprintf(step, sizeof step, "%llu", (unsigned long long)r.step);
+    ck_assert_str_eq(cp_checkpoint_meta(ck, "step"), step);
+    cp_checkpoint_close(ck);
+    free(out);
+}
+END_TEST
+
 START_TEST(bad_data_is_refused)
 {
     char *out = out_path("run_bad");
@@ -238,6 +274,7 @@ int main(void)
     tcase_add_test(tc, resume_equals_uninterrupted);
     tcase_add_test(tc, stop_request_saves);
     tcase_add_test(tc, nan_stops_without_saving_over);
+    tcase_add_test(tc, best_write_failure_keeps_last_and_stops);
     tcase_add_test(tc, bad_data_is_refused);
     tcase_add_test(tc, too_large_batch_is_refused_before_training);
     suite_add_tcase(s, tc);

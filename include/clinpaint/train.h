@@ -32,6 +32,8 @@ typedef struct cp_train_config {
     const char *out_dir;   /* the run folder */
     const char *mask_spec; /* center|rect|free|face|mixed|PNG|DIR */
     const char *resume;    /* checkpoint to continue from, or NULL */
+    bool overwrite;        /* out_dir may hold another run: its run files are deleted first
+                              (without this or resume, such a folder is refused) */
     cp_model_config model;
     int batch, epochs;
     uint64_t seed;
@@ -59,12 +61,16 @@ typedef struct cp_train_result {
     double seconds, images_per_s;
     bool finished;   /* every epoch done */
     bool time_limit; /* stopped by max_minutes or max_steps */
+    bool step_limit; /* ... and it was max_steps */
     bool interrupted;
     double best_hole_psnr;
     char last_checkpoint[1100];
 } cp_train_result;
 
-/* Trains. Returns CP_ERR_INTERRUPTED after a stop request (the state is
+/* Trains. The run folder is locked for the run (flock on out_dir/.lock): a
+ * folder in use by another process is refused (CP_ERR_IO), as is a folder
+ * that holds a run unless resuming or `overwrite` (CP_ERR_INVALID_ARGUMENT).
+ * Returns CP_ERR_INTERRUPTED after a stop request (the state is
  * saved), CP_ERR_NUMERIC when a loss becomes NaN or Inf (nothing saved after
  * the last good checkpoint), CP_ERR_OUT_OF_DEVICE_MEMORY before starting
  * when the batch does not fit (the message gives the largest that does). */

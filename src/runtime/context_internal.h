@@ -13,6 +13,7 @@ typedef struct cp_program_entry {
     char *file;
     char *options;
     cl_program program;
+    char *disk_path; /* the disk cache entry it was loaded from, or NULL */
     cp_kernel_entry *kernels;
     int kernel_count, kernel_cap;
 } cp_program_entry;

@@ -5,12 +5,14 @@
 #include "runtime/context_internal.h"
 #include "runtime/kernels_embedded.h"
 #include "runtime/program_disk_cache.h"
+#include "data/data_internal.h" /* cp_warn */
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 
 static char *dup_str(const char *s)
@@ -172,6 +174,10 @@ static bool load_from_disk(cp_context *ctx, const char *path, cp_cache_key key,
             return true;
         }
         if (prog) clReleaseProgram(prog);
+        cp_warn("the driver refused the cached kernel binary %s; rebuilding it from source", path);
+    } else {
+        cp_warn("the kernel cache entry %s is damaged (magic, key, size or checksum); rebuilding "
+                "it from source", path);
     }
     ctx->stats.disk_rejects++; /* rebuilt and replaced by the caller */
     return false;
@@ -194,9 +200,12 @@ static void store_to_disk(cp_context *ctx, cl_program prog, const char *path,
     (void)ctx;
 }
 
+/* `from_disk` (>= 1100 bytes): the cache entry's path when the program
+ * came from the disk cache, else "". */
 static cp_status build_program(cp_context *ctx, const char *file, const char *options,
-                               cl_program *out)
+                               cl_program *out, char *from_disk)
 {
+    from_disk[0] = '\0';
     char *source;
     size_t size;
     CP_TRY(cp_kernel_source(file, &source, &size));
@@ -207,6 +216,7 @@ static cp_status build_program(cp_context *ctx, const char *file, const char *op
     if (use_disk) {
         cp_cache_entry_path(dir, key, path, sizeof path);
         if (load_from_disk(ctx, path, key, options, out)) {
+            snprintf(from_disk, 1100, "%s", path);
             free(source);
             ctx->stats.disk_hits++;
             ctx->stats.build_seconds += cp_seconds() - t0;
@@ -250,15 +260,18 @@ static cp_status find_program(cp_context *ctx, const char *file, const char *opt
         ctx->program_cap = cap;
     }
     cl_program prog;
-    CP_TRY(build_program(ctx, file, options, &prog));
+    char from_disk[1100];
+    CP_TRY(build_program(ctx, file, options, &prog, from_disk));
     cp_program_entry *e = &ctx->programs[ctx->program_count];
     memset(e, 0, sizeof *e);
     e->file = dup_str(file);
     e->options = dup_str(options);
     e->program = prog;
-    if (!e->file || !e->options) {
+    e->disk_path = from_disk[0] ? dup_str(from_disk) : NULL;
+    if (!e->file || !e->options || (from_disk[0] && !e->disk_path)) {
         free(e->file);
         free(e->options);
+        free(e->disk_path);
         clReleaseProgram(prog);
         return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "program cache");
     }
@@ -289,6 +302,26 @@ cp_status cp_kernel_get(cp_context *ctx, const char *file, const char *options,
     }
     cl_int err;
     cl_kernel k = clCreateKernel(e->program, kernel_name, &err);
+    if (err != CL_SUCCESS && e->disk_path) {
+        /* A cache entry that passed its checks but lacks a kernel of its
+         * source was not written by us: delete it, build from source. */
+        if (unlink(e->disk_path) != 0)
+            return cp_set_error(CP_ERR_IO,
+                                "the kernel cache entry %s (cl/%s) has no kernel %s, and it cannot "
+                                "be deleted: %s; delete it by hand",
+                                e->disk_path, file, kernel_name, strerror(errno));
+        cp_warn("the kernel cache entry %s (cl/%s) has no kernel %s: not written by clinpaint; "
+                "deleted and rebuilt from source", e->disk_path, file, kernel_name);
+        ctx->stats.disk_rejects++;
+        cl_program fresh;
+        char from_disk[1100];
+        CP_TRY(build_program(ctx, file, options, &fresh, from_disk));
+        clReleaseProgram(e->program); /* kernels made from it keep it alive */
+        e->program = fresh;
+        free(e->disk_path);
+        e->disk_path = NULL;
+        k = clCreateKernel(e->program, kernel_name, &err);
+    }
     if (err != CL_SUCCESS)
         return cp_set_error(err == CL_INVALID_KERNEL_NAME ? CP_ERR_INTERNAL : CP_ERR_OPENCL,
                             "clCreateKernel(%s) in cl/%s failed with %s", kernel_name,
@@ -315,6 +348,7 @@ void cp_program_cache_free(cp_context *ctx)
         }
         free(e->kernels);
         clReleaseProgram(e->program);
+        free(e->disk_path);
         free(e->file);
         free(e->options);
     }

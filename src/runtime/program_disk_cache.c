@@ -5,6 +5,7 @@
 #include "util/hash.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +45,63 @@ cp_cache_key cp_cache_key_make(const cp_device_info *dev, const char *source,
     return k;
 }
 
-static bool mkdir_p(const char *path)
+/* Cached binaries run as native code on CPU drivers: the folder is made
+ * private (0700), and one that others could write to is not used. */
+static bool mkdir_p(const char *path, char *why, size_t why_size)
 {
     char tmp[1024];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return false;
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        snprintf(why, why_size, "the kernel cache folder name is too long");
+        return false;
+    }
     for (char *p = tmp + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return false;
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) break;
             *p = '/';
         }
     }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST;
+    if (mkdir(path, 0700) == 0 || errno == EEXIST) return true;
+    snprintf(why, why_size, "cannot create the kernel cache folder %s: %s; no disk cache this run",
+             path, strerror(errno));
+    return false;
+}
+
+static bool is_private(const char *dir, char *why, size_t why_size)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(why, why_size, "the kernel cache %s is not a folder; no disk cache this run", dir);
+        return false;
+    }
+    if (sb.st_uid != geteuid()) {
+        snprintf(why, why_size,
+                 "the kernel cache folder %s belongs to another user (uid %ld); cached kernels run "
+                 "as native code, so it is not used (no disk cache this run; set "
+                 "CLINPAINT_CACHE_DIR to a folder of your own)",
+                 dir, (long)sb.st_uid);
+        return false;
+    }
+    if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(why, why_size,
+                 "the kernel cache folder %s is writable by %s (mode %04o); cached kernels run as "
+                 "native code, so it is not used (no disk cache this run; fix with: chmod 700 %s)",
+                 dir, (sb.st_mode & S_IWOTH) ? "others" : "its group",
+                 (unsigned)(sb.st_mode & 0777), dir);
+        return false;
+    }
+    return true;
+}
+
+/* The last folder checked and its verdict: checked once, not per program. */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static char g_checked[1024];
+static bool g_checked_ok;
+static char g_problem[1400];
+
+const char *cp_cache_dir_problem(void)
+{
+    return g_problem[0] ? g_problem : NULL;
 }
 
 bool cp_cache_dir(char *dir, size_t size)
@@ -73,8 +119,17 @@ bool cp_cache_dir(char *dir, size_t size)
     } else {
         return false;
     }
-    if (n < 0 || (size_t)n >= size) return false;
-    return mkdir_p(dir);
+    if (n < 0 || (size_t)n >= size || (size_t)n >= sizeof g_checked) return false;
+    pthread_mutex_lock(&g_lock);
+    if (strcmp(g_checked, dir) != 0) {
+        char why[sizeof g_problem];
+        g_checked_ok = mkdir_p(dir, why, sizeof why) && is_private(dir, why, sizeof why);
+        snprintf(g_problem, sizeof g_problem, "%s", g_checked_ok ? "" : why);
+        snprintf(g_checked, sizeof g_checked, "%s", dir);
+    }
+    bool ok = g_checked_ok;
+    pthread_mutex_unlock(&g_lock);
+    return ok;
 }
 
 void cp_cache_entry_path(const char *dir, cp_cache_key key, char *path, size_t size)

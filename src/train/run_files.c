@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void cp_history_free(cp_loss_history *h)
@@ -48,56 +49,39 @@ bool cp_history_add(cp_loss_history *h, double step, double rec, double g, doubl
     return true;
 }
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *grown = realloc(buf, 2 * cap + 1);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    return buf;
-}
-
 static const char LOG_HEADER[] = "step,epoch,L_rec,L_adv,L_G,L_D,mean_D_x,mean_D_y,images_per_s\n";
 
 cp_status cp_history_open_log(cp_loss_history *h, const char *path, uint64_t keep_to_step,
                               FILE **log)
 {
-    char *old = keep_to_step > 0 ? read_all(path) : NULL;
-    *log = fopen(path, "w");
-    if (!*log) {
-        free(old);
-        return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    *log = NULL;
+    if (keep_to_step == 0) {
+        *log = fopen(path, "w");
+        if (!*log) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        if (fputs(LOG_HEADER, *log) < 0 || fflush(*log) != 0)
+            return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        return CP_OK;
     }
-    fputs(LOG_HEADER, *log);
-    for (char *line = old, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next) *next++ = '\0';
-        else next = line + strlen(line);
+    char *kept;
+    CP_TRY(cp_run_csv_keep_to_step(path, LOG_HEADER, 0, keep_to_step, &kept));
+    for (char *line = strchr(kept, '\n') + 1, *next; *line; line = next) {
+        next = strchr(line, '\n') + 1; /* every kept line ends in \n */
         double step, rec, adv, g, d;
         unsigned long long epoch;
         if (sscanf(line, "%lf,%llu,%lf,%lf,%lf,%lf", &step, &epoch, &rec, &adv, &g, &d) == 6 &&
-            step <= (double)keep_to_step) {
-            fprintf(*log, "%s\n", line);
-            cp_history_add(h, step, rec, g, d);
+            !cp_history_add(h, step, rec, g, d)) {
+            free(kept);
+            return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "loss history");
         }
     }
-    free(old);
-    return CP_OK;
+    *log = fopen(path, "a");
+    struct stat sb;
+    bool empty = *log && fstat(fileno(*log), &sb) == 0 && sb.st_size == 0;
+    cp_status st = CP_OK;
+    if (!*log || (empty && (fputs(kept, *log) < 0 || fflush(*log) != 0)))
+        st = cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    free(kept);
+    return st;
 }
 
 cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,

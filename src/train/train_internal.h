@@ -20,12 +20,33 @@ typedef struct cp_loss_history {
 } cp_loss_history;
 void cp_history_free(cp_loss_history *h);
 bool cp_history_add(cp_loss_history *h, double step, double rec, double g, double d);
-/* Opens log.csv for writing. When resuming (keep_to_step > 0), the rows of
- * an existing log up to that step are kept verbatim and loaded into h;
- * later rows (from after the checkpoint) are dropped, as the run redoes
- * those steps. */
+/* Opens log.csv for writing. When resuming (keep_to_step > 0), the whole
+ * rows of an existing log up to that step are kept verbatim and loaded into
+ * h; later rows (from after the checkpoint) and a torn last line are
+ * dropped (the file is rewritten atomically), as the run redoes those
+ * steps. */
 cp_status cp_history_open_log(cp_loss_history *h, const char *path, uint64_t keep_to_step,
                               FILE **log);
+
+/* ---- the run folder (run_folder.c) ---- */
+
+/* Before anything is written: refuses a folder locked by another process,
+ * and one that holds a run unless `resume` is that run's checkpoint
+ * (dir/ckpt/...) or overwrite. No writes. */
+cp_status cp_run_folder_check(const char *dir, const char *resume, bool overwrite);
+/* After the folder exists: takes the lock (dir/.lock, flock LOCK_EX |
+ * LOCK_NB) for the whole run, checks again and, with overwrite (unless
+ * resuming the folder's own run), deletes the previous run's files.
+ * *lock_fd for release. */
+cp_status cp_run_folder_claim(const char *dir, const char *resume, bool overwrite, int *lock_fd);
+void cp_run_folder_release(int lock_fd);
+/* Rewrites the CSV at path (atomically; a missing file stays missing) as
+ * `header` plus its whole lines whose column step_col is <= keep_to_step,
+ * steps rising. *kept: the new text (caller frees). */
+cp_status cp_run_csv_keep_to_step(const char *path, const char *header, int step_col,
+                                  uint64_t keep_to_step, char **kept);
+/* fflush + fsync of a log, CP_ERR_IO naming path. */
+cp_status cp_run_sync_file(FILE *f, const char *path);
 
 /* Run-folder files. */
 cp_status cp_run_write_config(const char *out_dir, const cp_train_config *cfg,

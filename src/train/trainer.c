@@ -71,6 +71,8 @@ typedef struct run {
     cp_inpainter *eval;
     cp_loss_history hist;
     FILE *log;
+    int lock_fd; /* the run folder's lock, held for the run */
+    char log_path[1100];
     uint64_t epoch, batch, step;
     double best_hole_psnr;
     char path[1100];
@@ -79,6 +81,7 @@ typedef struct run {
 static void run_free(run *r)
 {
     if (r->log) fclose(r->log);
+    cp_run_folder_release(r->lock_fd);
     cp_inpainter_free(r->eval);
     cp_train_graph_free(&r->tg);
     cp_loader_free(r->loader);
@@ -122,8 +125,22 @@ static cp_status save_checkpoint(run *r, const char *name)
         {"rec_weight", wrec}, {"adv_weight", wadv}, {"ctx_weight", wctx},
         {"data", c->data_dir}, {"clinpaint_version", cp_version()},
     };
+    /* The log reaches the disk first: it may run ahead of the checkpoint
+     * (resume cuts it back) but never behind. */
+    if (r->log) CP_TRY(cp_run_sync_file(r->log, r->log_path));
     snprintf(r->path, sizeof r->path, "%s/ckpt/%s.safetensors", c->out_dir, name);
-    return cp_checkpoint_save(r->model, r->path, meta, (int)(sizeof meta / sizeof meta[0]));
+    cp_status st = cp_checkpoint_save(r->model, r->path, meta, (int)(sizeof meta / sizeof meta[0]));
+    if (st == CP_OK) return CP_OK;
+    char why[1024];
+    snprintf(why, sizeof why, "%s", cp_last_error());
+    if (strcmp(name, "last") == 0)
+        return cp_set_error(st, "%s; training stopped at step %" PRIu64 " and the previous "
+                                "checkpoints in %s/ckpt are as they were",
+                            why, r->step, c->out_dir);
+    return cp_set_error(st, "%s; training stopped at step %" PRIu64 ": %s/ckpt/last.safetensors "
+                            "holds that step and the previous best.safetensors is as it was "
+                            "(free some space, then continue with --resume)",
+                        why, r->step, c->out_dir);
 }
 
 static bool meta_u64(const cp_checkpoint *ck, const char *key, uint64_t *out)
@@ -215,13 +232,41 @@ static cp_status open_data(run *r)
     return cp_loader_seek(r->loader, r->epoch, r->batch);
 }
 
-static cp_status end_of_epoch(run *r)
+static const char METRICS_HEADER[] = "epoch,step,hole_psnr,psnr,ssim,hole_l1,L_rec,L_adv,L_D,images\n";
+
+/* Appends one row to metrics.csv, on disk before the checkpoint is. */
+static cp_status write_metrics(const char *out_dir, const cp_epoch_metrics *m)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
+    struct stat sb;
+    bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
+    FILE *f = fopen(path, "a");
+    if (!f) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    bool ok = (!fresh || fputs(METRICS_HEADER, f) >= 0) &&
+              fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.5f,%.4f,%.6g,%.6g,%.6g,%" PRIu64 "\n",
+                      m->epoch, m->step, m->hole_psnr, m->psnr, m->ssim, m->hole_l1, m->rec,
+                      m->adv, m->d, m->images) >= 0;
+    cp_status st = ok ? cp_run_sync_file(f, path)
+                      : cp_set_error(CP_ERR_IO, "writing %s failed: %s", path, strerror(errno));
+    if (fclose(f) != 0 && st == CP_OK)
+        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", path, strerror(errno));
+    return st;
+}
+
+/* The loss curve, a sample grid, the test metrics and the checkpoints: at
+ * each epoch's end (samples/epoch_NNN.png) and when a time or step limit
+ * stops the run inside an epoch (samples/step_NNNNNN.png). */
+static cp_status report_point(run *r, bool epoch_end)
 {
     const cp_train_config *c = &r->eff;
     CP_TRY(cp_run_write_loss_svg(c->out_dir, &r->hist));
     if (r->test && c->sample_count > 0) {
         char path[1100];
-        snprintf(path, sizeof path, "%s/samples/epoch_%03" PRIu64 ".png", c->out_dir, r->epoch + 1);
+        if (epoch_end)
+            snprintf(path, sizeof path, "%s/samples/epoch_%03" PRIu64 ".png", c->out_dir, r->epoch + 1);
+        else
+            snprintf(path, sizeof path, "%s/samples/step_%06" PRIu64 ".png", c->out_dir, r->step);
         CP_TRY(cp_run_write_samples(path, r->eval, r->test, r->masks, c->model.size,
                                     c->sample_count, c->seed));
     }
@@ -231,21 +276,13 @@ static cp_status end_of_epoch(run *r)
                            c->threads, &m, NULL));
         m.epoch = r->epoch + 1;
         m.step = r->step;
-        char path[1100];
-        snprintf(path, sizeof path, "%s/metrics.csv", c->out_dir);
-        struct stat sb;
-        bool fresh = stat(path, &sb) != 0;
-        FILE *f = fopen(path, "a");
-        if (!f) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-        if (fresh) fprintf(f, "epoch,step,hole_psnr,psnr,ssim,hole_l1,L_rec,L_adv,L_D,images\n");
-        fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.5f,%.4f,%.6g,%.6g,%.6g,%" PRIu64 "\n",
-                m.epoch, m.step, m.hole_psnr, m.psnr, m.ssim, m.hole_l1, m.rec, m.adv, m.d, m.images);
-        if (fclose(f) != 0) return cp_set_error(CP_ERR_IO, "cannot write %s", path);
+        CP_TRY(write_metrics(c->out_dir, &m));
         if (c->on_epoch) c->on_epoch(c->user, &m);
     }
-    /* The position saved is the next batch: the start of the next epoch. */
-    r->epoch++;
-    r->batch = 0;
+    if (epoch_end) { /* the position saved is the next batch: the next epoch's start */
+        r->epoch++;
+        r->batch = 0;
+    }
     bool improved = r->test && m.images > 0 && m.hole_psnr > r->best_hole_psnr;
     if (improved) r->best_hole_psnr = m.hole_psnr;
     CP_TRY(save_checkpoint(r, "last"));
@@ -258,6 +295,7 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     const cp_train_config *c = r->cfg;
     r->eff = *c;
     r->best_hole_psnr = -INFINITY;
+    CP_TRY(cp_run_folder_check(c->out_dir, c->resume, c->overwrite));
     if (c->resume) {
         CP_TRY(resume(r, mask_buf, mask_size));
     } else {
@@ -292,6 +330,7 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     /* The data first: a bad folder must not leave an empty run folder. */
     CP_TRY(open_data(r));
     CP_TRY(make_dir(e->out_dir));
+    CP_TRY(cp_run_folder_claim(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
     char path[1100];
     snprintf(path, sizeof path, "%s/samples", e->out_dir);
     CP_TRY(make_dir(path));
@@ -303,8 +342,14 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     int eval_batch = e->eval_batch > 0 ? e->eval_batch : 16;
     CP_TRY(cp_inpainter_create(r->model, eval_batch, true, e->opts.ctx_weight, &r->eval));
     CP_TRY(cp_run_write_config(e->out_dir, e, cp_context_device(r->ctx)));
-    snprintf(path, sizeof path, "%s/log.csv", e->out_dir);
-    return cp_history_open_log(&r->hist, path, c->resume ? r->step : 0, &r->log);
+    if (c->resume) { /* one history: the metrics of steps to be redone go */
+        char *kept;
+        snprintf(path, sizeof path, "%s/metrics.csv", e->out_dir);
+        CP_TRY(cp_run_csv_keep_to_step(path, METRICS_HEADER, 1, r->step, &kept));
+        free(kept);
+    }
+    snprintf(r->log_path, sizeof r->log_path, "%s/log.csv", e->out_dir);
+    return cp_history_open_log(&r->hist, r->log_path, c->resume ? r->step : 0, &r->log);
 }
 
 /* One iteration on the next batch; fills v[0..5] = rec, adv, G, D, p_real, p_fake. */
@@ -332,6 +377,7 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.ctx = ctx;
+    r.lock_fd = -1;
     char mask_buf[1024];
     cp_status st = setup(&r, mask_buf, sizeof mask_buf);
     const cp_train_config *c = &r.eff;
@@ -358,8 +404,11 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
                 break;
             }
         if (st != CP_OK) break;
-        fprintf(r.log, "%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.5f,%.5f,%.2f\n", r.step,
-                r.epoch + 1, v[0], v[1], v[2], v[3], v[4], v[5], dt > 0 ? c->batch / dt : 0);
+        if (fprintf(r.log, "%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.5f,%.5f,%.2f\n", r.step,
+                    r.epoch + 1, v[0], v[1], v[2], v[3], v[4], v[5], dt > 0 ? c->batch / dt : 0) < 0) {
+            st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
+            break;
+        }
         if (!cp_history_add(&r.hist, (double)r.step, v[0], v[2], v[3])) {
             st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "loss history");
             break;
@@ -384,30 +433,41 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
             cfg->on_progress(cfg->user, &p);
         }
         if (now - last_report > 10) {
-            fflush(r.log);
+            if (fflush(r.log) != 0) {
+                st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
+                break;
+            }
             last_report = now;
         }
         if (r.batch >= bpe) {
-            st = end_of_epoch(&r);
+            st = report_point(&r, true);
             if (st != CP_OK) break;
         }
         if (cfg->stop && *cfg->stop) {
             res->interrupted = true;
             break;
         }
-        if ((c->max_minutes > 0 && elapsed >= c->max_minutes * 60) ||
-            (c->max_steps > 0 && r.step >= c->max_steps)) {
+        res->step_limit = c->max_steps > 0 && r.step >= c->max_steps;
+        if ((c->max_minutes > 0 && elapsed >= c->max_minutes * 60) || res->step_limit) {
             res->time_limit = true;
             break;
         }
     }
     res->finished = st == CP_OK && r.epoch >= (uint64_t)c->epochs;
-    /* Save the position reached (end-of-epoch already saved its own). */
+    /* Save the position reached (end-of-epoch already saved its own); a
+     * limit also gets the figures an epoch's end would have written. */
     if (st == CP_OK && r.batch != 0) {
-        st = cp_run_write_loss_svg(c->out_dir, &r.hist);
-        if (st == CP_OK) st = save_checkpoint(&r, "last");
+        if (res->time_limit) {
+            st = report_point(&r, false);
+        } else { /* Ctrl-C: the checkpoint first, the figure after */
+            st = save_checkpoint(&r, "last");
+            if (st == CP_OK) st = cp_run_write_loss_svg(c->out_dir, &r.hist);
+        }
     }
-    if (r.log) fflush(r.log);
+    if (r.log && st == CP_OK) st = cp_run_sync_file(r.log, r.log_path);
+    if (r.log && fclose(r.log) != 0 && st == CP_OK)
+        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
+    r.log = NULL;
     res->step = r.step;
     res->epoch = r.epoch;
     res->batch = r.batch;

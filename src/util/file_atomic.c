@@ -44,6 +44,11 @@ cp_status cp_write_file_atomic(const char *path, const char *data, size_t len)
         q += w;
         left -= (size_t)w;
     }
+    /* On disk before the rename makes it visible: after a crash the file
+     * is the old version or the new one, never an empty one. */
+    if (st == CP_OK && fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        st = cp_set_error(CP_ERR_IO, "%s: fsync of the temporary file %s failed: %s", path, tmp,
+                          err_text(errno, eb, sizeof eb));
     if (close(fd) != 0 && st == CP_OK)
         st = cp_set_error(CP_ERR_IO, "%s: closing the temporary file %s failed: %s", path, tmp,
                           err_text(errno, eb, sizeof eb));

@@ -1,7 +1,8 @@
-/* Internal: replace a file atomically (a temporary file next to it, then
- * rename), for results such as loss.svg, config.json and tuning files. No
- * fsync: a crash may lose the newest version but never leaves a torn file.
- * (Checkpoints use the safetensors writer, which also fsyncs.) */
+/* Internal: replace a file atomically (a temporary file next to it, every
+ * write checked, fsync, then rename), for results such as loss.svg,
+ * config.json, bench JSON and tuning files: a crash or a full disk leaves
+ * the previous version, never a torn or empty file. (Checkpoints use the
+ * safetensors writer, which does the same.) */
 #ifndef CP_UTIL_FILE_ATOMIC_H
 #define CP_UTIL_FILE_ATOMIC_H
 #include <stddef.h>

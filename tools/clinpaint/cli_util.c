@@ -2,10 +2,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "runtime/program_disk_cache.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -65,4 +69,50 @@ bool cli_parse_float(const char *s, double lo, double hi, double *out)
 bool cli_is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static volatile int *sigint_flag;
+
+static void say_now(const char *text)
+{
+    /* write(2) is async-signal-safe; nothing to do if it fails */
+    ssize_t w = write(STDERR_FILENO, text, strlen(text));
+    (void)w;
+}
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (*sigint_flag) {
+        say_now("\nclinpaint: interrupted again: exiting now\n");
+        _exit(CLI_EXIT_INTERRUPTED);
+    }
+    *sigint_flag = 1;
+    say_now("\nclinpaint: stopping after this step and saving (Ctrl-C again to quit at once)\n");
+}
+
+void cli_catch_sigint(volatile int *flag)
+{
+    sigint_flag = flag;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+void cli_release_sigint(void)
+{
+    signal(SIGINT, SIG_DFL);
+}
+
+void cli_warn_cache_dir(const char *cmd)
+{
+    static bool warned;
+    char dir[1024];
+    if (warned || cp_cache_dir(dir, sizeof dir)) return;
+    const char *why = cp_cache_dir_problem();
+    if (!why) return; /* switched off, or no home folder: nothing to say */
+    warned = true;
+    fprintf(stderr, "clinpaint %s: warning: %s\n", cmd, why);
 }

@@ -31,4 +31,17 @@ bool cli_parse_float(const char *s, double lo, double hi, double *out);
 
 /* True for "--help" and "-h". */
 bool cli_is_help(const char *arg);
+
+/* Ctrl-C for commands that stop cleanly (train, demo): the first SIGINT
+ * sets *flag (the command finishes its step and saves); the second ends the
+ * process at once with exit code 130 (_exit), even inside a kernel build
+ * that would otherwise hold it for a minute. Writes are atomic and resume
+ * repairs the logs, so nothing is left half done. */
+void cli_catch_sigint(volatile int *flag);
+/* Back to the default (Ctrl-C ends the process at once). */
+void cli_release_sigint(void);
+
+/* Prints, once per process, why the kernel cache folder is not used (see
+ * CLINPAINT_CACHE_DIR in the README), if it is not. */
+void cli_warn_cache_dir(const char *cmd);
 #endif

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli_util.h"
+#include "util/file_atomic.h"
 #include "commands.h"
 #include "clinpaint/bench.h"
 #include "clinpaint/clinpaint.h"
@@ -720,6 +721,7 @@ int cmd_bench(int argc, char **argv)
         /* The start-up probe first: a child process, this process holds no
          * context yet. */
         cp_context *ctx = NULL;
+        cli_warn_cache_dir("bench");
         st = cp_context_create(sels[i], &ctx);
         if (st != CP_OK) {
             rc = cli_fail(CMD, st);
@@ -756,12 +758,15 @@ int cmd_bench(int argc, char **argv)
     }
     if (rc == CLI_EXIT_OK && json_path) {
         char *text = cJSON_Print(root);
-        FILE *f = text ? fopen(json_path, "w") : NULL;
-        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) {
-            fprintf(stderr, "clinpaint bench: error: cannot write %s\n", json_path);
-            rc = CLI_EXIT_FAIL;
+        size_t len = text ? strlen(text) : 0;
+        char *with_nl = text ? realloc(text, len + 2) : NULL;
+        if (with_nl) {
+            memcpy(with_nl + len, "\n", 2);
+            text = with_nl;
         }
-        if (f && fclose(f) != 0) rc = CLI_EXIT_FAIL;
+        st = with_nl ? cp_write_file_atomic(json_path, text, len + 1)
+                     : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "%s: out of host memory", json_path);
+        if (st != CP_OK) rc = cli_fail("bench", st); /* the message names the file */
         free(text);
         if (rc == CLI_EXIT_OK) fprintf(stderr, "clinpaint bench: wrote %s\n", json_path);
     }

@@ -70,12 +70,6 @@ static void usage(FILE *f)
 
 static volatile int stop_requested;
 
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 /* Wraps train_cli's display: the run has no fixed number of epochs (the
  * time box ends it), so the epochs shown and the ETA are those of the box. */
 typedef struct demo_progress {
@@ -152,28 +146,11 @@ static void clean_previous(const char *faces, uint64_t count, const char *run)
         }
     }
     if (d) closedir(d);
-    static const char *const files[] = {"metrics.csv", "log.csv", "loss.svg", "config.json",
-                                        "ckpt/last.safetensors", "ckpt/best.safetensors"};
-    bool any = false;
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        char *p = join(run, files[i]);
-        if (p && unlink(p) == 0) any = true;
-        free(p);
-    }
-    char *samples = join(run, "samples");
-    d = samples ? opendir(samples) : NULL;
-    while (d && (e = readdir(d))) {
-        unsigned epoch;
-        char tail[8];
-        if (sscanf(e->d_name, "epoch_%u.%4s", &epoch, tail) == 2 && strcmp(tail, "png") == 0) {
-            char *p = join(samples, e->d_name);
-            if (p && unlink(p) == 0) any = true;
-            free(p);
-        }
-    }
-    if (d) closedir(d);
-    free(samples);
-    if (any) fprintf(stderr, "clinpaint demo: note: replaced the previous demo run in %s\n", run);
+    /* The run folder is cleared by cp_train (overwrite), under its lock. */
+    char *config = join(run, "config.json");
+    if (config && exists(config))
+        fprintf(stderr, "clinpaint demo: note: replacing the previous demo run in %s\n", run);
+    free(config);
 }
 
 /* Up to `max` image paths for the final inpainting: the test split (faces
@@ -258,6 +235,8 @@ int cmd_demo(int argc, char **argv)
     }
 
     /* 2. + 3. training, figures each epoch */
+    cli_catch_sigint(&stop_requested); /* from here: a kernel build can take a minute */
+    cli_warn_cache_dir(cmd);
     if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
     cp_train_config cfg = cp_train_config_defaults();
     cp_model_config_preset("tiny", &cfg.model);
@@ -269,6 +248,7 @@ int cmd_demo(int argc, char **argv)
     cfg.seed = DEMO_SEED;
     cfg.max_minutes = minutes;
     cfg.max_steps = max_steps;
+    cfg.overwrite = true; /* the demo's own folder: each demo starts over */
     fprintf(stderr,
             "[2/4] training the tiny preset (%dx%d, batch %d, '%s' masks) for %g minute%s on %s\n"
             "      run folder %s: loss.svg, samples/epoch_NNN.png and metrics.csv after each epoch\n",
@@ -286,15 +266,11 @@ int cmd_demo(int argc, char **argv)
     cfg.on_progress = wrap_progress;
     cfg.on_epoch = wrap_epoch;
     cfg.on_message = wrap_message;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
     cfg.stop = &stop_requested;
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);
     train_cli_finish_line(&state);
-    signal(SIGINT, SIG_DFL);
+    cli_release_sigint();
     rc = train_cli_report(cmd, st, &cfg, &res);
     fflush(stdout);
     if (rc != CLI_EXIT_OK) goto done; /* interrupted (resume command printed) or failed */
@@ -322,7 +298,8 @@ int cmd_demo(int argc, char **argv)
     /* 5. where everything is */
     char took[32], samples[1200] = "";
     fmt_minutes(cp_seconds() - t0, took, sizeof took);
-    for (uint64_t e = res.epoch; e >= 1; e--) {
+    snprintf(samples, sizeof samples, "%s/samples/step_%06llu.png", run, (unsigned long long)res.step);
+    for (uint64_t e = res.epoch; e >= 1 && !exists(samples); e--) {
         snprintf(samples, sizeof samples, "%s/samples/epoch_%03llu.png", run, (unsigned long long)e);
         if (exists(samples)) break;
         samples[0] = '\0';
@@ -353,6 +330,7 @@ int cmd_demo(int argc, char **argv)
 fail:
     rc = cli_fail(cmd, st);
 done:
+    cli_release_sigint();
     for (int i = 0; i < n_paths; i++) free(paths[i]);
     cp_context_free(ctx);
     free(faces);

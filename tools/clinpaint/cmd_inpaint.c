@@ -1,8 +1,11 @@
 /* clinpaint inpaint: fill the masked region of photos with a trained model,
  * at the model's size and pasted back into the original photo. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
@@ -28,7 +31,10 @@ static void usage(FILE *f)
             "                         and pasted inside the centre crop; every other pixel is\n"
             "                         identical to the input)\n"
             "  OUT_DIR/NAME_sbs.png   with --side-by-side: input crop | masked | result\n"
-            "Names that would collide get a suffix (_2, _3, ...).\n\n"
+            "Names that would collide get a suffix (_2, _3, ...). Inputs are never written\n"
+            "over: when an output file would be one of the inputs (or the model or a mask),\n"
+            "nothing is written and the exit code is 1. Other files of the same name in\n"
+            "OUT_DIR are replaced. A failed write is an error naming the file (exit 1).\n\n"
             "options:\n"
             "  --model CKPT       a checkpoint written by clinpaint train (required)\n"
             "  --mask M           center (default, as in training), face, rect, free, mixed,\n"
@@ -40,8 +46,9 @@ static void usage(FILE *f)
             "  --seed K           seed of the random masks (face, rect, free, mixed; default 1)\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n"
             "  -o, --out OUT_DIR  output folder (created when missing; required)\n\n"
-            "Unreadable images are skipped with a warning. Exit code 0 when at least one image\n"
-            "was written, 1 when none could be, 2 for a usage error.\n");
+            "Unreadable images are skipped with a warning. Exit code 0 when every readable\n"
+            "image was written, 1 when none could be read or a write failed, 2 for a usage\n"
+            "error.\n");
 }
 
 /* ---- the engine ---- */
@@ -132,6 +139,86 @@ static cp_status write_outputs(engine *e, int i, const ic_input *in)
     free(p_full);
     free(p_sbs);
     return st;
+}
+
+/* ---- never writing over an input ---- */
+
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+    const char *path; /* as the user named it */
+} file_id;
+
+static int cmp_id(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void add_id(file_id *ids, size_t *n, const char *path)
+{
+    struct stat sb;
+    if (path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        ids[(*n)++] = (file_id){sb.st_dev, sb.st_ino, path};
+}
+
+/* Sets an error and returns true when writing `path` would replace one of
+ * the files in ids (the same file through any name or link) or a file in
+ * the mask folder. */
+static bool clobbers(const char *path, const file_id *ids, size_t n, const char *mask_dir)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return false; /* not there: nothing to lose */
+    file_id key = {sb.st_dev, sb.st_ino, NULL};
+    const file_id *hit = bsearch(&key, ids, n, sizeof *ids, cmp_id);
+    char real[PATH_MAX];
+    size_t len = mask_dir ? strlen(mask_dir) : 0;
+    bool in_masks = !hit && mask_dir && realpath(path, real) && strncmp(real, mask_dir, len) == 0 &&
+                    real[len] == '/';
+    if (!hit && !in_masks) return false;
+    cp_set_error(CP_ERR_IO,
+                 "refusing to write %s: it is %s %s, and inpaint never writes over its inputs, "
+                 "model or masks (nothing was written; choose another -o folder)",
+                 path, hit ? "the input" : "a file of the mask folder", hit ? hit->path : mask_dir);
+    return true;
+}
+
+/* Refuses the job, before anything is written, when one of its output
+ * files is one of its inputs, the model, the mask, or a file in the mask
+ * folder: photos are sacred. */
+static cp_status check_outputs_spare_inputs(const ic_inpaint_job *job, const ic_inputs *in)
+{
+    file_id *ids = malloc((in->n + 2) * sizeof *ids);
+    if (!ids) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+    size_t n = 0;
+    for (size_t i = 0; i < in->n; i++) add_id(ids, &n, in->v[i].path);
+    add_id(ids, &n, job->model_path);
+    add_id(ids, &n, job->mask_spec);
+    qsort(ids, n, sizeof *ids, cmp_id);
+    char mask_dir[PATH_MAX];
+    struct stat sb;
+    bool have_mask_dir = stat(job->mask_spec, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+                         realpath(job->mask_spec, mask_dir);
+    const char *masks = have_mask_dir ? mask_dir : NULL;
+    static const char *const suffixes[3] = {"", "_full", "_sbs"};
+    bool refused = false;
+    cp_status st = CP_OK;
+    for (size_t i = 0; i < in->n && !refused && st == CP_OK; i++)
+        for (int k = 0; k < (job->side_by_side ? 3 : 2) && !refused; k++) {
+            size_t len = strlen(job->out_dir) + strlen(in->v[i].name) + 16;
+            char *out = malloc(len);
+            if (!out) {
+                st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
+                break;
+            }
+            snprintf(out, len, "%s/%s%s.png", job->out_dir, in->v[i].name, suffixes[k]);
+            refused = clobbers(out, ids, n, masks);
+            free(out);
+        }
+    if (st == CP_OK && !refused && job->grid_path) refused = clobbers(job->grid_path, ids, n, masks);
+    free(ids);
+    return refused ? CP_ERR_IO : st;
 }
 
 static void engine_free(engine *e)
@@ -227,8 +314,10 @@ int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
         rc = CLI_EXIT_FAIL;
         goto out;
     }
+    if ((st = check_outputs_spare_inputs(job, &in)) != CP_OK) goto fail;
     if ((st = ic_mkdirs(job->out_dir)) != CP_OK) goto fail;
     if (!ctx) {
+        cli_warn_cache_dir(cmd);
         if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
         own_ctx = true;
     }

@@ -40,22 +40,21 @@ static void usage(FILE *f)
             "  --ctx-weight X     lambda_ctx, weight of the known pixels in L_rec (0.1)\n"
             "  --seed K           seed of initialisation, data order, flips and masks (1)\n"
             "  --max-minutes M    stop (and save) after M minutes\n"
-            "  --out RUN_DIR      run folder (default runs/<date>-<time>)\n"
+            "  --out RUN_DIR      run folder (default runs/<date>-<time>); one that holds a\n"
+            "                     run is refused unless --resume or --overwrite\n"
+            "  --overwrite        start over in a run folder that holds a run: its run files\n"
+            "                     (config.json, logs, loss.svg, samples, checkpoints) are deleted\n"
             "  --resume CKPT      continue a run from its checkpoint\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n"
             "  --threads N        image decoding threads (default 2)\n"
             "  --eval-images N    test images evaluated per epoch (default: all)\n"
             "  --max-steps N      stop after N iterations in total (for quick checks)\n\n"
-            "Ctrl-C finishes the current iteration, saves, and prints the resume command.\n");
+            "Ctrl-C finishes the current iteration, saves, and prints the resume command\n"
+            "(exit code 130); a second Ctrl-C quits at once. One process at a time may use a\n"
+            "run folder (a lock on RUN_DIR/.lock).\n");
 }
 
 static volatile int stop_requested;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 int cmd_train(int argc, char **argv)
 {
@@ -76,21 +75,22 @@ int cmd_train(int argc, char **argv)
         }
         cfg.out_dir = out_buf;
     }
+    cli_catch_sigint(&stop_requested); /* from here: a kernel build can take a minute */
+    cli_warn_cache_dir("train");
     cp_context *ctx;
     cp_status st = cp_context_create(device, &ctx);
-    if (st != CP_OK) return cli_fail("train", st);
+    if (st != CP_OK) {
+        cli_release_sigint();
+        return cli_fail("train", st);
+    }
     fprintf(stderr, "clinpaint train: %s on %s, run folder %s\n",
             cfg.resume ? "resuming" : "training", cp_context_device(ctx)->name, cfg.out_dir);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
     cfg.stop = &stop_requested;
     train_cli_attach_progress(&cfg, &state, isatty(STDERR_FILENO));
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);
     train_cli_finish_line(&state);
-    signal(SIGINT, SIG_DFL);
+    cli_release_sigint();
     cp_context_free(ctx);
     return train_cli_report("train", st, &cfg, &res);
 }

@@ -142,6 +142,7 @@ int cmd_tune(int argc, char **argv)
     /* Tuning times untuned CLBlast as the reference: no tuning file applied. */
     if (!do_bench) setenv("CLINPAINT_NO_TUNE", "1", 1);
     cp_context *ctx;
+    cli_warn_cache_dir("tune");
     st = cp_context_create(selector, &ctx);
     if (st != CP_OK) {
         free(shapes);

@@ -37,6 +37,10 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
             bn = model_opts = true;
             continue;
         }
+        if (strcmp(a, "--overwrite") == 0) {
+            cfg->overwrite = true;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
         if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
         const char *v = argv[++i];
@@ -112,6 +116,8 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
         }
     }
     if (!cfg->data_dir) return cli_usage_error(cmd, "--data DIR is required (a folder of images)");
+    if (cfg->resume && cfg->overwrite)
+        return cli_usage_error(cmd, "--resume continues a run and --overwrite deletes one: give one of them");
     if (cfg->resume) {
         if (model_opts || math_opts)
             return cli_usage_error(cmd, "with --resume the model, batch, mask, seed and loss/optimizer "
@@ -231,9 +237,23 @@ int train_cli_report(const char *cmd, cp_status st, const cp_train_config *cfg,
                 res->last_checkpoint, cfg->data_dir);
         return CLI_EXIT_INTERRUPTED;
     }
+    if (st != CP_OK && cfg->stop && *cfg->stop) {
+        /* The compiler inside some OpenCL drivers (LLVM) also catches
+         * Ctrl-C and deletes its temporary files, so a build it interrupts
+         * fails: that failure is the interruption, not an error. */
+        fprintf(stderr, "clinpaint %s: interrupted (Ctrl-C) at step %llu: %s\n", cmd,
+                (unsigned long long)res->step, cp_last_error());
+        if (res->step > 0)
+            fprintf(stderr, "resume with:\n  clinpaint train --resume %s --data %s\n",
+                    res->last_checkpoint, cfg->data_dir);
+        return CLI_EXIT_INTERRUPTED;
+    }
     if (st != CP_OK) return cli_fail(cmd, st);
     printf("%s after %llu steps (%llu this run) in %.0f s, %.1f images/s\n",
-           res->finished ? "finished" : "stopped at the time limit", (unsigned long long)res->step,
+           res->finished     ? "finished"
+           : res->step_limit ? "stopped at the step limit (--max-steps)"
+                             : "stopped at the time limit",
+           (unsigned long long)res->step,
            (unsigned long long)res->steps_this_run, res->seconds, res->images_per_s);
     if (isfinite(res->best_hole_psnr))
         printf("best test hole PSNR %.2f dB (%s/ckpt/best.safetensors)\n", res->best_hole_psnr,
