@@ -121,7 +121,11 @@ bool tu_png_writer_reports_full_disk(void)
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(2);
         cp_image img;
         if (cp_image_alloc(64, 64, &img) != CP_OK) _exit(2);
-        for (size_t i = 0; i < (size_t)64 * 64 * 3; i++) img.pixels[i] = (uint8_t)(i * 2654435761u >> 13);
+        uint32_t x = 2463534242u; /* xorshift noise: PNG cannot compress it below 1000 bytes */
+        for (size_t i = 0; i < (size_t)64 * 64 * 3; i++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            img.pixels[i] = (uint8_t)(x >> 24);
+        }
         _exit(cp_image_write_png(path, &img) == CP_OK ? 0 : 1); /* noise: far over 1000 bytes */
     }
     int status;
