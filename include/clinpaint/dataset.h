@@ -5,7 +5,8 @@
  * (by extension, any case; names starting with '.' are ignored), sorted by
  * relative path. An image is in the test split iff FNV-1a-64 of its relative
  * path ('/' separators) % 10 == 0. Unreadable files are skipped with one
- * warning line on stderr each; cp_dataset_skipped() counts them. */
+ * warning each, through the warning handler (clinpaint/warning.h), and one
+ * line with their count per data set; cp_dataset_skipped() counts them. */
 #ifndef CLINPAINT_DATASET_H
 #define CLINPAINT_DATASET_H
 

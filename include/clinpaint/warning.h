@@ -1,0 +1,28 @@
+/* clinpaint: warnings from the library (a skipped file, a folder that cannot
+ * be read, ...). The library never prints: it hands each warning, as one
+ * line of text without a trailing newline, to the handler the program
+ * installs. Without a handler, warnings are only counted. */
+#ifndef CLINPAINT_WARNING_H
+#define CLINPAINT_WARNING_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Called once per warning, possibly from several threads at once (calls are
+ * serialised by the library). `text` is valid only during the call. */
+typedef void (*cp_warning_fn)(void *user, const char *text);
+
+/* Installs `fn` (NULL: none, warnings are counted only). Returns nothing;
+ * takes effect for every later warning, process-wide. */
+void cp_set_warning_handler(cp_warning_fn fn, void *user);
+
+/* Warnings issued so far in this process (handled or not). */
+size_t cp_warning_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
