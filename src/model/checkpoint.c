@@ -3,8 +3,10 @@
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/safetensors.h"
 #include "runtime/check.h"
+#include "model/checkpoint_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,16 +71,6 @@ cp_status cp_checkpoint_save(const cp_model *m, const char *path, const cp_meta_
     return st;
 }
 
-static bool parse_int(const char *s, long lo, long hi, int *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
-
 cp_status cp_checkpoint_open(const char *path, cp_checkpoint **out)
 {
     *out = NULL;
@@ -101,26 +93,12 @@ cp_status cp_checkpoint_open(const char *path, cp_checkpoint **out)
         cp_checkpoint_close(c);
         return st;
     }
-    cp_model_config *cfg = &c->cfg;
-    const char *preset = cp_st_meta(c->file, "preset");
-    snprintf(cfg->preset, sizeof cfg->preset, "%s", preset ? preset : "custom");
-    const char *widths = cp_st_meta(c->file, "widths");
-    char tail;
-    bool ok = parse_int(cp_st_meta(c->file, "size"), 1, 1 << 16, &cfg->size) &&
-              parse_int(cp_st_meta(c->file, "latent"), 1, 1 << 20, &cfg->latent) && widths &&
-              sscanf(widths, "%d,%d,%d,%d,%d,%d%c", &cfg->widths[0], &cfg->widths[1],
-                     &cfg->widths[2], &cfg->widths[3], &cfg->widths[4], &cfg->widths[5],
-                     &tail) == 6;
-    int bn = 0;
-    ok = ok && parse_int(cp_st_meta(c->file, "batchnorm"), 0, 1, &bn);
-    cfg->batchnorm = bn != 0;
-    if (!ok) {
+    st = cp_checkpoint_check_meta(c->file, path, &c->cfg);
+    if (st != CP_OK) {
         cp_checkpoint_close(c);
-        return cp_set_error(CP_ERR_FORMAT,
-                            "%s: the configuration in its metadata (size, widths, latent, "
-                            "batchnorm) is missing or malformed",
-                            path);
+        return st;
     }
+    const cp_model_config *cfg = &c->cfg;
     st = cp_model_config_validate(cfg);
     if (st != CP_OK) {
         char msg[512];
@@ -161,16 +139,23 @@ static cp_status load_tensor(const cp_checkpoint *c, cp_context *ctx, const char
                                            "its own configuration)",
                             c->path, name);
     CP_TRY(cp_st_get_f32(c->file, name, t->ndim, t->shape, host));
+    /* NaN or Inf weights make every output NaN (an all-black image) with no
+     * error anywhere later: refuse them here, by name. */
+    size_t n = cp_tensor_numel(t);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(host[i]))
+            return cp_set_error(CP_ERR_NUMERIC,
+                                "%s: tensor %s holds a non-finite value (%s at element %zu): the "
+                                "checkpoint is corrupt or comes from a diverged run",
+                                c->path, name, isnan(host[i]) ? "NaN" : "Inf", i);
     return cp_tensor_upload(ctx, t, host);
 }
 
 static bool parse_i64(const char *s, int64_t *out)
 {
-    if (!s || !*s) return false;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*end || v < 0) return false;
-    *out = v;
+    uint64_t v;
+    if (!cp_parse_u64_strict(s, 0, INT64_MAX, &v)) return false;
+    *out = (int64_t)v;
     return true;
 }
 
