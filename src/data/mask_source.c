@@ -157,6 +157,7 @@ static int cmp_stem(const void *a, const void *b)
 static cp_status open_folder(cp_mask_source *src, const char *dir)
 {
     CP_DATA_TRY(cp_scan_images(dir, "mask", &src->files));
+    for (size_t i = 0; i < src->files.skipped_count; i++) cp_warn_skipped(dir, &src->files.skipped[i]);
     if (src->files.count == 0)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                             "mask folder '%s' holds no image files (.png .jpg .jpeg .bmp .tga .gif)", dir);
