@@ -291,6 +291,7 @@ START_TEST(bad_files_are_skipped_with_one_warning_each)
     cp_loader_free(ld);
     err = capture_end();
     ck_assert_int_eq(occurrences(err, "cut.png"), 1);
+    ck_assert_int_eq(occurrences(err, "1 more file skipped while decoding (3 in all)"), 1);
     ck_assert_uint_eq(cp_dataset_skipped(ds), 3);
     ck_assert(cp_dataset_is_bad(ds, cut));
     cp_dataset_free(ds);
