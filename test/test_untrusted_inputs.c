@@ -321,6 +321,18 @@ START_TEST(hostile_metadata_is_refused_naming_the_key)
         ck_assert_ptr_null(strchr(cp_last_error(), '\x1b')); /* no escape reaches a terminal */
         free(path);
     }
+    /* widths in range but not those of the tensors in the file: refused by
+     * counting, before a model of 4096-wide layers is built */
+    static const cp_meta_entry wide[] = {{"widths", "4096,4096,4096,4096,4096,4096"}};
+    char *wpath = write_model("wide.safetensors", -1, wide, 1, NULL, 0);
+    cp_checkpoint *wck;
+    TU_OK(cp_checkpoint_open(wpath, &wck));
+    cp_model *wm = NULL;
+    ck_assert_int_eq(cp_checkpoint_load_model(wck, tu_ctx(), false, &wm), CP_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "does not match"));
+    ck_assert_ptr_null(wm);
+    cp_checkpoint_close(wck);
+    free(wpath);
     /* the values clinpaint writes pass */
     static const cp_meta_entry good[] = {
         {"batch", "4096"}, {"step", "0"}, {"seed", "18446744073709551615"},
@@ -407,6 +419,13 @@ START_TEST(absurd_model_is_refused_before_allocation)
     uint64_t params = 0;
     for (int i = 0; i < m->count; i++) params += cp_tensor_numel(&m->tensors[i].value);
     ck_assert_uint_eq(cp_model_config_params(&tiny_cfg), params);
+    cp_model_free(m);
+    cp_model_config bn = tiny_cfg;
+    bn.batchnorm = true;
+    TU_OK(cp_model_create(tu_ctx(), &bn, &m));
+    params = 0;
+    for (int i = 0; i < m->count; i++) params += cp_tensor_numel(&m->tensors[i].value);
+    ck_assert_uint_eq(cp_model_config_params(&bn), params);
     cp_model_free(m);
     /* a normal run fits */
     cp_host_memory h;

@@ -2,6 +2,7 @@
  * and run state in its metadata. */
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/safetensors.h"
+#include "clinpaint/train.h"
 #include "runtime/check.h"
 #include "model/checkpoint_internal.h"
 
@@ -168,6 +169,28 @@ cp_status cp_checkpoint_load_model(const cp_checkpoint *c, cp_context *ctx, bool
                             "%s holds no optimizer state (opt.*): it can run inpaint and eval "
                             "but cannot resume training",
                             c->path);
+    /* The configuration in the metadata sizes the model: before building
+     * it, check that the file really holds that many weights (a hostile
+     * "widths" must not allocate gigabytes) and that they fit in memory. */
+    uint64_t params = cp_model_config_params(&c->cfg), held = 0;
+    for (size_t i = 0; i < cp_st_count(c->file); i++) {
+        const cp_st_tensor *t = cp_st_at(c->file, i);
+        if (strncmp(t->name, "opt.", 4) != 0) held += t->numel;
+    }
+    if (held < params)
+        return cp_set_error(CP_ERR_FORMAT,
+                            "%s: its configuration (size %d, widths %d,%d,%d,%d,%d,%d, latent %d) "
+                            "has %llu parameters but the file holds %llu values: it does not match "
+                            "its own configuration",
+                            c->path, c->cfg.size, c->cfg.widths[0], c->cfg.widths[1],
+                            c->cfg.widths[2], c->cfg.widths[3], c->cfg.widths[4], c->cfg.widths[5],
+                            c->cfg.latent, (unsigned long long)params, (unsigned long long)held);
+    uint64_t avail = cp_host_memory_available(), need = params * 4 * 3;
+    if (avail && need > avail)
+        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY,
+                            "%s: this model needs %.2f GiB of host memory (weights and Adam "
+                            "state), %.2f GiB available",
+                            c->path, (double)need / (1u << 30), (double)avail / (1u << 30));
     cp_model *m;
     CP_TRY(cp_model_create(ctx, &c->cfg, &m));
     size_t max = 0;

@@ -30,7 +30,8 @@ uint64_t cp_model_config_params(const cp_model_config *c)
         uint64_t prev = net == 0 ? 4 : 3;
         for (int i = 0; i < 6; i++) {
             uint64_t w = (uint64_t)c->widths[i];
-            p += prev * w * 9 + w + bn * w + w * w * 4 + w + bn * w;
+            bool conv3_bn = net == 0 || i > 0; /* D's first layer has no batch norm */
+            p += prev * w * 9 + w + (conv3_bn ? bn * w : 0) + w * w * 4 + w + bn * w;
             prev = w;
         }
     }
