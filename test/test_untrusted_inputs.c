@@ -398,6 +398,33 @@ START_TEST(eval_prints_each_warning_once_and_the_count)
 }
 END_TEST
 
+/* train opens the train and the test split of one folder: still one
+ * warning per bad entry, and the count. */
+START_TEST(train_prints_each_warning_once_and_the_count)
+{
+    char *data = write_faces("faces", 24);
+    char *fifo = at("faces/pipe.png"), *link = at("faces/gone.png"), *out = at("run");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink("/nonexistent/clinpaint-test", link), 0);
+    run_result *r = malloc(sizeof *r);
+    RUN(r, "train", "--data", data, "--size", "32", "--widths", "4,8,8,8,8,8", "--latent", "16",
+        "--batch", "4", "--epochs", "1", "--max-steps", "1", "--out", out);
+    expect(r, 0, NULL);
+    ck_assert_int_eq(occurrences(r->err, "pipe.png"), 1);
+    ck_assert_int_eq(occurrences(r->err, "gone.png"), 1);
+    ck_assert_int_eq(occurrences(r->err, "warning: skipping"), 2);
+    /* the count: one line per split that had a bad entry */
+    int counts = occurrences(r->err, "1 file skipped") + occurrences(r->err, "2 files skipped");
+    ck_assert_int_ge(counts, 1);
+    ck_assert_int_le(counts, 2);
+    free(r);
+    free(out);
+    free(fifo);
+    free(link);
+    free(data);
+}
+END_TEST
+
 /* ---- host memory ---- */
 
 START_TEST(absurd_model_is_refused_before_allocation)
@@ -449,6 +476,7 @@ int main(void)
     tcase_add_test(tc, hostile_metadata_is_refused_naming_the_key);
     tcase_add_test(tc, degenerate_and_special_masks_are_refused_by_eval);
     tcase_add_test(tc, eval_prints_each_warning_once_and_the_count);
+    tcase_add_test(tc, train_prints_each_warning_once_and_the_count);
     tcase_add_test(tc, absurd_model_is_refused_before_allocation);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
