@@ -365,6 +365,16 @@ START_TEST(degenerate_and_special_masks_are_refused_by_eval)
     expect(r, 2, "not a regular file");
     RUN(r, "eval", "--model", model, "--data", data, "--split", "all", "--mask", "/");
     expect(r, 2, "filesystem root");
+    /* train refuses them before it starts */
+    char *out = at("run");
+    const char *masks[] = {black, white};
+    const char *why[] = {"no hole", "all hole"};
+    for (int i = 0; i < 2; i++) {
+        RUN(r, "train", "--data", data, "--size", "32", "--widths", "4,8,8,8,8,8", "--latent", "16",
+            "--batch", "2", "--epochs", "1", "--max-steps", "1", "--mask", masks[i], "--out", out);
+        expect(r, 2, why[i]);
+    }
+    free(out);
     free(r);
     free(black);
     free(white);
@@ -393,6 +403,30 @@ START_TEST(eval_prints_each_warning_once_and_the_count)
     free(r);
     free(fifo);
     free(link);
+    free(data);
+    free(model);
+}
+END_TEST
+
+/* inpaint: a FIFO given as an input, or inside an input folder, is skipped
+ * with one warning each and counted; the readable images are written. */
+START_TEST(inpaint_skips_special_inputs)
+{
+    char *model = write_model("model.safetensors", -1, NULL, 0, NULL, 0);
+    char *data = write_faces("faces", 3);
+    char *fifo = at("pipe.png"), *inner = at("faces/inner.png"), *out = at("out");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(mkfifo(inner, 0600), 0);
+    run_result *r = malloc(sizeof *r);
+    RUN(r, "inpaint", "--model", model, fifo, data, "-o", out);
+    expect(r, 0, NULL);
+    ck_assert_int_eq(occurrences(r->err, "pipe.png"), 1);
+    ck_assert_int_eq(occurrences(r->err, "inner.png"), 1);
+    ck_assert_msg(strstr(r->out, "skipped 2"), "no count: %s", r->out);
+    free(r);
+    free(out);
+    free(inner);
+    free(fifo);
     free(data);
     free(model);
 }
@@ -477,6 +511,7 @@ int main(void)
     tcase_add_test(tc, degenerate_and_special_masks_are_refused_by_eval);
     tcase_add_test(tc, eval_prints_each_warning_once_and_the_count);
     tcase_add_test(tc, train_prints_each_warning_once_and_the_count);
+    tcase_add_test(tc, inpaint_skips_special_inputs);
     tcase_add_test(tc, absurd_model_is_refused_before_allocation);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
