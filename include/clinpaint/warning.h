@@ -11,12 +11,13 @@
 extern "C" {
 #endif
 
-/* Called once per warning, possibly from several threads at once (calls are
- * serialised by the library). `text` is valid only during the call. */
+/* Called once per warning, possibly from decoding threads (calls are
+ * serialised by the library, under its lock: the handler must not itself
+ * cause a warning). `text` is valid only during the call. */
 typedef void (*cp_warning_fn)(void *user, const char *text);
 
-/* Installs `fn` (NULL: none, warnings are counted only). Returns nothing;
- * takes effect for every later warning, process-wide. */
+/* Installs `fn` (NULL: none, warnings are counted only), process-wide, for
+ * every later warning. */
 void cp_set_warning_handler(cp_warning_fn fn, void *user);
 
 /* Warnings issued so far in this process (handled or not). */
