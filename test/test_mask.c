@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clinpaint/dataset.h"
 #include "clinpaint/image.h"
@@ -254,8 +255,63 @@ static void write_grey(const char *rel, int w, int h, int (*g)(int, int))
 }
 
 static int left_white(int x, int y) { return (void)y, x < 8 ? 255 : 0; }
+static int thin_line(int x, int y) { return (void)y, x == 5 ? 255 : 0; }
 static int near_half(int x, int y) { return (void)y, x % 2 ? 128 : 127; }
 static int top_band(int x, int y) { return (void)x, y < 4 ? 255 : 0; }
+static int right_quarter(int x, int y) { return (void)y, x >= 24 ? 255 : 0; }
+static int all_black(int x, int y) { return (void)x, (void)y, 0; }
+static int all_white(int x, int y) { return (void)x, (void)y, 255; }
+
+/* A mask with no hole (hole PSNR would be NaN and nothing trains) or with
+ * nothing known is refused by name, as a file and inside a folder. */
+START_TEST(degenerate_masks_are_refused)
+{
+    cp_mask_source *src = NULL;
+    write_grey("black.png", 16, 16, all_black);
+    ck_assert_int_eq(cp_mask_source_create(path_in("black.png"), 8, &src), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "black.png"));
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "no hole"));
+    write_grey("white.png", 16, 16, all_white);
+    ck_assert_int_eq(cp_mask_source_create(path_in("white.png"), 8, &src), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "white.png"));
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "all hole"));
+    /* a hole too thin to survive the resize is no hole either */
+    write_grey("thin.png", 64, 64, thin_line);
+    ck_assert_int_eq(cp_mask_source_create(path_in("thin.png"), 8, &src), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(src);
+
+    mkdir(path_in("masks"), 0777);
+    write_grey("masks/a.png", 8, 8, top_band);
+    write_grey("masks/b.png", 8, 8, all_black);
+    TU_OK(cp_mask_source_create(path_in("masks"), 8, &src));
+    float m[64];
+    TU_OK(cp_mask_source_get(src, "a.jpg", 0, 0, m));
+    ck_assert_int_eq(cp_mask_source_get(src, "b.jpg", 0, 0, m), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "b.png"));
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "no hole"));
+    cp_mask_source_free(src);
+}
+END_TEST
+
+/* "/" as a mask folder would scan the whole machine; FIFOs, sockets and
+ * devices are refused without being opened (open() on a FIFO blocks). */
+START_TEST(root_and_special_files_are_refused)
+{
+    alarm(60); /* a hang (scanning "/", opening a FIFO) fails instead of stalling */
+    cp_mask_source *src = NULL;
+    const char *roots[] = {"/", "//", "/.", "/tmp/.."};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(cp_mask_source_create(roots[i], 8, &src), CP_ERR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(cp_last_error(), "filesystem root"));
+    }
+    ck_assert_int_eq(mkfifo(path_in("fifo.png"), 0600), 0);
+    ck_assert_int_eq(cp_mask_source_create(path_in("fifo.png"), 8, &src), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "not a regular file"));
+    ck_assert_int_eq(cp_mask_source_create("/dev/null", 8, &src), CP_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(src);
+    alarm(0);
+}
+END_TEST
 
 START_TEST(user_png_threshold_and_resize)
 {
@@ -278,11 +334,20 @@ START_TEST(user_png_threshold_and_resize)
     for (int i = 0; i < 64; i++) wrong += m[i] != ((i % 2) ? 1.0f : 0.0f);
     ck_assert_int_eq(wrong, 0);
     cp_mask_source_free(src);
-    /* not square: centre-cropped like the images (8×16 keeps rows 4..11) */
+    /* not square: stretched, never centre-cropped (a crop of this 8×16 mask
+     * to rows 4..11 would lose its hole): rows 0..3 of 16 become rows 0..1 */
     write_grey("tall.png", 8, 16, top_band);
     TU_OK(cp_mask_source_create(path_in("tall.png"), 8, &src));
     TU_OK(cp_mask_source_get(src, NULL, 0, 0, m));
-    ck_assert_double_eq(cp_mask_coverage(m, 8), 0.0);
+    for (int i = 0; i < 64; i++) wrong += m[i] != (i < 16 ? 1.0f : 0.0f);
+    ck_assert_int_eq(wrong, 0);
+    cp_mask_source_free(src);
+    /* wide: 32×8 with the hole in columns 24..31 -> columns 6..7 of 8 */
+    write_grey("wide.png", 32, 8, right_quarter);
+    TU_OK(cp_mask_source_create(path_in("wide.png"), 8, &src));
+    TU_OK(cp_mask_source_get(src, NULL, 0, 0, m));
+    for (int i = 0; i < 64; i++) wrong += m[i] != (i % 8 >= 6 ? 1.0f : 0.0f);
+    ck_assert_int_eq(wrong, 0);
     cp_mask_source_free(src);
     /* enlarging works too */
     TU_OK(cp_mask_source_create(path_in("m16.png"), 64, &src));
@@ -360,6 +425,8 @@ int main(void)
     tcase_add_test(tc, sources_are_deterministic_per_sample);
     tcase_add_test(tc, user_png_threshold_and_resize);
     tcase_add_test(tc, folder_matches_by_relative_stem);
+    tcase_add_test(tc, degenerate_masks_are_refused);
+    tcase_add_test(tc, root_and_special_files_are_refused);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -5,7 +5,8 @@
  * (by extension, any case; names starting with '.' are ignored), sorted by
  * relative path. An image is in the test split iff FNV-1a-64 of its relative
  * path ('/' separators) % 10 == 0. Unreadable files are skipped with one
- * warning line on stderr each; cp_dataset_skipped() counts them. */
+ * warning each, through the warning handler (clinpaint/warning.h), and one
+ * line with their count per data set; cp_dataset_skipped() counts them. */
 #ifndef CLINPAINT_DATASET_H
 #define CLINPAINT_DATASET_H
 
@@ -39,7 +40,11 @@ typedef struct cp_dataset cp_dataset;
 
 /* Lists the images of `dir` in `split`. Each file's header is checked
  * (stb's info call: cheap); empty, unreadable and non-image files are skipped
- * with a warning. Errors: CP_ERR_IO when the folder is missing or
+ * with a warning, as are image-named entries that are not regular files
+ * (FIFOs, sockets, devices: never opened), dangling links and unreadable
+ * subfolders (those in the "all" and "test" data sets only, so that a
+ * trainer opening both splits reports each once). Then one warning with the
+ * count, when any. Errors: CP_ERR_IO when the folder is missing or
  * unreadable, CP_ERR_INVALID_ARGUMENT when it is not a folder, holds no image
  * file, no usable image, or none in the requested split; the message names
  * the folder. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "clinpaint/model.h"
+#include "clinpaint/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,6 +81,38 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
  * activations), and the largest batch that fits the device (0 if none). */
 cp_status cp_train_memory(cp_context *ctx, const cp_model_config *cfg, int batch,
                           uint64_t *bytes, int *largest_batch);
+
+/* ---- host memory, before anything is allocated (host_memory.c) ---- */
+
+/* Parameters of the model a configuration describes (no allocation). */
+uint64_t cp_model_config_params(const cp_model_config *cfg);
+
+/* Available host memory in bytes (MemAvailable on Linux), 0 if unknown. */
+uint64_t cp_host_memory_available(void);
+
+typedef struct cp_host_memory {
+    uint64_t model;        /* weights and both Adam moments */
+    uint64_t checkpoint;   /* a checkpoint built or read whole in memory */
+    uint64_t device_model; /* on a CPU device: the model and its gradients */
+    uint64_t decode;       /* worst-case decoding buffers × threads */
+    uint64_t prefetch;     /* batches decoded ahead */
+    uint64_t cache;        /* the loader's decoded-image cache */
+    uint64_t total, available; /* available 0: unknown */
+} cp_host_memory;
+
+/* Host bytes a training run of `cfg` at `batch` with `threads` decoding
+ * threads (0: default) needs, from the configuration alone. `dev` may be
+ * NULL (then no device memory is counted as host memory). */
+cp_status cp_train_host_memory(const cp_device_info *dev, const cp_model_config *cfg, int batch,
+                               int threads, cp_host_memory *out);
+
+/* CP_ERR_OUT_OF_HOST_MEMORY when that, plus `extra` bytes (activations on a
+ * CPU device), exceeds the available memory: the message gives both in GiB,
+ * the parts, and the largest batch that fits if a smaller one does. CP_OK
+ * when it fits or the available memory is unknown. Call it before creating
+ * the model. */
+cp_status cp_train_check_host_memory(const cp_device_info *dev, const cp_model_config *cfg,
+                                     int batch, int threads, uint64_t extra);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@ struct cp_dataset {
     size_t count;
     atomic_uchar *bad;    /* per image: 1 once a decode failed */
     atomic_size_t skipped;
+    size_t skipped_folders; /* unreadable subfolders, at open */
 };
 
 uint64_t cp_fnv1a64(const void *data, size_t size)
@@ -75,6 +76,38 @@ static cp_status no_images(const cp_dataset *ds, size_t listed, size_t in_split)
                         ds->dir, in_split, cp_split_name(ds->split), in_split);
 }
 
+/* Warns about the entries the scan left out that concern this split, once
+ * per data set: files by their own split; folders (their files' splits are
+ * unknown) in the "all" and "test" data sets only, so that a trainer opening
+ * both splits, or eval opening one, reports each folder once. */
+static void warn_scan_skips(cp_dataset *ds, const cp_file_list *list)
+{
+    for (size_t i = 0; i < list->skipped_count; i++) {
+        const cp_skipped_entry *e = &list->skipped[i];
+        bool mine = e->folder ? ds->split != CP_SPLIT_TRAIN
+                              : ds->split == CP_SPLIT_ALL || cp_split_of(e->rel) == ds->split;
+        if (!mine) continue;
+        cp_warn_skipped(ds->dir, e);
+        if (e->folder)
+            ds->skipped_folders++;
+        else
+            atomic_fetch_add(&ds->skipped, 1);
+    }
+}
+
+/* The count the README promises: one line per data set. */
+static void warn_skipped_count(const cp_dataset *ds, const char *when)
+{
+    size_t files = atomic_load(&((cp_dataset *)ds)->skipped);
+    if (files == 0 && ds->skipped_folders == 0) return;
+    char folders[64] = "";
+    if (ds->skipped_folders)
+        snprintf(folders, sizeof folders, " and %zu unreadable folder%s", ds->skipped_folders,
+                 ds->skipped_folders == 1 ? "" : "s");
+    cp_warn("data folder '%s' (%s split): %zu file%s%s skipped%s", ds->dir,
+            cp_split_name(ds->split), files, files == 1 ? "" : "s", folders, when);
+}
+
 cp_status cp_dataset_open(const char *dir, cp_split split, cp_dataset **out)
 {
     *out = NULL;
@@ -88,6 +121,7 @@ cp_status cp_dataset_open(const char *dir, cp_split split, cp_dataset **out)
     }
     ds->split = split;
     atomic_init(&ds->skipped, 0);
+    warn_scan_skips(ds, &list);
     size_t in_split = 0;
     for (size_t i = 0; i < list.count; i++) {
         if (split != CP_SPLIT_ALL && cp_split_of(list.rel[i]) != split) continue;
@@ -107,6 +141,7 @@ cp_status cp_dataset_open(const char *dir, cp_split split, cp_dataset **out)
         }
         free(path);
     }
+    warn_skipped_count(ds, "");
     if (ds->count == 0) {
         st = no_images(ds, list.count, in_split);
         goto fail;
@@ -238,6 +273,7 @@ cp_status cp_dataset_verify(cp_dataset *ds, int threads)
     }
     size_t before = ds->count;
     ds->count = kept;
+    if (kept < before) warn_skipped_count(ds, " in all, after decoding every image");
     if (kept == 0)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                             "data folder '%s': none of its %zu images in the %s split could be decoded",

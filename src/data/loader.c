@@ -69,6 +69,7 @@ struct cp_loader {
 
     pthread_t tid[MAX_THREADS];
     int nthreads;
+    size_t skipped_at_start; /* the data set's count when this loader began */
 };
 
 cp_loader_options cp_loader_defaults(void)
@@ -381,6 +382,7 @@ cp_status cp_loader_create(const cp_dataset *ds, const cp_loader_options *opt, c
     if (!ld) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "loader: out of host memory");
     ld->ds = ds;
     ld->o = *opt;
+    ld->skipped_at_start = cp_dataset_skipped(ds);
     ld->count = cp_dataset_count(ds);
     ld->bpe = opt->train ? ld->count / (size_t)opt->batch
                          : (ld->count + (size_t)opt->batch - 1) / (size_t)opt->batch;
@@ -435,6 +437,13 @@ void cp_loader_free(cp_loader *ld)
     pthread_cond_broadcast(&ld->work_cv);
     pthread_mutex_unlock(&ld->mu);
     for (int t = 0; t < ld->nthreads; t++) pthread_join(ld->tid[t], NULL);
+    /* Files found broken only when decoded were warned about one by one;
+     * their count too, once, like the count at open. */
+    size_t now = cp_dataset_skipped(ld->ds), more = now - ld->skipped_at_start;
+    if (more)
+        cp_warn("data folder '%s' (%s split): %zu more file%s skipped while decoding (%zu in all)",
+                cp_dataset_dir(ld->ds), cp_split_name(cp_dataset_split(ld->ds)), more,
+                more == 1 ? "" : "s", now);
     pthread_cond_destroy(&ld->work_cv);
     pthread_cond_destroy(&ld->done_cv);
     pthread_mutex_destroy(&ld->mu);

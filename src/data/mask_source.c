@@ -1,5 +1,6 @@
 /* Mask sources: a generated kind, one mask image for every sample, or a
  * folder of per-image masks. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,24 +31,106 @@ struct cp_mask_source {
     char desc[512];
 };
 
-/* Decodes a mask image: centre-crop and resize like the data, then white
- * (luma >= 127.5) = missing. */
+/* Luma ×1000 of an RGB pixel. */
+static uint32_t luma1000(const uint8_t *p) { return 299u * p[0] + 587u * p[1] + 114u * p[2]; }
+
+/* Area weights of source pixels for output pixel o when `src` pixels map
+ * onto `dst`: the overlap of [o·src/dst, (o+1)·src/dst) with each source
+ * pixel. Fills first/count and w[] (at most src/dst + 2 entries). */
+static void area_span(int src, int dst, int o, int *first, int *count, double *w)
+{
+    double a = (double)o * src / dst, b = (double)(o + 1) * src / dst;
+    int i0 = (int)a, i1 = (int)ceil(b);
+    if (i1 > src) i1 = src;
+    *first = i0;
+    *count = i1 - i0;
+    for (int i = i0; i < i1; i++) w[i - i0] = (fmin(b, i + 1.0) - fmax(a, (double)i)) / (b - a);
+}
+
+/* A mask image that is not square is stretched to S×S (area average of its
+ * luma), never centre-cropped: a crop could cut its hole away. */
+static cp_status stretch_luma(const cp_image *img, int S, double *out)
+{
+    int wmax = img->w / S + 2, hmax = img->h / S + 2;
+    double *row = malloc(sizeof *row * (size_t)img->h * S); /* h rows of S */
+    double *wx = malloc(sizeof *wx * (size_t)wmax), *wy = malloc(sizeof *wy * (size_t)hmax);
+    cp_status st = row && wx && wy ? CP_OK : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory (mask)");
+    for (int y = 0; y < img->h && st == CP_OK; y++)
+        for (int x = 0; x < S; x++) {
+            int first, n;
+            area_span(img->w, S, x, &first, &n, wx);
+            double acc = 0;
+            for (int k = 0; k < n; k++)
+                acc += wx[k] * luma1000(img->pixels + ((size_t)y * img->w + first + k) * 3);
+            row[(size_t)y * S + x] = acc;
+        }
+    for (int y = 0; y < S && st == CP_OK; y++) {
+        int first, n;
+        area_span(img->h, S, y, &first, &n, wy);
+        for (int x = 0; x < S; x++) {
+            double acc = 0;
+            for (int k = 0; k < n; k++) acc += wy[k] * row[(size_t)(first + k) * S + x];
+            out[(size_t)y * S + x] = acc;
+        }
+    }
+    free(row);
+    free(wx);
+    free(wy);
+    return st;
+}
+
+/* A mask with no hole gives nothing to learn or fill (hole PSNR is NaN); one
+ * with nothing known gives nothing to fill from. */
+static cp_status check_not_degenerate(const float *m, int S, const char *what)
+{
+    size_t ones = 0, n = (size_t)S * S;
+    for (size_t i = 0; i < n; i++) ones += m[i] > 0.5f;
+    if (ones == 0)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s has no hole: no white pixel (white = missing) at %dx%d, nothing "
+                            "to inpaint",
+                            what, S, S);
+    if (ones == n)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s is all hole: every pixel white (white = missing) at %dx%d, nothing "
+                            "known to inpaint from",
+                            what, S, S);
+    return CP_OK;
+}
+
+/* Decodes a mask image: a square one is resized like the data (area filter
+ * when shrinking), any other is stretched to S×S; then white (luma >= 127.5)
+ * = missing. Refuses a mask with no hole or nothing known. */
 static cp_status load_mask(const char *path, int S, float *out)
 {
     cp_image img;
     CP_DATA_TRY(cp_image_load(path, &img));
-    uint8_t *rgb = malloc((size_t)S * S * 3);
-    cp_status st = rgb ? cp_image_square_resize(&img, S, rgb)
-                       : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory for mask '%s'", path);
+    const size_t n = (size_t)S * S;
+    uint8_t *rgb = img.w == img.h ? malloc(n * 3) : NULL;
+    double *luma = img.w != img.h ? malloc(n * sizeof *luma) : NULL;
+    cp_status st = rgb || luma ? CP_OK
+                               : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory for mask '%s'", path);
+    if (st == CP_OK && rgb) st = cp_image_square_resize(&img, S, rgb);
+    if (st == CP_OK && luma) st = stretch_luma(&img, S, luma);
     cp_image_free(&img);
-    if (st == CP_OK)
-        for (size_t i = 0; i < (size_t)S * S; i++) {
-            const uint8_t *p = rgb + i * 3;
-            uint32_t luma1000 = 299u * p[0] + 587u * p[1] + 114u * p[2]; /* ×1000 */
-            out[i] = luma1000 >= 127500u ? 1.0f : 0.0f;
-        }
+    for (size_t i = 0; i < n && st == CP_OK; i++)
+        out[i] = (rgb ? luma1000(rgb + i * 3) >= 127500u : luma[i] >= 127500.0) ? 1.0f : 0.0f;
     free(rgb);
+    free(luma);
+    if (st == CP_OK) {
+        char what[1100];
+        snprintf(what, sizeof what, "mask file '%s'", path);
+        st = check_not_degenerate(out, S, what);
+    }
     return st;
+}
+
+/* The filesystem root as a mask folder would scan every file on the
+ * machine; no user means that. */
+static bool is_root(const struct stat *sb)
+{
+    struct stat root;
+    return stat("/", &root) == 0 && root.st_dev == sb->st_dev && root.st_ino == sb->st_ino;
 }
 
 /* The part of a relative path before its extension (same string if none). */
@@ -74,6 +157,7 @@ static int cmp_stem(const void *a, const void *b)
 static cp_status open_folder(cp_mask_source *src, const char *dir)
 {
     CP_DATA_TRY(cp_scan_images(dir, "mask", &src->files));
+    for (size_t i = 0; i < src->files.skipped_count; i++) cp_warn_skipped(dir, &src->files.skipped[i]);
     if (src->files.count == 0)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                             "mask folder '%s' holds no image files (.png .jpg .jpeg .bmp .tga .gif)", dir);
@@ -109,6 +193,17 @@ cp_status cp_mask_source_create(const char *spec, int S, cp_mask_source **out)
                           "mask '%s' is neither a kind (center, rect, free, face, mixed) nor an "
                           "existing file or folder",
                           spec);
+    } else if (is_root(&sb)) {
+        st = cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                          "mask '%s' is the filesystem root: give a mask kind, a mask image or a "
+                          "folder of per-image masks",
+                          spec);
+    } else if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode)) {
+        /* Never opened: open() on a FIFO blocks until a writer comes. */
+        st = cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                          "mask '%s' is not a regular file or a folder (a FIFO, socket or "
+                          "device): refused",
+                          spec);
     } else if (S_ISDIR(sb.st_mode)) {
         src->type = SRC_FOLDER;
         st = open_folder(src, spec);
@@ -117,7 +212,7 @@ cp_status cp_mask_source_create(const char *spec, int S, cp_mask_source **out)
         src->fixed = malloc(sizeof *src->fixed * (size_t)S * S);
         st = src->fixed ? load_mask(spec, S, src->fixed)
                         : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
-        if (st != CP_OK) {
+        if (st != CP_OK && st != CP_ERR_INVALID_ARGUMENT) { /* that one names the file */
             char why[1024]; /* cp_set_error must not read its own buffer */
             snprintf(why, sizeof why, "%s", cp_last_error());
             cp_set_error(st, "mask file %s", why);
@@ -181,7 +276,14 @@ cp_status cp_mask_source_get(const cp_mask_source *src, const char *image_relpat
     case SRC_KIND: {
         cp_rng r;
         cp_rng_seed(&r, seed, cp_mix64(TAG_MASK, sample_index));
-        return cp_mask_generate(src->kind, src->S, &r, out);
+        CP_DATA_TRY(cp_mask_generate(src->kind, src->S, &r, out));
+        /* The kinds are drawn never to be degenerate; a bug must not train
+         * silently on nothing. */
+        if (check_not_degenerate(out, src->S, cp_mask_kind_name(src->kind)) == CP_OK) return CP_OK;
+        char why[512]; /* cp_set_error must not read its own buffer */
+        snprintf(why, sizeof why, "%s", cp_last_error());
+        return cp_set_error(CP_ERR_INTERNAL, "generated mask %llu is degenerate: %s",
+                            (unsigned long long)sample_index, why);
     }
     case SRC_FILE:
         memcpy(out, src->fixed, n * sizeof *out);

@@ -513,7 +513,9 @@ cp_status cp_st_open(const char *path, cp_st_file **out)
                             "cp_st_open: NULL path or out");
     *out = NULL;
     char eb[128];
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: open() on a FIFO would otherwise wait for a writer
+     * forever; fstat below refuses anything but a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return cp_set_error(CP_ERR_IO, "%s: cannot open: %s", path,
                             cp_st_strerror(errno, eb, sizeof eb));
@@ -526,7 +528,9 @@ cp_status cp_st_open(const char *path, cp_st_file **out)
     }
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
-        return cp_set_error(CP_ERR_IO, "%s: not a regular file", path);
+        return cp_set_error(CP_ERR_IO, "%s: not a regular file (%s): refused", path,
+                            S_ISDIR(sb.st_mode) ? "a folder" : S_ISFIFO(sb.st_mode) ? "a FIFO"
+                            : S_ISSOCK(sb.st_mode) ? "a socket" : "a device");
     }
     if ((uintmax_t)sb.st_size > SIZE_MAX) {
         close(fd);

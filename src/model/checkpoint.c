@@ -2,9 +2,12 @@
  * and run state in its metadata. */
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/safetensors.h"
+#include "clinpaint/train.h"
 #include "runtime/check.h"
+#include "model/checkpoint_internal.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,16 +72,6 @@ cp_status cp_checkpoint_save(const cp_model *m, const char *path, const cp_meta_
     return st;
 }
 
-static bool parse_int(const char *s, long lo, long hi, int *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*end || v < lo || v > hi) return false;
-    *out = (int)v;
-    return true;
-}
-
 cp_status cp_checkpoint_open(const char *path, cp_checkpoint **out)
 {
     *out = NULL;
@@ -101,26 +94,12 @@ cp_status cp_checkpoint_open(const char *path, cp_checkpoint **out)
         cp_checkpoint_close(c);
         return st;
     }
-    cp_model_config *cfg = &c->cfg;
-    const char *preset = cp_st_meta(c->file, "preset");
-    snprintf(cfg->preset, sizeof cfg->preset, "%s", preset ? preset : "custom");
-    const char *widths = cp_st_meta(c->file, "widths");
-    char tail;
-    bool ok = parse_int(cp_st_meta(c->file, "size"), 1, 1 << 16, &cfg->size) &&
-              parse_int(cp_st_meta(c->file, "latent"), 1, 1 << 20, &cfg->latent) && widths &&
-              sscanf(widths, "%d,%d,%d,%d,%d,%d%c", &cfg->widths[0], &cfg->widths[1],
-                     &cfg->widths[2], &cfg->widths[3], &cfg->widths[4], &cfg->widths[5],
-                     &tail) == 6;
-    int bn = 0;
-    ok = ok && parse_int(cp_st_meta(c->file, "batchnorm"), 0, 1, &bn);
-    cfg->batchnorm = bn != 0;
-    if (!ok) {
+    st = cp_checkpoint_check_meta(c->file, path, &c->cfg);
+    if (st != CP_OK) {
         cp_checkpoint_close(c);
-        return cp_set_error(CP_ERR_FORMAT,
-                            "%s: the configuration in its metadata (size, widths, latent, "
-                            "batchnorm) is missing or malformed",
-                            path);
+        return st;
     }
+    const cp_model_config *cfg = &c->cfg;
     st = cp_model_config_validate(cfg);
     if (st != CP_OK) {
         char msg[512];
@@ -161,16 +140,23 @@ static cp_status load_tensor(const cp_checkpoint *c, cp_context *ctx, const char
                                            "its own configuration)",
                             c->path, name);
     CP_TRY(cp_st_get_f32(c->file, name, t->ndim, t->shape, host));
+    /* NaN or Inf weights make every output NaN (an all-black image) with no
+     * error anywhere later: refuse them here, by name. */
+    size_t n = cp_tensor_numel(t);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(host[i]))
+            return cp_set_error(CP_ERR_NUMERIC,
+                                "%s: tensor %s holds a non-finite value (%s at element %zu): the "
+                                "checkpoint is corrupt or comes from a diverged run",
+                                c->path, name, isnan(host[i]) ? "NaN" : "Inf", i);
     return cp_tensor_upload(ctx, t, host);
 }
 
 static bool parse_i64(const char *s, int64_t *out)
 {
-    if (!s || !*s) return false;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*end || v < 0) return false;
-    *out = v;
+    uint64_t v;
+    if (!cp_parse_u64_strict(s, 0, INT64_MAX, &v)) return false;
+    *out = (int64_t)v;
     return true;
 }
 
@@ -183,6 +169,28 @@ cp_status cp_checkpoint_load_model(const cp_checkpoint *c, cp_context *ctx, bool
                             "%s holds no optimizer state (opt.*): it can run inpaint and eval "
                             "but cannot resume training",
                             c->path);
+    /* The configuration in the metadata sizes the model: before building
+     * it, check that the file really holds that many weights (a hostile
+     * "widths" must not allocate gigabytes) and that they fit in memory. */
+    uint64_t params = cp_model_config_params(&c->cfg), held = 0;
+    for (size_t i = 0; i < cp_st_count(c->file); i++) {
+        const cp_st_tensor *t = cp_st_at(c->file, i);
+        if (strncmp(t->name, "opt.", 4) != 0) held += t->numel;
+    }
+    if (held < params)
+        return cp_set_error(CP_ERR_FORMAT,
+                            "%s: its configuration (size %d, widths %d,%d,%d,%d,%d,%d, latent %d) "
+                            "has %llu parameters but the file holds %llu values: it does not match "
+                            "its own configuration",
+                            c->path, c->cfg.size, c->cfg.widths[0], c->cfg.widths[1],
+                            c->cfg.widths[2], c->cfg.widths[3], c->cfg.widths[4], c->cfg.widths[5],
+                            c->cfg.latent, (unsigned long long)params, (unsigned long long)held);
+    uint64_t avail = cp_host_memory_available(), need = params * 4 * 3;
+    if (avail && need > avail)
+        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY,
+                            "%s: this model needs %.2f GiB of host memory (weights and Adam "
+                            "state), %.2f GiB available",
+                            c->path, (double)need / (1u << 30), (double)avail / (1u << 30));
     cp_model *m;
     CP_TRY(cp_model_create(ctx, &c->cfg, &m));
     size_t max = 0;

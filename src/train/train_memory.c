@@ -32,6 +32,10 @@ cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *l
 {
     const cp_device_info *d = cp_context_device(m->ctx);
     uint64_t mb = cp_model_bytes(m), ab;
+    /* Host memory first: the model's size alone can exhaust it. */
+    CP_TRY(cp_train_check_host_memory(d, &m->cfg, batch, 0, 0));
+    /* Activations are left to the device check below: on a CPU device the
+     * driver's global memory size already stands for the host's. */
     CP_TRY(arena_bytes(m, batch, &ab));
     *needed = ab == UINT64_MAX ? UINT64_MAX : mb + ab;
     if (fits(d, mb, ab)) {
@@ -60,6 +64,9 @@ cp_status cp_train_check_memory(cp_model *m, int batch, uint64_t *needed, int *l
 cp_status cp_train_memory(cp_context *ctx, const cp_model_config *cfg, int batch,
                           uint64_t *bytes, int *largest_batch)
 {
+    /* Before cp_model_create: an absurd model is refused without allocating. */
+    CP_TRY(cp_model_config_validate(cfg));
+    CP_TRY(cp_train_check_host_memory(cp_context_device(ctx), cfg, batch, 0, 0));
     cp_model *m;
     CP_TRY(cp_model_create(ctx, cfg, &m));
     cp_status st = cp_train_check_memory(m, batch, bytes, largest_batch);

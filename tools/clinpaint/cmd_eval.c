@@ -221,6 +221,24 @@ static void print_text(const eval_opts *o, const cp_checkpoint *ck, const cp_mod
                fabs(m->hole_psnr - fl->hole_psnr), m->hole_psnr >= fl->hole_psnr ? "above" : "BELOW");
 }
 
+/* NaN or Inf metrics (a model whose outputs are NaN) are a failure, never
+ * "null" with exit 0. */
+static cp_status check_finite(const cp_epoch_metrics *m, const char *model)
+{
+    const struct {
+        const char *name;
+        double v;
+    } f[] = {{"hole PSNR", m->hole_psnr}, {"PSNR", m->psnr}, {"SSIM", m->ssim},
+             {"hole L1", m->hole_l1},     {"L_rec", m->rec}, {"L_adv", m->adv}, {"L_D", m->d}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!isfinite(f[i].v))
+            return cp_set_error(CP_ERR_NUMERIC,
+                                "the %s of %s is %s: its outputs are not finite numbers (NaN or "
+                                "Inf weights, or a diverged run); no metrics reported",
+                                f[i].name, model, isnan(f[i].v) ? "NaN" : "infinite");
+    return CP_OK;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval";
@@ -268,6 +286,7 @@ int cmd_eval(int argc, char **argv)
                 cp_mask_source_describe(masks), cp_context_device(ctx)->name);
         st = cp_evaluate(ip, ds, masks, c->size, o.seed, o.max_images, 0, &m, &fl);
     }
+    if (st == CP_OK) st = check_finite(&m, o.model);
     if (st != CP_OK) {
         rc = cli_fail(cmd, st);
     } else {

@@ -152,8 +152,14 @@ cp_status ic_collect_inputs(const char *const *args, int count, ic_inputs *out, 
             (*missing)++;
             continue;
         }
-        if (!S_ISDIR(sb.st_mode)) {
+        if (S_ISREG(sb.st_mode)) {
             st = push_input(out, args[a], base_name(args[a]));
+            continue;
+        }
+        if (!S_ISDIR(sb.st_mode)) {
+            /* Never opened: open() on a FIFO blocks until a writer comes. */
+            cp_warn("input '%s' is not a regular file or a folder; skipped", args[a]);
+            (*missing)++;
             continue;
         }
         cp_file_list files;
@@ -162,7 +168,10 @@ cp_status ic_collect_inputs(const char *const *args, int count, ic_inputs *out, 
             (*missing)++;
             continue;
         }
-        if (files.count == 0) {
+        /* Unreadable subfolders and FIFOs inside: one warning each, counted. */
+        for (size_t i = 0; i < files.skipped_count; i++) cp_warn_skipped(args[a], &files.skipped[i]);
+        *missing += files.skipped_count;
+        if (files.count == 0 && files.skipped_count == 0) {
             cp_warn("input folder '%s' holds no image files (.png .jpg .jpeg .bmp .tga .gif); skipped",
                     args[a]);
             (*missing)++;

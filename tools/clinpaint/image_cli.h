@@ -26,9 +26,11 @@ typedef struct ic_inputs {
     size_t n, cap;
 } ic_inputs;
 
-/* Expands the arguments: a file is taken as is (whatever its extension), a
- * folder gives every image below it (recursively, sorted). A missing path
- * or a folder without images is warned about and counted in *missing.
+/* Expands the arguments: a regular file is taken as is (whatever its
+ * extension), a folder gives every image below it (recursively, sorted). A
+ * missing path, a FIFO/socket/device (never opened), a folder without
+ * images, and each unreadable subfolder or non-regular image entry inside a
+ * folder is warned about once and counted in *missing.
  * Then gives each input a unique output name: its base name without
  * extension, with _2, _3, ... appended when any of its three output files
  * would collide with another input's. Fails only on out of memory. */
