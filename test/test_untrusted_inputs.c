@@ -461,6 +461,22 @@ END_TEST
 
 /* ---- host memory ---- */
 
+/* The train command itself checks host memory before creating the model
+ * (PoCL asserted on such a model before). */
+START_TEST(train_refuses_absurd_widths_before_allocation)
+{
+    char *data = write_faces("faces_wide", 4), *out = at("run_wide");
+    run_result *r = malloc(sizeof *r);
+    RUN(r, "train", "--data", data, "--size", "128", "--widths", "4096,4096,4096,4096,4096,4096",
+        "--batch", "8", "--epochs", "1", "--max-steps", "1", "--out", out);
+    ck_assert_msg(r->exit_code != 0, "exit 0; stderr: %s", r->err);
+    ck_assert_msg(strstr(r->err, "GiB of host memory"), "stderr: %s", r->err);
+    free(r);
+    free(out);
+    free(data);
+}
+END_TEST
+
 START_TEST(absurd_model_is_refused_before_allocation)
 {
     cp_model_config huge = {"custom", 512, {4096, 4096, 4096, 4096, 4096, 4096}, 65536, false};
@@ -513,6 +529,7 @@ int main(void)
     tcase_add_test(tc, train_prints_each_warning_once_and_the_count);
     tcase_add_test(tc, inpaint_skips_special_inputs);
     tcase_add_test(tc, absurd_model_is_refused_before_allocation);
+    tcase_add_test(tc, train_refuses_absurd_widths_before_allocation);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

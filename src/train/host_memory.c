@@ -11,9 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Worst case of one decoding thread: stb inflates a 16-bit RGBA PNG of the
- * largest accepted size into its filtered rows (8 B/px), the 16-bit image
- * (8 B/px) and the 8-bit RGB copy (3 B/px). */
+/* A conservative worst case of one decoding thread at the pixel budget
+ * (cp_image_max_pixels): a 16-bit RGBA image held whole while decoding
+ * (8 B/px, e.g. interlaced PNG), a working copy (8 B/px) and the 8-bit RGB
+ * result (3 B/px). */
 #define DECODE_BYTES_PER_PIXEL 19u
 /* The loader's defaults (cp_loader_defaults): a 1 GiB decoded-image cache,
  * max(2, threads) batches decoded ahead plus the one being used. */
@@ -81,7 +82,7 @@ cp_status cp_train_host_memory(const cp_device_info *dev, const cp_model_config 
     out->checkpoint = params * 4 * 3;
     bool cpu = dev && dev->type == CL_DEVICE_TYPE_CPU;
     out->device_model = cpu ? out->model + params * 4 : 0;
-    out->decode = (uint64_t)threads * CP_IMAGE_MAX_PIXELS * DECODE_BYTES_PER_PIXEL;
+    out->decode = (uint64_t)threads * (uint64_t)cp_image_max_pixels() * DECODE_BYTES_PER_PIXEL;
     uint64_t slots = (uint64_t)(threads > 2 ? threads : 2) + 1;
     out->prefetch = slots * (uint64_t)batch * S2 * 4 * 4; /* images (3) and masks (1), floats */
     out->cache = LOADER_CACHE_BYTES;

@@ -300,6 +300,9 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
         CP_TRY(resume(r, mask_buf, mask_size));
     } else {
         if (c->batch < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--batch must be at least 1");
+        /* Before any allocation: an absurd --widths must not reach the driver. */
+        CP_TRY(cp_train_check_host_memory(cp_context_device(r->ctx), &c->model, c->batch,
+                                          c->threads, 0));
         CP_TRY(cp_model_create(r->ctx, &c->model, &r->model));
         CP_TRY(cp_model_init(r->model, c->seed));
     }
