@@ -25,6 +25,8 @@ typedef struct cp_image {
  * for the whole process, up to CP_IMAGE_PIXEL_CEILING (also the largest
  * image cp_image_alloc makes). */
 #define CP_IMAGE_DEFAULT_MAX_PIXELS ((size_t)1 << 26)
+/* The old name of the default (before the budget could be changed). */
+#define CP_IMAGE_MAX_PIXELS CP_IMAGE_DEFAULT_MAX_PIXELS
 #define CP_IMAGE_PIXEL_CEILING ((size_t)1 << 30)
 /* CP_ERR_INVALID_ARGUMENT outside 1..CP_IMAGE_PIXEL_CEILING. Thread-safe. */
 cp_status cp_image_set_max_pixels(size_t pixels);
