@@ -8,6 +8,7 @@
 #include "clinpaint/rng.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/graph.h"
+#include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/safetensors.h"
@@ -19,5 +20,6 @@
 #include "clinpaint/plot.h"
 #include "clinpaint/inpaint.h"
 #include "clinpaint/train.h"
+#include "clinpaint/train_step.h"
 
 #endif

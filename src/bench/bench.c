@@ -11,6 +11,7 @@
 #include "clinpaint/model.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/tensor.h"
+#include "clinpaint/train_step.h"
 #include "clinpaint/tune.h"
 #include "graph/graph_internal.h"
 #include "runtime/check.h"
@@ -317,23 +318,15 @@ static double node_bytes(const cp_node *n)
 typedef struct iter_run {
     cp_model *model;
     cp_train_graph *tg;
-    cp_tensor tx, tm;
     float *hx, *hm;
 } iter_run;
 
-/* Exactly the trainer's iterate(): upload the batch, run, read 6 scalars. */
+/* The trainer's step: upload the batch, run, read the 6 logged scalars. */
 static cp_status run_iter(cp_context *ctx, void *u)
 {
     iter_run *r = u;
-    CP_TRY(cp_tensor_upload(ctx, &r->tx, r->hx));
-    CP_TRY(cp_tensor_upload(ctx, &r->tm, r->hm));
-    r->model->step_d++;
-    r->model->step_g++;
-    CP_TRY(cp_graph_run(r->tg->graph));
-    cp_node *nodes[6] = {r->tg->loss_rec, r->tg->loss_adv, r->tg->loss_g,
-                         r->tg->loss_d,   r->tg->p_real,   r->tg->p_fake};
-    float v[6];
-    return cp_graph_read_scalars(r->tg->graph, nodes, 6, v);
+    cp_train_scalars s;
+    return cp_train_step(r->model, r->tg, r->hx, r->hm, NULL, &s);
 }
 
 static void fill_batch(float *x, float *m, int batch, int s)
@@ -370,8 +363,6 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
     cp_status st = cp_model_build_train(model, batch, &o, &tg);
     cp_plan_options po = cp_plan_defaults();
     if (st == CP_OK) st = cp_graph_plan(tg.graph, &po);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.x, &r.tx);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.mask, &r.tm);
     r.hx = malloc((size_t)batch * 3 * s * s * sizeof(float));
     r.hm = malloc((size_t)batch * s * s * sizeof(float));
     if (st == CP_OK && (!r.hx || !r.hm)) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "batch");
@@ -393,10 +384,8 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
     double ew_bytes = 0;
     for (int k = 0; st == CP_OK && k < pruns; k++) {
         cp_graph_profile p;
-        if ((st = cp_tensor_upload(ctx, &r.tx, r.hx)) != CP_OK) break;
-        model->step_d++;
-        model->step_g++;
-        st = cp_graph_run_profiled(tg.graph, &p);
+        cp_train_step_options so = {.profile = &p};
+        st = cp_train_step(model, &tg, r.hx, NULL, &so, NULL);
         if (st != CP_OK) break;
         idle[k] = p.idle_share;
         wall[k] = p.wall_ms;
@@ -602,8 +591,6 @@ cp_status cp_bench_startup_probe(const char *selector, const char *preset, int b
     if (st == CP_OK) st = cp_model_build_train(model, batch, &o, &tg);
     cp_plan_options po = cp_plan_defaults();
     if (st == CP_OK) st = cp_graph_plan(tg.graph, &po);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.x, &r.tx);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.mask, &r.tm);
     if (st == CP_OK) {
         r.hx = malloc((size_t)batch * 3 * mc.size * mc.size * sizeof(float));
         r.hm = malloc((size_t)batch * mc.size * mc.size * sizeof(float));
