@@ -25,15 +25,15 @@ typedef struct cp_train_scalars {
  *
  * Contract: when it is called, the work up to that network's gradients
  * has been enqueued on the context's in-order queue (not finished). The
- * gradient of tensor i of the model is t->grad[i] (NULL for tensors of the
- * other network, and for any that does not affect the loss); read it with
+ * gradient of model tensor i with m->tensors[i].group == group is
+ * t->grad[i] (NULL for one that does not affect the loss); read it with
  * cp_graph_tensor. The hook may enqueue work on the same queue, or finish
  * the queue and work on the host, and may overwrite those gradients in
  * place; Adam then uses what they hold. It must not write any other
- * memory of the graph. A status other than CP_OK stops the step (the
- * other network's update has then already been enqueued or not,
- * depending on which call failed; the model should be reloaded). */
-typedef cp_status (*cp_gradient_hook)(void *user, cp_train_graph *t, int group);
+ * memory of the graph (the other network's gradients are not computed
+ * yet, or already used). A status other than CP_OK stops the step: the
+ * model is then part-updated and should be reloaded. */
+typedef cp_status (*cp_gradient_hook)(void *user, cp_model *m, cp_train_graph *t, int group);
 
 typedef struct cp_train_step_options {
     cp_gradient_hook on_gradients; /* NULL: the graph runs in one go */

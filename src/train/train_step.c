@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 
-/* Enqueues segments [from, to), then hands a network's gradients to the
+/* Runs the graph in three pieces, handing each network's gradients to the
  * hook before its update segment. */
-static cp_status run_with_hook(cp_train_graph *t, const cp_train_step_options *o)
+static cp_status run_with_hook(cp_model *m, cp_train_graph *t, const cp_train_step_options *o)
 {
     const struct {
         int update_segment, group;
@@ -17,7 +17,7 @@ static cp_status run_with_hook(cp_train_graph *t, const cp_train_step_options *o
             return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                                 "train step: the graph has no update segments");
         CP_TRY(cp_graph_run_segments(t->graph, from, stops[k].update_segment));
-        CP_TRY(o->on_gradients(o->user, t, stops[k].group));
+        CP_TRY(o->on_gradients(o->user, m, t, stops[k].group));
         from = stops[k].update_segment;
     }
     return cp_graph_run_segments(t->graph, from, cp_graph_segment_count(t->graph));
@@ -41,7 +41,7 @@ cp_status cp_train_step(cp_model *m, cp_train_graph *t, const float *images, con
     m->step_g++;
     bool hooked = o && o->on_gradients;
     if (o && o->profile) CP_TRY(cp_graph_profile_begin(t->graph));
-    cp_status st = hooked ? run_with_hook(t, o) : cp_graph_run(t->graph);
+    cp_status st = hooked ? run_with_hook(m, t, o) : cp_graph_run(t->graph);
     if (o && o->profile) st = cp_graph_profile_end(t->graph, st, o->profile);
     CP_TRY(st);
     if (!out) return CP_OK;
