@@ -3,6 +3,7 @@
 #define CLINPAINT_H
 
 #include "clinpaint/status.h"
+#include "clinpaint/files.h"
 #include "clinpaint/runtime.h"
 #include "clinpaint/tensor.h"
 #include "clinpaint/rng.h"
