@@ -2,11 +2,20 @@
  * G forward + D step + G step, read the logged scalars), exactly as the
  * trainer steps. For side-by-side runs with tools/torch_reference.py
  * --bench (notes/bench.md).
- * Usage: iteration_time PRESET BATCH [ITERATIONS]   (built by CMake: build/iteration_time) */
+ * Usage: iteration_time PRESET BATCH [ITERATIONS] [split]
+ * (built by CMake: build/iteration_time). `split`: with a gradient hook
+ * that does nothing, so the step runs in three pieces (its cost). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clinpaint/clinpaint.h"
+
+static cp_status no_op(void *user, cp_model *m, cp_train_graph *t, int group)
+{
+    (void)user, (void)m, (void)t, (void)group;
+    return CP_OK;
+}
 
 static int cmp(const void *a, const void *b)
 {
@@ -18,8 +27,9 @@ int main(int argc, char **argv)
 {
     const char *preset = argc > 1 ? argv[1] : "tiny";
     int batch = argc > 2 ? atoi(argv[2]) : 8, iters = argc > 3 ? atoi(argv[3]) : 10;
-    if (batch < 1 || iters < 1) {
-        fprintf(stderr, "usage: iteration_time [tiny|small|base] [batch] [iterations]\n");
+    bool split = argc > 4 && strcmp(argv[4], "split") == 0;
+    if (batch < 1 || iters < 1 || (argc > 4 && !split)) {
+        fprintf(stderr, "usage: iteration_time [tiny|small|base] [batch] [iterations] [split]\n");
         return 2;
     }
     cp_context *ctx = NULL;
@@ -49,10 +59,11 @@ int main(int argc, char **argv)
         mask[i] = row >= (size_t)cfg.size / 4 && row < 3 * (size_t)cfg.size / 4 &&
                   col >= (size_t)cfg.size / 4 && col < 3 * (size_t)cfg.size / 4;
     }
+    cp_train_step_options so = {.on_gradients = no_op};
     for (int i = 0; i < iters + 2; i++) { /* the first two are warm-up */
         double t0 = cp_seconds();
         cp_train_scalars s;
-        if (cp_train_step(m, &tg, x, mask, NULL, &s)) {
+        if (cp_train_step(m, &tg, x, mask, split ? &so : NULL, &s)) {
             fprintf(stderr, "iteration_time: %s\n", cp_last_error());
             return 1;
         }
@@ -60,9 +71,9 @@ int main(int argc, char **argv)
     }
     qsort(t + 2, (size_t)iters, sizeof *t, cmp);
     double med = t[2 + iters / 2];
-    printf("clinpaint %s batch %d: %.1f ms/iteration (median of %d; min %.1f, max %.1f), "
+    printf("clinpaint %s batch %d%s: %.1f ms/iteration (median of %d; min %.1f, max %.1f), "
            "%.2f images/s\n",
-           preset, batch, med * 1e3, iters, t[2] * 1e3, t[1 + iters] * 1e3, batch / med);
+           preset, batch, split ? " (split step)" : "", med * 1e3, iters, t[2] * 1e3, t[1 + iters] * 1e3, batch / med);
     free(t);
     free(x);
     free(mask);
