@@ -13,6 +13,7 @@
 #include "clinpaint/tensor.h"
 #include "clinpaint/train_step.h"
 #include "clinpaint/tune.h"
+#include "bench/bench_internal.h"
 #include "graph/graph_internal.h"
 #include "runtime/check.h"
 
@@ -329,7 +330,7 @@ static cp_status run_iter(cp_context *ctx, void *u)
     return cp_train_step(r->model, r->tg, r->hx, r->hm, NULL, &s);
 }
 
-static void fill_batch(float *x, float *m, int batch, int s)
+void cp_bench_fill_batch(float *x, float *m, int batch, int s)
 {
     size_t px = (size_t)s * (size_t)s;
     uint32_t h = 12345u;
@@ -367,7 +368,7 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
     r.hm = malloc((size_t)batch * s * s * sizeof(float));
     if (st == CP_OK && (!r.hx || !r.hm)) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "batch");
     if (st == CP_OK) {
-        fill_batch(r.hx, r.hm, batch, s);
+        cp_bench_fill_batch(r.hx, r.hm, batch, s);
         it->arena_bytes = cp_graph_arena_bytes(tg.graph);
         it->model_bytes = cp_model_bytes(model);
         (void)before;
@@ -468,7 +469,7 @@ static cp_status bench_infer(cp_context *ctx, const cp_bench_config *c, cp_model
     if (st == CP_OK) st = cp_graph_tensor(ig.graph, ig.mask, &tm);
     if (st == CP_OK) st = cp_graph_tensor(ig.graph, ig.y, &r.ty);
     if (st == CP_OK) {
-        fill_batch(hx, hm, batch, s);
+        cp_bench_fill_batch(hx, hm, batch, s);
         st = cp_tensor_upload(ctx, &tx, hx);
     }
     if (st == CP_OK) st = cp_tensor_upload(ctx, &tm, hm);
@@ -566,49 +567,5 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
     cp_model_free(model);
     out->programs = cp_context_program_stats(ctx);
     out->seconds = now_s() - t0;
-    return st;
-}
-
-cp_status cp_bench_startup_probe(const char *selector, const char *preset, int batch,
-                                 cp_bench_startup *out)
-{
-    memset(out, 0, sizeof *out);
-    double t0 = now_s();
-    cp_context *ctx;
-    CP_TRY(cp_context_create(selector, &ctx));
-    out->context_s = now_s() - t0;
-    cp_model_config mc;
-    cp_model *model = NULL;
-    cp_train_graph tg;
-    memset(&tg, 0, sizeof tg);
-    iter_run r;
-    memset(&r, 0, sizeof r);
-    double t1 = now_s();
-    cp_status st = cp_model_config_preset(preset, &mc);
-    if (st == CP_OK) st = cp_model_create(ctx, &mc, &model);
-    if (st == CP_OK) st = cp_model_init(model, 1);
-    cp_train_options o = cp_train_defaults();
-    if (st == CP_OK) st = cp_model_build_train(model, batch, &o, &tg);
-    cp_plan_options po = cp_plan_defaults();
-    if (st == CP_OK) st = cp_graph_plan(tg.graph, &po);
-    if (st == CP_OK) {
-        r.hx = malloc((size_t)batch * 3 * mc.size * mc.size * sizeof(float));
-        r.hm = malloc((size_t)batch * mc.size * mc.size * sizeof(float));
-        if (!r.hx || !r.hm) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "batch");
-    }
-    if (st == CP_OK) {
-        fill_batch(r.hx, r.hm, batch, mc.size);
-        r.model = model;
-        r.tg = &tg;
-        st = run_iter(ctx, &r);
-    }
-    out->first_iter_s = now_s() - t1;
-    out->total_s = now_s() - t0;
-    out->programs = cp_context_program_stats(ctx);
-    free(r.hx);
-    free(r.hm);
-    cp_train_graph_free(&tg);
-    cp_model_free(model);
-    cp_context_free(ctx);
     return st;
 }
