@@ -3,12 +3,13 @@
 # Not part of ctest: timings. Builds tools/bench_data/bench_data.c against
 # build-data/libclinpaint.a (configure and build that first, see docs/data.md).
 #
-# usage: tools/bench_data.sh [FACES_DIR] [LARGE_DIR] [N_LARGE]
-#   defaults: /work/shared/data/faces128 (read only), /tmp/clinpaint-bench-large, 48
+# usage: tools/bench_data.sh FACES_DIR [LARGE_DIR] [N_LARGE]
+#   FACES_DIR: a folder of face crops (read only, e.g. CelebA's at 128 px);
+#   defaults: /tmp/clinpaint-bench-large, 48
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-data}
-faces=${1:-/work/shared/data/faces128}
+faces=${1:?usage: tools/bench_data.sh FACES_DIR [LARGE_DIR] [N_LARGE]}
 large=${2:-/tmp/clinpaint-bench-large}
 n=${3:-48}
 cmake --build "$build" --target clinpaint >/dev/null

@@ -3,12 +3,14 @@
 #define CLINPAINT_H
 
 #include "clinpaint/status.h"
+#include "clinpaint/files.h"
 #include "clinpaint/warning.h"
 #include "clinpaint/runtime.h"
 #include "clinpaint/tensor.h"
 #include "clinpaint/rng.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/graph.h"
+#include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/safetensors.h"
@@ -20,5 +22,6 @@
 #include "clinpaint/plot.h"
 #include "clinpaint/inpaint.h"
 #include "clinpaint/train.h"
+#include "clinpaint/train_step.h"
 
 #endif

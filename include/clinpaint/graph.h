@@ -33,8 +33,11 @@ void cp_graph_free(cp_graph *g);
 cp_status cp_graph_status(const cp_graph *g);
 
 /* Marks the start of a named segment of the execution order ("G forward",
- * "D step", ...); profiling reports by segment too. */
-void cp_graph_segment(cp_graph *g, const char *name);
+ * "D step", ...) and returns its index (-1 past the 8th, which is then not
+ * marked). Segments can be run one range at a time
+ * (cp_graph_run_segments). */
+int cp_graph_segment(cp_graph *g, const char *name);
+int cp_graph_segment_count(const cp_graph *g);
 
 /* ---- leaves ---- */
 /* An input whose memory the planner provides; fill it through
@@ -141,6 +144,11 @@ cp_status cp_graph_tensor(cp_graph *g, const cp_node *n, cp_tensor *out);
 /* Enqueues the whole graph on the in-order queue: no clFinish, no host read. */
 cp_status cp_graph_run(cp_graph *g);
 
+/* Enqueues segments first..end-1 only (nodes before the first segment go
+ * with segment 0). Running every segment in order, in any number of calls,
+ * is the same as one cp_graph_run. */
+cp_status cp_graph_run_segments(cp_graph *g, int first, int end);
+
 /* Reads back scalars of kept nodes (first element of each) once, at the
  * end of the queue: the only host round trip of an iteration. */
 cp_status cp_graph_read_scalars(cp_graph *g, cp_node *const *nodes, int count, float *out);
@@ -162,6 +170,11 @@ typedef struct cp_graph_profile {
 /* Runs the graph once with an event on every command and fills the table
  * (blocks until done). */
 cp_status cp_graph_run_profiled(cp_graph *g, cp_graph_profile *out);
+/* The same around runs of your own (e.g. cp_graph_run_segments):
+ * cp_graph_profile_begin, the runs, then cp_graph_profile_end with the
+ * runs' status (returned, or the first profiling error). */
+cp_status cp_graph_profile_begin(cp_graph *g);
+cp_status cp_graph_profile_end(cp_graph *g, cp_status run_status, cp_graph_profile *out);
 
 /* Number of nodes. */
 int cp_graph_node_count(const cp_graph *g);

@@ -1,4 +1,4 @@
-/* clinpaint model: the context encoder of MODEL.md (generator G and
+/* clinpaint model: the context encoder of docs/model.md (generator G and
  * discriminator D), its parameters with their MODEL.md names, initial
  * values, and the graphs that train and run it. */
 #ifndef CLINPAINT_MODEL_H
@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "clinpaint/graph.h"
+#include "clinpaint/layers.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,10 +69,11 @@ typedef struct cp_train_options {
 } cp_train_options;
 cp_train_options cp_train_defaults(void);
 
-/* One training iteration as one graph, in MODEL.md's order: G forward,
- * D step (D on x and on the detached composite, L_D, gradients into D,
- * Adam on D), G step (D on the composite with the updated D and running
- * statistics kept, L_G, gradients through D into G, Adam on G). */
+/* One training iteration as one graph, in docs/model.md's order: G
+ * forward, D step (D on x and on the detached composite, L_D, gradients
+ * into D), D update (Adam on D), G step (D on the composite with the
+ * updated D and running statistics kept, L_G, gradients through D into G),
+ * G update (Adam on G). Run it with cp_train_step (train_step.h). */
 typedef struct cp_train_graph {
     cp_graph *graph;
     cp_node *x, *mask;                 /* inputs: [N,3,S,S], [N,1,S,S] */
@@ -82,6 +84,9 @@ typedef struct cp_train_graph {
     cp_node **grad;                    /* per model tensor: its gradient (D step
                                           for D, G step for G) or NULL */
     int batch;
+    /* Segments holding only the Adam updates of D and of G: a step may
+     * stop before them (cp_train_step's gradient hook). */
+    int d_update_segment, g_update_segment;
 } cp_train_graph;
 
 cp_status cp_model_build_train(cp_model *m, int batch, const cp_train_options *o,

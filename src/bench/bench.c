@@ -11,7 +11,9 @@
 #include "clinpaint/model.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/tensor.h"
+#include "clinpaint/train_step.h"
 #include "clinpaint/tune.h"
+#include "bench/bench_internal.h"
 #include "graph/graph_internal.h"
 #include "runtime/check.h"
 
@@ -317,26 +319,18 @@ static double node_bytes(const cp_node *n)
 typedef struct iter_run {
     cp_model *model;
     cp_train_graph *tg;
-    cp_tensor tx, tm;
     float *hx, *hm;
 } iter_run;
 
-/* Exactly the trainer's iterate(): upload the batch, run, read 6 scalars. */
+/* The trainer's step: upload the batch, run, read the 6 logged scalars. */
 static cp_status run_iter(cp_context *ctx, void *u)
 {
     iter_run *r = u;
-    CP_TRY(cp_tensor_upload(ctx, &r->tx, r->hx));
-    CP_TRY(cp_tensor_upload(ctx, &r->tm, r->hm));
-    r->model->step_d++;
-    r->model->step_g++;
-    CP_TRY(cp_graph_run(r->tg->graph));
-    cp_node *nodes[6] = {r->tg->loss_rec, r->tg->loss_adv, r->tg->loss_g,
-                         r->tg->loss_d,   r->tg->p_real,   r->tg->p_fake};
-    float v[6];
-    return cp_graph_read_scalars(r->tg->graph, nodes, 6, v);
+    cp_train_scalars s;
+    return cp_train_step(r->model, r->tg, r->hx, r->hm, NULL, &s);
 }
 
-static void fill_batch(float *x, float *m, int batch, int s)
+void cp_bench_fill_batch(float *x, float *m, int batch, int s)
 {
     size_t px = (size_t)s * (size_t)s;
     uint32_t h = 12345u;
@@ -370,13 +364,11 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
     cp_status st = cp_model_build_train(model, batch, &o, &tg);
     cp_plan_options po = cp_plan_defaults();
     if (st == CP_OK) st = cp_graph_plan(tg.graph, &po);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.x, &r.tx);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.mask, &r.tm);
     r.hx = malloc((size_t)batch * 3 * s * s * sizeof(float));
     r.hm = malloc((size_t)batch * s * s * sizeof(float));
     if (st == CP_OK && (!r.hx || !r.hm)) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "batch");
     if (st == CP_OK) {
-        fill_batch(r.hx, r.hm, batch, s);
+        cp_bench_fill_batch(r.hx, r.hm, batch, s);
         it->arena_bytes = cp_graph_arena_bytes(tg.graph);
         it->model_bytes = cp_model_bytes(model);
         (void)before;
@@ -393,10 +385,8 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
     double ew_bytes = 0;
     for (int k = 0; st == CP_OK && k < pruns; k++) {
         cp_graph_profile p;
-        if ((st = cp_tensor_upload(ctx, &r.tx, r.hx)) != CP_OK) break;
-        model->step_d++;
-        model->step_g++;
-        st = cp_graph_run_profiled(tg.graph, &p);
+        cp_train_step_options so = {.profile = &p};
+        st = cp_train_step(model, &tg, r.hx, NULL, &so, NULL);
         if (st != CP_OK) break;
         idle[k] = p.idle_share;
         wall[k] = p.wall_ms;
@@ -479,7 +469,7 @@ static cp_status bench_infer(cp_context *ctx, const cp_bench_config *c, cp_model
     if (st == CP_OK) st = cp_graph_tensor(ig.graph, ig.mask, &tm);
     if (st == CP_OK) st = cp_graph_tensor(ig.graph, ig.y, &r.ty);
     if (st == CP_OK) {
-        fill_batch(hx, hm, batch, s);
+        cp_bench_fill_batch(hx, hm, batch, s);
         st = cp_tensor_upload(ctx, &tx, hx);
     }
     if (st == CP_OK) st = cp_tensor_upload(ctx, &tm, hm);
@@ -577,51 +567,5 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
     cp_model_free(model);
     out->programs = cp_context_program_stats(ctx);
     out->seconds = now_s() - t0;
-    return st;
-}
-
-cp_status cp_bench_startup_probe(const char *selector, const char *preset, int batch,
-                                 cp_bench_startup *out)
-{
-    memset(out, 0, sizeof *out);
-    double t0 = now_s();
-    cp_context *ctx;
-    CP_TRY(cp_context_create(selector, &ctx));
-    out->context_s = now_s() - t0;
-    cp_model_config mc;
-    cp_model *model = NULL;
-    cp_train_graph tg;
-    memset(&tg, 0, sizeof tg);
-    iter_run r;
-    memset(&r, 0, sizeof r);
-    double t1 = now_s();
-    cp_status st = cp_model_config_preset(preset, &mc);
-    if (st == CP_OK) st = cp_model_create(ctx, &mc, &model);
-    if (st == CP_OK) st = cp_model_init(model, 1);
-    cp_train_options o = cp_train_defaults();
-    if (st == CP_OK) st = cp_model_build_train(model, batch, &o, &tg);
-    cp_plan_options po = cp_plan_defaults();
-    if (st == CP_OK) st = cp_graph_plan(tg.graph, &po);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.x, &r.tx);
-    if (st == CP_OK) st = cp_graph_tensor(tg.graph, tg.mask, &r.tm);
-    if (st == CP_OK) {
-        r.hx = malloc((size_t)batch * 3 * mc.size * mc.size * sizeof(float));
-        r.hm = malloc((size_t)batch * mc.size * mc.size * sizeof(float));
-        if (!r.hx || !r.hm) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "batch");
-    }
-    if (st == CP_OK) {
-        fill_batch(r.hx, r.hm, batch, mc.size);
-        r.model = model;
-        r.tg = &tg;
-        st = run_iter(ctx, &r);
-    }
-    out->first_iter_s = now_s() - t1;
-    out->total_s = now_s() - t0;
-    out->programs = cp_context_program_stats(ctx);
-    free(r.hx);
-    free(r.hm);
-    cp_train_graph_free(&tg);
-    cp_model_free(model);
-    cp_context_free(ctx);
     return st;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clinpaint/layers.h"
+#include "clinpaint/model.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/tensor.h"
 #include "runtime/check.h"
@@ -19,22 +21,12 @@ static double now_s(void)
 
 bool cp_bench_ops_preset(const char *name, cp_bench_ops_config *cfg)
 {
-    static const struct {
-        const char *name;
-        int s, w[6], l;
-    } presets[] = {
-        {"tiny", 64, {16, 32, 64, 64, 128, 128}, 256},
-        {"small", 128, {16, 32, 64, 128, 256, 256}, 512},
-        {"base", 128, {32, 64, 128, 256, 256, 256}, 512},
-    };
-    for (size_t i = 0; i < sizeof presets / sizeof *presets; i++)
-        if (name && strcmp(name, presets[i].name) == 0) {
-            cfg->image_size = presets[i].s;
-            memcpy(cfg->widths, presets[i].w, sizeof cfg->widths);
-            cfg->latent = presets[i].l;
-            return true;
-        }
-    return false;
+    cp_model_config mc;
+    if (!name || cp_model_config_preset(name, &mc) != CP_OK) return false;
+    cfg->image_size = mc.size;
+    memcpy(cfg->widths, mc.widths, sizeof cfg->widths);
+    cfg->latent = mc.latent;
+    return true;
 }
 
 /* ------------------------------------------------------ the layer list */
@@ -82,43 +74,22 @@ static cp_status add_layer(layer_list *l, cp_bench_layer_kind kind, int64_t c_in
     return CP_OK;
 }
 
-/* MODEL.md: G's encoder, bottleneck and decoder, D's encoder and head. */
+/* Every layer of the model's layer table (G, then D), equal shapes merged. */
 static cp_status build_layers(const cp_bench_ops_config *c, layer_list *l)
 {
-    const int s = c->image_size, *w = c->widths;
-    char who[48];
-    for (int net = 0; net < 2; net++) {
-        const char *nn = net == 0 ? "G" : "D";
-        int cin = net == 0 ? 4 : 3;
-        for (int i = 1; i <= 6; i++) {
-            int sz = s >> (i - 1);
-            snprintf(who, sizeof who, "%s.enc%d.conv3", nn, i);
-            CP_TRY(add_layer(l, CP_BENCH_CONV3, cin, sz, sz, w[i - 1], who));
-            snprintf(who, sizeof who, "%s.enc%d.conv2", nn, i);
-            CP_TRY(add_layer(l, CP_BENCH_CONV2, w[i - 1], sz, sz, w[i - 1], who));
-            cin = w[i - 1];
-        }
-        int64_t f = (int64_t)w[5] * (s / 32) * (s / 32);
-        if (net == 0) {
-            CP_TRY(add_layer(l, CP_BENCH_DENSE, f, 1, 1, c->latent, "G.bottleneck.dense1"));
-            CP_TRY(add_layer(l, CP_BENCH_DENSE, c->latent, 1, 1, f, "G.bottleneck.dense2"));
-            int d_prev = w[5], sz = s / 32;
-            for (int j = 1; j <= 6; j++) {
-                int d = w[6 - j];
-                snprintf(who, sizeof who, "G.dec%d.conv3", j);
-                CP_TRY(add_layer(l, CP_BENCH_CONV3, d_prev, sz, sz, d, who));
-                if (j < 6) {
-                    snprintf(who, sizeof who, "G.dec%d.up2", j);
-                    CP_TRY(add_layer(l, CP_BENCH_UP2, d, sz, sz, d, who));
-                    sz *= 2;
-                } else {
-                    CP_TRY(add_layer(l, CP_BENCH_CONV2, d, sz, sz, 3, "G.dec6.conv2"));
-                }
-                d_prev = d;
-            }
-        } else {
-            CP_TRY(add_layer(l, CP_BENCH_DENSE, f, 1, 1, 1, "D.head"));
-        }
+    cp_model_config mc;
+    memset(&mc, 0, sizeof mc);
+    mc.size = c->image_size;
+    memcpy(mc.widths, c->widths, sizeof mc.widths);
+    mc.latent = c->latent;
+    cp_layer_table t;
+    CP_TRY(cp_model_layers(&mc, &t));
+    static const cp_bench_layer_kind kinds[] = {
+        [CP_LAYER_CONV3] = CP_BENCH_CONV3, [CP_LAYER_CONV2] = CP_BENCH_CONV2,
+        [CP_LAYER_UP2] = CP_BENCH_UP2, [CP_LAYER_DENSE] = CP_BENCH_DENSE};
+    for (int i = 0; i < t.count; i++) {
+        const cp_layer *y = &t.layers[i];
+        CP_TRY(add_layer(l, kinds[y->kind], y->c_in, y->hw, y->hw, y->c_out, y->name));
     }
     return CP_OK;
 }

@@ -327,13 +327,15 @@ static cp_status run_node_checked(cp_graph *g, cp_node *n)
     return st;
 }
 
-static cp_status run_all(cp_graph *g)
+/* Runs nodes [first, end) in order. */
+static cp_status run_range(cp_graph *g, int first, int end)
 {
     if (g->error) return graph_error(g);
     if (!g->planned)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "graph: plan the graph before running it");
     int p = 0;
-    for (int i = 0; i < g->count; i++) {
+    while (p < g->poison_count && g->poison[p].after_node < first) p++;
+    for (int i = first; i < end; i++) {
         cp_node *n = g->nodes[i];
         cp_profile_set_tag(g->ctx, i);
         cp_status st = g->opts.check_writes ? run_node_checked(g, n) : run_node(g, n);
@@ -352,7 +354,22 @@ static cp_status run_all(cp_graph *g)
     return CP_OK;
 }
 
+static cp_status run_all(cp_graph *g) { return run_range(g, 0, g->count); }
+
 cp_status cp_graph_run(cp_graph *g) { return run_all(g); }
+
+cp_status cp_graph_run_segments(cp_graph *g, int first, int end)
+{
+    if (first < 0 || end > g->segment_count || first >= end)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "graph: segments %d..%d of %d", first, end,
+                            g->segment_count);
+    /* Nodes before the first segment belong to it (leaves, inputs). */
+    int from = first == 0 ? 0 : g->segment_start[first];
+    int to = end == g->segment_count ? g->count : g->segment_start[end];
+    return run_range(g, from, to);
+}
+
+int cp_graph_segment_count(const cp_graph *g) { return g->segment_count; }
 
 cp_status cp_graph_read_scalars(cp_graph *g, cp_node *const *nodes, int count, float *out)
 {
@@ -392,12 +409,22 @@ static double gflop_of(const cp_node *n)
     }
 }
 
-cp_status cp_graph_run_profiled(cp_graph *g, cp_graph_profile *out)
+cp_status cp_graph_profile_begin(cp_graph *g)
 {
-    memset(out, 0, sizeof *out);
     CP_TRY(cp_context_finish(g->ctx));
     cp_profile_begin(g->ctx);
-    cp_status st = run_all(g);
+    return CP_OK;
+}
+
+cp_status cp_graph_run_profiled(cp_graph *g, cp_graph_profile *out)
+{
+    CP_TRY(cp_graph_profile_begin(g));
+    return cp_graph_profile_end(g, run_all(g), out);
+}
+
+cp_status cp_graph_profile_end(cp_graph *g, cp_status st, cp_graph_profile *out)
+{
+    memset(out, 0, sizeof *out);
     if (st == CP_OK) st = cp_context_finish(g->ctx);
     int count;
     cp_profile_event *ev = cp_profile_end(g->ctx, &count);

@@ -68,11 +68,12 @@ cp_node *cp_graph_fail(cp_graph *g, cp_status st, const char *fmt, ...)
     return NULL;
 }
 
-void cp_graph_segment(cp_graph *g, const char *name)
+int cp_graph_segment(cp_graph *g, const char *name)
 {
-    if (g->segment_count == 8) return;
+    if (g->segment_count == 8) return -1;
     snprintf(g->segment_names[g->segment_count], sizeof g->segment_names[0], "%s", name);
-    g->segment_start[g->segment_count++] = g->count;
+    g->segment_start[g->segment_count] = g->count;
+    return g->segment_count++;
 }
 
 cp_node *cp_graph_add_node(cp_graph *g, cp_op op, int ndim, const int64_t *shape,

@@ -1,4 +1,6 @@
-/* The model's tensors: names, shapes, allocation and initialisation. */
+/* The model's tensors (from the layer table): names, shapes, allocation and
+ * initialisation. */
+#include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/rng.h"
 #include "runtime/check.h"
@@ -7,44 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-cp_status cp_model_config_preset(const char *name, cp_model_config *out)
-{
-    static const struct {
-        const char *name;
-        int size, widths[6], latent;
-    } presets[] = {
-        {"tiny", 64, {16, 32, 64, 64, 128, 128}, 256},
-        {"small", 128, {16, 32, 64, 128, 256, 256}, 512},
-        {"base", 128, {32, 64, 128, 256, 256, 256}, 512},
-    };
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
-        if (strcmp(name, presets[i].name) != 0) continue;
-        memset(out, 0, sizeof *out);
-        snprintf(out->preset, sizeof out->preset, "%s", name);
-        out->size = presets[i].size;
-        memcpy(out->widths, presets[i].widths, sizeof out->widths);
-        out->latent = presets[i].latent;
-        return CP_OK;
-    }
-    return cp_set_error(CP_ERR_INVALID_ARGUMENT,
-                        "unknown preset '%s' (choose tiny, small or base)", name);
-}
-
-cp_status cp_model_config_validate(const cp_model_config *c)
-{
-    if (c->size < 32 || c->size > 512 || (c->size & (c->size - 1)) != 0)
-        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
-                            "image size %d must be a power of two from 32 to 512", c->size);
-    for (int i = 0; i < 6; i++)
-        if (c->widths[i] < 1 || c->widths[i] > 4096)
-            return cp_set_error(CP_ERR_INVALID_ARGUMENT, "width w%d = %d must be in 1..4096",
-                                i + 1, c->widths[i]);
-    if (c->latent < 1 || c->latent > 65536)
-        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "latent size %d must be in 1..65536",
-                            c->latent);
-    return CP_OK;
-}
 
 /* ---- the list of tensors, in MODEL.md order ---- */
 
@@ -109,70 +73,41 @@ static void layer(builder *b, int group, const char *prefix, const char *kind, i
     }
 }
 
-static void conv(builder *b, int group, const char *prefix, const char *kind, int k, int64_t cin,
-                 int64_t cout, bool bn)
+/* The tensors of one layer of the table. */
+static void layer_tensors(builder *b, const cp_layer *l)
 {
-    int64_t shape[4] = {cout, cin, k, k};
-    layer(b, group, prefix, kind, 4, shape, k * k * cin, k * k * cout, cout, bn);
-}
-
-static void up2(builder *b, int group, const char *prefix, int64_t cin, int64_t cout, bool bn)
-{
-    int64_t shape[4] = {cin, cout, 2, 2};
-    layer(b, group, prefix, "up2", 4, shape, 4 * cin, 4 * cout, cout, bn);
-}
-
-static void dense(builder *b, int group, const char *prefix, const char *kind, int64_t in,
-                  int64_t out)
-{
-    int64_t shape[2] = {out, in};
-    layer(b, group, prefix, kind, 2, shape, in, out, out, false);
-}
-
-static void encoder(builder *b, int group, const char *net, int c0, const cp_model_config *c,
-                    bool first_bn)
-{
-    char prefix[32];
-    int64_t cprev = c0;
-    for (int i = 1; i <= 6; i++) {
-        snprintf(prefix, sizeof prefix, "%s.enc%d", net, i);
-        conv(b, group, prefix, "conv3", 3, cprev, c->widths[i - 1],
-             c->batchnorm && (i > 1 || first_bn));
-        conv(b, group, prefix, "conv2", 2, c->widths[i - 1], c->widths[i - 1], c->batchnorm);
-        cprev = c->widths[i - 1];
+    int64_t ci = l->c_in, co = l->c_out;
+    switch (l->kind) {
+    case CP_LAYER_CONV3:
+    case CP_LAYER_CONV2: {
+        int64_t k = cp_layer_kernel(l), shape[4] = {co, ci, k, k};
+        layer(b, l->group, l->prefix, l->part, 4, shape, k * k * ci, k * k * co, co, l->batchnorm);
+        break;
+    }
+    case CP_LAYER_UP2: {
+        int64_t shape[4] = {ci, co, 2, 2};
+        layer(b, l->group, l->prefix, l->part, 4, shape, 4 * ci, 4 * co, co, l->batchnorm);
+        break;
+    }
+    case CP_LAYER_DENSE: {
+        int64_t shape[2] = {co, ci};
+        layer(b, l->group, l->prefix, l->part, 2, shape, ci, co, co, false);
+        break;
+    }
     }
 }
 
 cp_status cp_model_create(cp_context *ctx, const cp_model_config *cfg, cp_model **out)
 {
     *out = NULL;
-    CP_TRY(cp_model_config_validate(cfg));
+    cp_layer_table table;
+    CP_TRY(cp_model_layers(cfg, &table));
     cp_model *m = calloc(1, sizeof *m);
     if (!m) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "model");
     m->ctx = ctx;
     m->cfg = *cfg;
     builder b = {m, 0, CP_OK};
-    const cp_model_config *c = cfg;
-    int64_t s32 = c->size / 32, f = (int64_t)c->widths[5] * s32 * s32;
-    /* G */
-    encoder(&b, CP_GROUP_G, "G", 4, c, true);
-    dense(&b, CP_GROUP_G, "G.bottleneck", "dense1", f, c->latent);
-    dense(&b, CP_GROUP_G, "G.bottleneck", "dense2", c->latent, f);
-    int64_t dprev = c->widths[5];
-    char prefix[32];
-    for (int j = 1; j <= 6; j++) {
-        int64_t d = c->widths[6 - j];
-        snprintf(prefix, sizeof prefix, "G.dec%d", j);
-        conv(&b, CP_GROUP_G, prefix, "conv3", 3, dprev, d, c->batchnorm);
-        if (j <= 5)
-            up2(&b, CP_GROUP_G, prefix, d, d, c->batchnorm);
-        else
-            conv(&b, CP_GROUP_G, prefix, "conv2", 2, d, 3, false);
-        dprev = d;
-    }
-    /* D */
-    encoder(&b, CP_GROUP_D, "D", 3, c, false);
-    dense(&b, CP_GROUP_D, "D", "head", f, 1);
+    for (int i = 0; i < table.count; i++) layer_tensors(&b, &table.layers[i]);
     if (b.st != CP_OK) {
         cp_model_free(m);
         return b.st;

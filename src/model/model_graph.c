@@ -1,5 +1,6 @@
-/* G and D of MODEL.md as graph nodes, and the training and inference
- * graphs built from them. */
+/* G and D as graph nodes, walked from the layer table (model_layers.c), and
+ * the training and inference graphs built from them. */
+#include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "runtime/check.h"
 
@@ -12,6 +13,7 @@ typedef struct net_builder {
     cp_model *m;
     cp_graph *g;
     cp_node **leaf; /* per model tensor: its leaf node in this graph */
+    cp_layer_table layers;
 } net_builder;
 
 static cp_node *leaf(net_builder *b, const char *fmt, ...)
@@ -34,81 +36,73 @@ static cp_node *leaf(net_builder *b, const char *fmt, ...)
 
 static const cp_bn_params bn_params = {1e-5f, 0.1f};
 
-/* conv (or up2) with bias, then its batch norm if the model has one. */
-static cp_node *conv_bn(net_builder *b, const char *prefix, const char *kind, cp_node *x,
-                        cp_bn_mode mode)
+/* One layer of the table: (reshape,) op with bias, its batch norm, its
+ * activation, its pool. */
+static cp_node *apply_layer(net_builder *b, const cp_layer *l, cp_node *h, cp_bn_mode mode)
 {
-    cp_conv_params p = strcmp(kind, "conv3") == 0   ? cp_conv3_params()
-                       : strcmp(kind, "conv2") == 0 ? cp_conv2_params()
-                                                    : cp_up2_params();
-    cp_node *w = leaf(b, "%s.%s.weight", prefix, kind), *bias = leaf(b, "%s.%s.bias", prefix, kind);
-    cp_node *h = strcmp(kind, "up2") == 0 ? cp_g_conv_transpose2d(b->g, x, w, bias, &p)
-                                          : cp_g_conv2d(b->g, x, w, bias, &p);
-    char name[CP_NAME_MAX];
-    snprintf(name, sizeof name, "%s.%s", prefix, kind);
-    cp_node_set_name(h, name);
-    cp_node *gamma = leaf(b, "%s.bn_%s.weight", prefix, kind);
-    if (!gamma) return h;
-    h = cp_g_batchnorm(b->g, h, gamma, leaf(b, "%s.bn_%s.bias", prefix, kind),
-                       leaf(b, "%s.bn_%s.running_mean", prefix, kind),
-                       leaf(b, "%s.bn_%s.running_var", prefix, kind), &bn_params, mode);
-    snprintf(name, sizeof name, "%s.bn_%s", prefix, kind);
-    cp_node_set_name(h, name);
-    return h;
-}
-
-static cp_node *encoder(net_builder *b, const char *net, cp_node *h, cp_bn_mode mode)
-{
-    char prefix[32];
-    for (int i = 1; i <= 6; i++) {
-        snprintf(prefix, sizeof prefix, "%s.enc%d", net, i);
-        h = cp_g_elu(b->g, conv_bn(b, prefix, "conv3", h, mode));
-        h = cp_g_elu(b->g, conv_bn(b, prefix, "conv2", h, mode));
-        if (i < 6) h = cp_g_maxpool2(b->g, h);
+    cp_graph *g = b->g;
+    int64_t n = cp_node_shape(h)[0];
+    /* Dense layers take the flattened map; a conv after a dense one, the map. */
+    if (l->kind == CP_LAYER_DENSE && cp_node_ndim(h) != 2) {
+        int64_t flat[2] = {n, l->c_in};
+        h = cp_g_reshape(g, h, 2, flat);
+    } else if (l->kind != CP_LAYER_DENSE && cp_node_ndim(h) != 4) {
+        int64_t map[4] = {n, l->c_in, l->hw, l->hw};
+        h = cp_g_reshape(g, h, 4, map);
     }
+    cp_node *w = leaf(b, "%s.weight", l->name), *bias = leaf(b, "%s.bias", l->name);
+    cp_conv_params p = l->kind == CP_LAYER_CONV3   ? cp_conv3_params()
+                       : l->kind == CP_LAYER_CONV2 ? cp_conv2_params()
+                                                   : cp_up2_params();
+    if (l->kind == CP_LAYER_DENSE)
+        h = cp_g_dense(g, h, w, bias);
+    else if (l->kind == CP_LAYER_UP2)
+        h = cp_g_conv_transpose2d(g, h, w, bias, &p);
+    else
+        h = cp_g_conv2d(g, h, w, bias, &p);
+    cp_node_set_name(h, l->name);
+    if (l->batchnorm) {
+        h = cp_g_batchnorm(g, h, leaf(b, "%s.bn_%s.weight", l->prefix, l->part),
+                           leaf(b, "%s.bn_%s.bias", l->prefix, l->part),
+                           leaf(b, "%s.bn_%s.running_mean", l->prefix, l->part),
+                           leaf(b, "%s.bn_%s.running_var", l->prefix, l->part), &bn_params, mode);
+        char name[CP_NAME_MAX];
+        snprintf(name, sizeof name, "%s.bn_%s", l->prefix, l->part);
+        cp_node_set_name(h, name);
+    }
+    if (l->activation == CP_ACT_ELU) h = cp_g_elu(g, h);
+    if (l->activation == CP_ACT_TANH) h = cp_g_tanh(g, h);
+    if (l->pool) h = cp_g_maxpool2(g, h);
     return h;
 }
 
+/* Every layer of one network of the table, in order. */
+static cp_node *network(net_builder *b, int group, cp_node *h, cp_bn_mode mode)
+{
+    for (int i = 0; i < b->layers.count; i++)
+        if (b->layers.layers[i].group == group) h = apply_layer(b, &b->layers.layers[i], h, mode);
+    return h;
+}
+
+/* G sees the known pixels and the mask; its output is an image. */
 static cp_node *generator(net_builder *b, cp_node *x, cp_node *mask, cp_bn_mode mode)
 {
-    const cp_model_config *c = &b->m->cfg;
-    cp_graph *g = b->g;
-    int64_t n = cp_node_shape(x)[0], s32 = c->size / 32;
-    cp_node *h = cp_g_concat(g, cp_g_mask_known(g, x, mask), mask);
-    h = encoder(b, "G", h, mode);
-    int64_t flat[2] = {n, (int64_t)c->widths[5] * s32 * s32};
-    h = cp_g_reshape(g, h, 2, flat);
-    h = cp_g_elu(g, cp_g_dense(g, h, leaf(b, "G.bottleneck.dense1.weight"),
-                               leaf(b, "G.bottleneck.dense1.bias")));
-    h = cp_g_elu(g, cp_g_dense(g, h, leaf(b, "G.bottleneck.dense2.weight"),
-                               leaf(b, "G.bottleneck.dense2.bias")));
-    int64_t map[4] = {n, c->widths[5], s32, s32};
-    h = cp_g_reshape(g, h, 4, map);
-    char prefix[32];
-    for (int j = 1; j <= 6; j++) {
-        snprintf(prefix, sizeof prefix, "G.dec%d", j);
-        h = cp_g_elu(g, conv_bn(b, prefix, "conv3", h, mode));
-        if (j <= 5) h = cp_g_elu(g, conv_bn(b, prefix, "up2", h, mode));
-    }
-    h = cp_g_tanh(g, conv_bn(b, "G.dec6", "conv2", h, mode));
+    cp_node *h = cp_g_concat(b->g, cp_g_mask_known(b->g, x, mask), mask);
+    h = network(b, CP_GROUP_G, h, mode);
     cp_node_set_name(h, "G.out");
     return h;
 }
 
+/* D: one logit per image. */
 static cp_node *discriminator(net_builder *b, cp_node *img, cp_bn_mode mode)
 {
-    const cp_model_config *c = &b->m->cfg;
-    int64_t n = cp_node_shape(img)[0], s32 = c->size / 32;
-    cp_node *h = encoder(b, "D", img, mode);
-    int64_t flat[2] = {n, (int64_t)c->widths[5] * s32 * s32};
-    h = cp_g_reshape(b->g, h, 2, flat);
-    h = cp_g_dense(b->g, h, leaf(b, "D.head.weight"), leaf(b, "D.head.bias"));
-    return h;
+    return network(b, CP_GROUP_D, img, mode);
 }
 
 static cp_status begin(cp_model *m, net_builder *b)
 {
     b->m = m;
+    CP_TRY(cp_model_layers(&m->cfg, &b->layers));
     b->leaf = calloc((size_t)m->count, sizeof *b->leaf);
     if (!b->leaf) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "graph");
     cp_status st = cp_graph_create(m->ctx, &b->g);
@@ -185,6 +179,8 @@ cp_status cp_model_build_train(cp_model *m, int batch, const cp_train_options *o
     t->p_real = cp_g_mean(g, cp_g_sigmoid(g, t->d_real));
     t->p_fake = cp_g_mean(g, cp_g_sigmoid(g, t->d_fake));
     if (st == CP_OK) st = cp_g_backward(g, t->loss_d, CP_GROUP_D, NULL, 0);
+    /* Its own segment, so a step can stop between gradients and update. */
+    t->d_update_segment = cp_graph_segment(g, "D update");
     if (st == CP_OK) st = optimise(&b, t, CP_GROUP_D, &o->adam_d, &m->step_d, o->keep_grads);
 
     cp_graph_segment(g, "G step");
@@ -193,6 +189,7 @@ cp_status cp_model_build_train(cp_model *m, int batch, const cp_train_options *o
     t->loss_rec = cp_g_loss_rec(g, t->g_out, t->x, t->mask, o->ctx_weight);
     t->loss_g = cp_g_add(g, o->rec_weight, t->loss_rec, o->adv_weight, t->loss_adv);
     if (st == CP_OK) st = cp_g_backward(g, t->loss_g, CP_GROUP_G, NULL, 0);
+    t->g_update_segment = cp_graph_segment(g, "G update");
     if (st == CP_OK) st = optimise(&b, t, CP_GROUP_G, &o->adam_g, &m->step_g, o->keep_grads);
 
     cp_node *kept[] = {t->g_out, t->y, t->d_real, t->d_fake, t->d_fake_g, t->loss_rec,

@@ -4,6 +4,7 @@
  * loss curve and checkpoints. */
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/train.h"
+#include "clinpaint/train_step.h"
 #include "runtime/check.h"
 #include "train/train_internal.h"
 
@@ -360,17 +361,11 @@ static cp_status iterate(run *r, float v[6])
 {
     const cp_batch *b;
     CP_TRY(cp_loader_next(r->loader, &b));
-    cp_tensor tx, tm;
-    CP_TRY(cp_graph_tensor(r->tg.graph, r->tg.x, &tx));
-    CP_TRY(cp_graph_tensor(r->tg.graph, r->tg.mask, &tm));
-    CP_TRY(cp_tensor_upload(r->ctx, &tx, b->images));
-    CP_TRY(cp_tensor_upload(r->ctx, &tm, b->masks));
-    r->model->step_d++;
-    r->model->step_g++;
-    CP_TRY(cp_graph_run(r->tg.graph));
-    cp_node *nodes[6] = {r->tg.loss_rec, r->tg.loss_adv, r->tg.loss_g,
-                         r->tg.loss_d,   r->tg.p_real,   r->tg.p_fake};
-    return cp_graph_read_scalars(r->tg.graph, nodes, 6, v);
+    cp_train_scalars s;
+    CP_TRY(cp_train_step(r->model, &r->tg, b->images, b->masks, NULL, &s));
+    const float got[6] = {s.rec, s.adv, s.g, s.d, s.p_real, s.p_fake};
+    memcpy(v, got, sizeof got);
+    return CP_OK;
 }
 
 cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result *res)

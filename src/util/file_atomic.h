@@ -7,8 +7,6 @@
 #define CP_UTIL_FILE_ATOMIC_H
 #include <stddef.h>
 
-#include "clinpaint/status.h"
-
-/* CP_ERR_IO naming the step and the system error; nothing left behind. */
-cp_status cp_write_file_atomic(const char *path, const char *data, size_t len);
+/* cp_write_file_atomic is public (clinpaint/files.h). */
+#include "clinpaint/files.h"
 #endif

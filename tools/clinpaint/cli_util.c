@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/program_disk_cache.h"
+#include "clinpaint/files.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {

@@ -3,7 +3,7 @@
 # one run: for each setting PyTorch first, then clinpaint, medians of whole
 # training iterations (notes/bench.md). With ROUNDS=N, each setting is
 # repeated N times, alternating the two, to see the spread.
-#   tools/measure/build.sh && tools/measure/compare_torch.sh
+#   cmake --build build && tools/measure/compare_torch.sh
 # Needs /usr/bin/python3 with torch (python3-torch); SETTINGS overrides the
 # list ("preset batch iterations" triples separated by commas).
 set -euo pipefail

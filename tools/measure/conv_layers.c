@@ -1,7 +1,8 @@
 /* One pass (forward, dx or dw) of every distinct conv / up2 layer of a
  * preset at a batch, each timed alone (best of 5 after a warm-up), on the
  * route the device takes; CLINPAINT_CONV=gemm|direct compares routes
- * (notes/ops.md). Usage: conv_layers [preset] [batch] [fwd|dx|dw] */
+ * (notes/ops.md). Usage: conv_layers [preset] [batch] [fwd|dx|dw]
+ * Built by CMake: build/conv_layers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,22 +81,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "conv_layers: %s\n", cp_last_error());
         return 1;
     }
-    int rc = 0, hw = c.size, cin = 4;
-    /* G's encoder (D's is the same but for 3 input channels), then the decoder. */
-    for (int i = 0; i < 6 && !rc; i++) {
-        rc = time_layer(ctx, 3, batch, cin, c.widths[i], hw, pass) ||
-             time_layer(ctx, 2, batch, c.widths[i], c.widths[i], hw, pass);
-        cin = c.widths[i];
-        if (i < 5) hw /= 2;
+    /* G's convolutions from the model's layer table (D's encoder is G's
+     * but for 3 input channels). */
+    cp_layer_table t;
+    if (cp_model_layers(&c, &t)) {
+        fprintf(stderr, "conv_layers: %s\n", cp_last_error());
+        cp_context_free(ctx);
+        return 1;
     }
-    int d = c.widths[5];
-    for (int j = 1; j <= 6 && !rc; j++) {
-        int dj = c.widths[6 - j];
-        rc = time_layer(ctx, 3, batch, d, dj, hw, pass) ||
-             (j < 6 ? time_layer(ctx, 'u', batch, dj, dj, hw, pass)
-                    : time_layer(ctx, 2, batch, dj, 3, hw, pass));
-        if (j < 6) hw *= 2;
-        d = dj;
+    int rc = 0;
+    for (int i = 0; i < t.count && !rc; i++) {
+        const cp_layer *l = &t.layers[i];
+        if (l->group != CP_GROUP_G || l->kind == CP_LAYER_DENSE) continue;
+        int kind = l->kind == CP_LAYER_UP2 ? 'u' : cp_layer_kernel(l);
+        rc = time_layer(ctx, kind, batch, (int)l->c_in, (int)l->c_out, (int)l->hw, pass);
     }
     cp_context_free(ctx);
     return rc;
