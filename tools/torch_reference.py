@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch reference of the clinpaint model (see /work/shared/MODEL.md).
+"""PyTorch reference of the clinpaint model (see docs/model.md).
 
 Not part of the C build or CI. It needs PyTorch and NumPy; on Debian:
 
