@@ -15,7 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli_util.h"
-#include "util/file_atomic.h"
+#include "clinpaint/files.h"
 #include "commands.h"
 #include "clinpaint/bench.h"
 #include "clinpaint/clinpaint.h"
