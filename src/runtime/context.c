@@ -46,6 +46,7 @@ void cp_context_free(cp_context *ctx)
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     cp_program_cache_free(ctx);
+    cp_buffer_free(ctx, ctx->scratch);
     int n_events;
     cp_profile_event *events = cp_profile_end(ctx, &n_events);
     for (int i = 0; i < n_events; i++) clReleaseEvent(events[i].event);
@@ -166,5 +167,21 @@ cp_status cp_kernel_local_mem_free(cp_context *ctx, cl_kernel k, uint64_t *bytes
     CP_TRY(kernel_limits(ctx, k, &e));
     uint64_t dev = ctx->info.local_mem_bytes;
     *bytes = e->local_mem < dev ? dev - e->local_mem : 0;
+    return CP_OK;
+}
+
+cp_status cp_context_scratch(cp_context *ctx, size_t bytes, cl_mem *out)
+{
+    if (bytes > ctx->scratch_bytes || !ctx->scratch) {
+        /* Releasing the old buffer is safe with kernels still queued on it:
+         * OpenCL deletes it when they are done. */
+        size_t want = bytes > 4096 ? bytes : 4096;
+        cl_mem grown;
+        CP_TRY(cp_buffer_alloc(ctx, want, &grown));
+        cp_buffer_free(ctx, ctx->scratch);
+        ctx->scratch = grown;
+        ctx->scratch_bytes = want;
+    }
+    *out = ctx->scratch;
     return CP_OK;
 }
