@@ -110,14 +110,18 @@ size_t cp_context_wg_size(const cp_context *ctx, size_t want);
  * (Apple's CPU device) or whose kernels allow less than the device maximum. */
 void cp_context_set_max_work_group_size(cp_context *ctx, size_t cap);
 size_t cp_context_max_work_group_size(const cp_context *ctx); /* the cap, 0: none */
+/* Likewise a cap on local memory per work-group (bytes, 0: none), and the
+ * local memory kernels may use: min(CL_DEVICE_LOCAL_MEM_SIZE, the cap). */
+void cp_context_set_max_local_mem_size(cp_context *ctx, uint64_t cap);
+uint64_t cp_context_local_mem_size(const cp_context *ctx);
 
 /* Largest work-group `k` may run with on this context: min(the kernel's
  * CL_KERNEL_WORK_GROUP_SIZE, the device maximum, the context's cap), at
  * least 1. Queried once per kernel and cached. */
 cp_status cp_kernel_wg_limit(cp_context *ctx, cl_kernel k, size_t *limit);
 
-/* Local memory (bytes) still free for `k`'s __local arguments: the device's
- * CL_DEVICE_LOCAL_MEM_SIZE minus what the kernel itself declares
+/* Local memory (bytes) still free for `k`'s __local arguments:
+ * cp_context_local_mem_size minus what the kernel itself declares
  * (CL_KERNEL_LOCAL_MEM_SIZE). */
 cp_status cp_kernel_local_mem_free(cp_context *ctx, cl_kernel k, uint64_t *bytes);
 

@@ -99,9 +99,13 @@ cp_status cp_opsi_launch_1d(cp_context *ctx, cl_kernel k, size_t n)
 cp_status cp_opsi_reduce_wg(cp_context *ctx, cl_kernel k, size_t want, size_t *wg)
 {
     size_t limit;
+    uint64_t local_free;
     CP_TRY(cp_kernel_wg_limit(ctx, k, &limit));
+    CP_TRY(cp_kernel_local_mem_free(ctx, k, &local_free));
     size_t m = cp_context_wg_size(ctx, want);
     if (limit < m) m = limit;
+    /* The tree's __local argument: one float per item. */
+    if (local_free / sizeof(float) < m) m = (size_t)(local_free / sizeof(float));
     if (cp_opsi_reduce_wg_cap && cp_opsi_reduce_wg_cap < m) m = cp_opsi_reduce_wg_cap;
     size_t p = 1;
     while (p * 2 <= m) p *= 2;

@@ -116,6 +116,13 @@ size_t cp_context_wg_size(const cp_context *ctx, size_t want)
 
 void cp_context_set_max_work_group_size(cp_context *ctx, size_t cap) { ctx->wg_cap = cap; }
 size_t cp_context_max_work_group_size(const cp_context *ctx) { return ctx->wg_cap; }
+void cp_context_set_max_local_mem_size(cp_context *ctx, uint64_t cap) { ctx->local_cap = cap; }
+
+uint64_t cp_context_local_mem_size(const cp_context *ctx)
+{
+    uint64_t dev = ctx->info.local_mem_bytes;
+    return ctx->local_cap && ctx->local_cap < dev ? ctx->local_cap : dev;
+}
 
 /* The cached limits of k (queried on first use). */
 static cp_status kernel_limits(cp_context *ctx, cl_kernel k, struct cp_kernel_limits **out)
@@ -165,7 +172,7 @@ cp_status cp_kernel_local_mem_free(cp_context *ctx, cl_kernel k, uint64_t *bytes
 {
     struct cp_kernel_limits *e = NULL;
     CP_TRY(kernel_limits(ctx, k, &e));
-    uint64_t dev = ctx->info.local_mem_bytes;
+    uint64_t dev = cp_context_local_mem_size(ctx);
     *bytes = e->local_mem < dev ? dev - e->local_mem : 0;
     return CP_OK;
 }

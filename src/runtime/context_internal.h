@@ -31,6 +31,7 @@ struct cp_context {
      * once (open addressing on the kernel pointer; kernels live as long as
      * the context) */
     size_t wg_cap;
+    uint64_t local_cap;
     struct cp_kernel_limits {
         cl_kernel kernel;
         size_t wg;
