@@ -232,7 +232,7 @@ static cp_gemm_route normalise(const cp_gemm_args *g, cp_gemm_route r)
 static bool valid_params(const cp_gemm_route *r)
 {
     return r->tm >= 1 && r->tm <= 16 && r->tn >= 1 && r->tn <= 16 && valid_vw(r->vw) &&
-           r->lx >= 1 && r->ly >= 1 && r->lx <= 1024 && r->ly <= 1024 &&
+           r->lx >= 1 && r->ly >= 1 && r->lx <= 65536 && r->ly <= 65536 &&
            (int)r->kernel >= 0 && (int)r->kernel <= CP_GEMM_K_LOCAL &&
            (r->kernel == CP_GEMM_K_LOCAL ? r->tk >= 1 && r->tk <= 64
                                          : r->tk >= 0 && r->tk % r->vw == 0);
