@@ -408,10 +408,14 @@ int main(void)
     tcase_add_test(tc, test_gemm_indirect);
     tcase_add_test(tc, test_gemm_default_route);
     tcase_add_loop_test(tc, test_gemm_routes, 0, (int)(sizeof routes / sizeof *routes));
-    tcase_add_test(tc, test_gemm_wg_limit_1);
-    tcase_add_test(tc, test_gemm_kernel_limit_below_device);
-    tcase_add_test(tc, test_gemm_route_beyond_device);
-    tcase_add_test(tc, test_gemm_local_mem_limit);
     suite_add_tcase(s, tc);
+    /* Devices with small limits (issue 13): CK_RUN_CASE=portability. */
+    TCase *tp = tcase_create("portability");
+    tcase_set_timeout(tp, 600);
+    tcase_add_test(tp, test_gemm_wg_limit_1);
+    tcase_add_test(tp, test_gemm_kernel_limit_below_device);
+    tcase_add_test(tp, test_gemm_route_beyond_device);
+    tcase_add_test(tp, test_gemm_local_mem_limit);
+    suite_add_tcase(s, tp);
     return tu_run_suite(s);
 }
