@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <clblast_c.h>
 
@@ -135,6 +137,17 @@ cp_gemm_route cp_gemm_default_own(bool ta, bool tb, size_t m)
                            .tn = 2, .vw = 16, .lx = 1, .ly = 1};
 }
 
+/* CLINPAINT_GEMM=own: our kernels on every device type, as on CPUs (for
+ * simulators such as oclgrind run with small work-group limits, where
+ * CLBlast's fixed work-group shapes cannot run; =clblast is tune.c's). */
+static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
+static bool g_env_own;
+static void read_env(void)
+{
+    const char *v = getenv("CLINPAINT_GEMM");
+    g_env_own = v && strcmp(v, "own") == 0;
+}
+
 cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
 {
     const cp_device_info *dev = cp_context_device(ctx);
@@ -155,7 +168,9 @@ cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
     }
     pthread_mutex_unlock(&g_lock);
     if (found) return r;
-    if (dev->type & CL_DEVICE_TYPE_CPU) return cp_gemm_default_own(g->trans_a, g->trans_b, g->m);
+    pthread_once(&g_env_once, read_env);
+    if ((dev->type & CL_DEVICE_TYPE_CPU) || g_env_own)
+        return cp_gemm_default_own(g->trans_a, g->trans_b, g->m);
     return (cp_gemm_route){.backend = CP_GEMM_CLBLAST};
 }
 
