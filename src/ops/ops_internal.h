@@ -42,8 +42,6 @@ cp_status cp_opsi_launch_1d(cp_context *ctx, cl_kernel k, size_t n);
 /* Power-of-two work-group size for a tree-reduction kernel: the largest power
  * of two <= min(want, cp_kernel_wg_limit, cp_opsi_reduce_wg_cap). At least 1. */
 cp_status cp_opsi_reduce_wg(cp_context *ctx, cl_kernel k, size_t want, size_t *wg);
-/* Enqueues `groups` work-groups of `wg` items (1-D). */
-cp_status cp_opsi_launch_groups(cp_context *ctx, cl_kernel k, size_t groups, size_t wg);
 
 /* Most elements one work item adds in one pass of a reduction (the kernels'
  * RED_MAX_ITEMS, cl/sum_helpers.cl), and the elements a pass-1 work-group

@@ -113,12 +113,6 @@ cp_status cp_opsi_reduce_wg(cp_context *ctx, cl_kernel k, size_t want, size_t *w
     return CP_OK;
 }
 
-cp_status cp_opsi_launch_groups(cp_context *ctx, cl_kernel k, size_t groups, size_t wg)
-{
-    size_t global = groups * wg, local = wg;
-    return cp_enqueue_nd(ctx, k, 1, &global, &local, NULL);
-}
-
 /* Items per work item for groups of wg: about CP_RED_SPAN per group. */
 static uint32_t items_for(size_t wg)
 {
