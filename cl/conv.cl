@@ -1,11 +1,11 @@
 /* GEMM-based convolution helpers: im2col, col2im (gather, no atomics),
- * NCHW <-> CNHW permutes (with fused bias / accumulate) and bias kernels.
+ * NCHW <-> CNHW permutes (with fused bias / accumulate) and bias kernels
+ * (the bias gradient is a bounded reduction in reduce.cl).
  *
  * Build options (compile-time constants, so index arithmetic and the
  * kernel-window loops are specialised):
  *   KH, KW  kernel size        SH, SW  stride
  *   PT, PL  top / left zero padding (bottom/right padding only changes HO, WO)
- *   WG      work-group size of the reductions (a power of two)
  * Offsets are in elements. Every in-tensor index is below 2^31 (the host
  * checks), so 32-bit index arithmetic and fdiv() are exact. Consecutive work items touch consecutive addresses.
  * Columns: col[(c*KH + i)*KW + j, (n*HO + oy)*WO + ox]
@@ -27,9 +27,6 @@
 #endif
 #ifndef PL
 #define PL 0
-#endif
-#ifndef WG
-#define WG 64
 #endif
 
 #define FLAG_ACCUMULATE 1u
@@ -151,61 +148,6 @@ __kernel void bias_inplace(__global float *y, const ulong y_off,
     if (g >= total) return;
     const uint nc = fdiv(g, dHW);
     y[y_off + g] += b[b_off + nc - fdiv(nc, dC) * C];
-}
-
-/* db[c] (+)= sum over n, p of dy[n, c, p]: work-group c reduces channel c
- * (strided, coalesced loads, then a tree in local memory: deterministic). */
-__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void bias_grad(__global const float *dy, const ulong dy_off,
-               __global float *db, const ulong db_off,
-               const uint N, const uint C, const uint HW, const uint flags)
-{
-    __local float part[WG];
-    const uint c = get_group_id(0), l = get_local_id(0);
-    float s = 0.0f;
-    for (uint n = 0; n < N; n++) {
-        __global const float *row = dy + dy_off + (n * C + c) * HW;
-        for (uint p = l; p < HW; p += WG) s += row[p];
-    }
-    part[l] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint step = WG / 2; step > 0; step >>= 1) {
-        if (l < step) part[l] += part[l + step];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (l == 0) {
-        const ulong o = db_off + c;
-        db[o] = (flags & FLAG_ACCUMULATE) ? db[o] + part[0] : part[0];
-    }
-}
-
-/* bias_grad for CPU devices: one work-item per channel sums its N·HW
- * values in order, 16 lanes at a time (HW % 16 == 0) or one by one. The
- * tree of bias_grad costs a barrier-split loop per level on CPUs. */
-__kernel void bias_grad_serial(__global const float *dy, const ulong dy_off,
-                               __global float *db, const ulong db_off,
-                               const uint N, const uint C, const uint HW, const uint flags)
-{
-    const uint c = get_global_id(0);
-    if (c >= C) return;
-    float s = 0.0f;
-    if (HW % 16 == 0) {
-        float16 acc = (float16)(0.0f);
-        for (uint n = 0; n < N; n++) {
-            __global const float *row = dy + dy_off + (size_t)(n * C + c) * HW;
-            for (uint p = 0; p < HW; p += 16) acc += vload16(0, row + p);
-        }
-        const float8 a8 = acc.lo + acc.hi;
-        const float4 a4 = a8.lo + a8.hi;
-        s = (a4.x + a4.y) + (a4.z + a4.w);
-    } else {
-        for (uint n = 0; n < N; n++) {
-            __global const float *row = dy + dy_off + (size_t)(n * C + c) * HW;
-            for (uint p = 0; p < HW; p++) s += row[p];
-        }
-    }
-    const ulong o = db_off + c;
-    db[o] = (flags & FLAG_ACCUMULATE) ? db[o] + s : s;
 }
 
 /* dw[i] (+)= sum_c part[c, i] for i < count, chunks in a fixed order: the

@@ -1,38 +1,63 @@
-/* Deterministic sums: the whole-tensor sum and per-channel sums (bias
- * gradient). One work-group per output: each work item keeps a
- * compensated (Neumaier) sum of its strided elements (accurate however long the
- * tensor and however small the group: Apple's CPU device runs groups of 1),
- * then the group adds the items' sums pairwise in local memory. Work-group
- * sizes are powers of two (any, from 1). No float atomics. */
+/* Deterministic bounded sums (see sum_helpers.cl: pass 1 per op, then
+ * sum_pass until one value per segment): the whole-tensor sum and
+ * per-channel sums (bias gradients). Each work item keeps a compensated
+ * (Neumaier) sum of at most RED_MAX_ITEMS elements, then the group adds the
+ * items' sums pairwise in local memory. Work-group sizes are powers of two
+ * (any, from 1). No float atomics. */
 
 #include "sum_helpers.cl"
 
-/* out[0] = scale * sum of x[0..n). One work-group. */
-__kernel void reduce_sum(__global const float *x, const ulong x_off, const uint n,
-                         const float scale, __global float *out, const ulong out_off,
-                         __local float *scratch)
+/* Pass 1 of a plain sum over x[0..n): partial[g] for each chunk g. */
+__kernel void reduce_sum_map(__global const float *x, const ulong x_off, const uint n,
+                             const uint items, __global float *part, const ulong part_off,
+                             __local float *scratch)
 {
-    const uint lid = get_local_id(0), wg = get_local_size(0);
+    const uint wg = get_local_size(0), it = red_items(items);
+    ulong e = red_first(items);
     float s = 0.0f, c = 0.0f;
-    for (uint i = lid; i < n; i += wg) comp_add(&s, &c, x[x_off + i]);
+    for (uint t = 0; t < it && e < n; t++, e += wg) comp_add(&s, &c, x[x_off + e]);
     const float total = wg_sum(s + c, scratch);
-    if (lid == 0) out[out_off] = scale * total;
+    if (get_local_id(0) == 0) part[red_partial_at(part_off, 0)] = total;
 }
 
-/* db[c] = sum over n, h, w of dy[n, c, h, w] (+ db[c] if acc). One
- * work-group per channel. */
-__kernel void channel_sum(__global const float *dy, const ulong dy_off, const uint n,
-                          const uint channels, const uint hw, __global float *db,
-                          const ulong db_off, const uint acc, __local float *scratch)
+/* Pass 1 of per-channel sums of dy [rows, channels, hw]: segment = channel
+ * (dimension 1 of the range). */
+__kernel void channel_sum_map(__global const float *dy, const ulong dy_off, const uint rows,
+                              const uint channels, const uint hw, const uint items,
+                              __global float *part, const ulong part_off,
+                              __local float *scratch)
 {
-    const uint ch = get_group_id(0);
-    const uint lid = get_local_id(0), wg = get_local_size(0);
+    const uint ch = get_global_id(1), wg = get_local_size(0), it = red_items(items);
+    const ulong count = (ulong)rows * hw;
+    ulong e = red_first(items);
+    uint b, j;
+    red_start(e, hw, &b, &j);
     float s = 0.0f, c = 0.0f;
-    /* Image by image: no division per element (slow on CPU devices). */
-    for (uint b = 0; b < n; b++) {
-        __global const float *p = dy + dy_off + ((ulong)b * channels + ch) * hw;
-        for (uint j = lid; j < hw; j += wg) comp_add(&s, &c, p[j]);
+    for (uint t = 0; t < it && e < count; t++, e += wg) {
+        comp_add(&s, &c, dy[dy_off + ((ulong)b * channels + ch) * hw + j]);
+        red_step(wg, hw, &b, &j);
     }
     const float total = wg_sum(s + c, scratch);
-    if (lid == 0) db[db_off + ch] = acc ? db[db_off + ch] + total : total;
+    if (get_local_id(0) == 0) part[red_partial_at(part_off, ch)] = total;
+}
+
+/* Later passes: in [segs][chunks] -> the next level of partials, or, in the
+ * last pass (one group per segment), out[seg] = scale · sum / div (+ out[seg]
+ * if acc). */
+__kernel void sum_pass(__global const float *in, const ulong in_off, const uint chunks,
+                       const uint items, __global float *out, const ulong out_off,
+                       const float scale, const float div, const uint acc,
+                       __local float *scratch)
+{
+    const uint seg = get_global_id(1), wg = get_local_size(0), it = red_items(items);
+    const ulong base = in_off + (ulong)seg * chunks;
+    ulong e = red_first(items);
+    float s = 0.0f, c = 0.0f;
+    for (uint t = 0; t < it && e < chunks; t++, e += wg) comp_add(&s, &c, in[base + e]);
+    const float total = wg_sum(s + c, scratch);
+    if (get_local_id(0) == 0) {
+        const ulong o = red_partial_at(out_off, seg);
+        const float v = scale * total / div;
+        out[o] = acc ? out[o] + v : v;
+    }
 }

@@ -416,6 +416,26 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* ---- portability (issue 13): statistics and backward over 262,144 values
+ * per channel (beyond llvmpipe's 65,535-iteration loop limit for one work
+ * item) at work-group limit 1 and at rusticl's per-kernel 32. Test case
+ * "portability"; CLINPAINT_TEST_SMALL=1 shrinks it for oclgrind. ---- */
+START_TEST(large_context_caps)
+{
+    const char *small = getenv("CLINPAINT_TEST_SMALL");
+    bool is_small = small && *small && strcmp(small, "0") != 0;
+    cp_rng r;
+    cp_rng_seed(&r, 43, 0);
+    shape4 s = is_small ? (shape4){2, 3, 24, 20} : (shape4){4, 3, 256, 256};
+    const size_t ctx_caps[] = {1, 32};
+    for (size_t k = 0; k < 2; k++) {
+        cp_context_set_max_work_group_size(tu_ctx(), ctx_caps[k]);
+        check_bn(s, &r, -2, 2);
+    }
+    cp_context_set_max_work_group_size(tu_ctx(), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("batchnorm");
@@ -427,5 +447,9 @@ int main(void)
     tcase_add_test(tc, gradcheck);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("portability");
+    tcase_set_timeout(tp, 600);
+    tcase_add_test(tp, large_context_caps);
+    suite_add_tcase(s, tp);
     return tu_run_suite(s);
 }

@@ -5,11 +5,13 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
 #include "clinpaint/tune.h"
+#include "ops/conv_internal.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
@@ -229,6 +231,182 @@ START_TEST(test_gemm_bad_args)
 }
 END_TEST
 
+/* ---- devices with small limits (issue 13): routes that do not fit are
+ * skipped for a work-group-of-1 fallback, with correct results ---- */
+
+/* CLINPAINT_TEST_SMALL=1: smaller shapes, for simulators (oclgrind). */
+static bool small_sizes(void)
+{
+    const char *v = getenv("CLINPAINT_TEST_SMALL");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Every transpose case at model-like and odd sizes. */
+static void all_transposes(uint64_t seed)
+{
+    bool small = small_sizes();
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        run_case(ta, tb, 37, 29, 23, 5, 3, 1.0f, 0.0f, false, seed + (uint64_t)t);
+        if (small) continue;
+        run_case(ta, tb, 32, 130, 144, 0, 0, 1.0f, 1.0f, false, seed + 10 + (uint64_t)t);
+        run_case(ta, tb, 8, 16, 1100, 0, 0, 1.0f, 0.0f, false, seed + 20 + (uint64_t)t);
+    }
+}
+
+/* y = x w^T + b; dx = dy w, dw = dy^T x, db = column sums of dy. */
+static void dense_case(int n, int in, int out, uint64_t seed)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, seed, 1);
+    size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)out * 4),
+          *dy = malloc(ny * 4);
+    double *y = malloc(ny * 8), *dx = malloc(nx * 8), *dw = malloc(nw * 8),
+           *db = malloc((size_t)out * 8);
+    ck_assert(x && w && b && dy && y && dx && dw && db);
+    tu_fill_uniform(&r, x, nx, -1, 1);
+    tu_fill_uniform(&r, w, nw, -1, 1);
+    tu_fill_uniform(&r, b, (size_t)out, -1, 1);
+    tu_fill_uniform(&r, dy, ny, -1, 1);
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < out; o++) {
+            double s = b[o];
+            for (int f = 0; f < in; f++) s += (double)x[i * in + f] * w[o * in + f];
+            y[i * out + o] = s;
+        }
+    for (int i = 0; i < n; i++)
+        for (int f = 0; f < in; f++) {
+            double s = 0;
+            for (int o = 0; o < out; o++) s += (double)dy[i * out + o] * w[o * in + f];
+            dx[i * in + f] = s;
+        }
+    for (int o = 0; o < out; o++) {
+        double sb = 0;
+        for (int i = 0; i < n; i++) sb += dy[i * out + o];
+        db[o] = sb;
+        for (int f = 0; f < in; f++) {
+            double s = 0;
+            for (int i = 0; i < n; i++) s += (double)dy[i * out + o] * x[i * in + f];
+            dw[o * in + f] = s;
+        }
+    }
+    cp_tensor tx = tu_tensor_from(x, n, in, 1, 1, "x"), tw = tu_tensor_from(w, out, in, 1, 1, "w");
+    cp_tensor tb = tu_tensor_from(b, out, 1, 1, 1, "b"), tdy = tu_tensor_from(dy, n, out, 1, 1, "dy");
+    cp_tensor ty = tu_tensor_poisoned(n, out, 1, 1, "y"), tdx = tu_tensor_poisoned(n, in, 1, 1, "dx");
+    cp_tensor tdw = tu_tensor_poisoned(out, in, 1, 1, "dw"), tdb = tu_tensor_poisoned(out, 1, 1, 1, "db");
+    size_t wf = cp_dense_workspace_floats(ctx, n, in, out);
+    cp_tensor ws = tu_tensor_poisoned(1, 1, 1, (int64_t)(wf + 1), "ws");
+    TU_OK(cp_dense_forward(ctx, &tx, &tw, &tb, &ty, &ws));
+    TU_OK(cp_dense_backward(ctx, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, &ws));
+    float *gy = tu_download(&ty), *gdx = tu_download(&tdx), *gdw = tu_download(&tdw),
+          *gdb = tu_download(&tdb);
+    tu_assert_close("dense y", gy, y, ny, 1e-5 * in, 1e-5);
+    tu_assert_close("dense dx", gdx, dx, nx, 1e-5 * out, 1e-5);
+    tu_assert_close("dense dw", gdw, dw, nw, 1e-5 * n, 1e-5);
+    tu_assert_close("dense db", gdb, db, (size_t)out, 1e-5 * n, 1e-5);
+    free(gy), free(gdx), free(gdw), free(gdb);
+    free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db);
+    cp_tensor *ts[] = {&tx, &tw, &tb, &tdy, &ty, &tdx, &tdw, &tdb, &ws};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+}
+
+/* Apple's CPU device runs work-groups of 1: the untuned CPU defaults
+ * (gemm_dot in groups up to 4x4) and every forced route must still work,
+ * and so must a dense layer (the model's first one stopped training). */
+START_TEST(test_gemm_wg_limit_1)
+{
+    cp_context *ctx = tu_ctx();
+    TU_OK(cp_gemm_set_routes(ctx, NULL, NULL, 0));
+    cp_context_set_max_work_group_size(ctx, 1);
+    all_transposes(3000);
+    dense_case(8, small_sizes() ? 256 : 4096, 1, 3100); /* D's last layer: one logit */
+    dense_case(5, 300, 17, 3101);
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        cp_gemm_force_route(ctx, &routes[i]);
+        run_case(false, true, 33, 21, 70, 1, 2, 1.0f, 0.5f, false, 3200 + i);
+        run_case(true, false, 19, 33, 41, 0, 0, 1.0f, 0.0f, false, 3300 + i);
+    }
+    cp_gemm_force_route(ctx, NULL);
+    cp_context_set_max_work_group_size(ctx, 0);
+}
+END_TEST
+
+/* rusticl allows 32 work items per kernel on a device reporting more: a
+ * limit below the device maximum, as the context cap. A 4x4 group fits
+ * under 16 and runs as asked; 8x8 does not and falls back. */
+START_TEST(test_gemm_kernel_limit_below_device)
+{
+    cp_context *ctx = tu_ctx();
+    cp_context_set_max_work_group_size(ctx, 16);
+    cp_gemm_route fits4 = {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_LOCAL, .tm = 2, .tn = 2,
+                           .vw = 1, .lx = 4, .ly = 4, .tk = 8};
+    cp_gemm_route big8 = fits4;
+    big8.lx = big8.ly = 8;
+    cp_gemm_args g = {.m = 37, .n = 29, .k = 23};
+    bool fits;
+    TU_OK(cp_gemm_route_fits(ctx, &g, &fits4, &fits));
+    ck_assert(fits);
+    TU_OK(cp_gemm_route_fits(ctx, &g, &big8, &fits));
+    ck_assert(!fits);
+    cp_gemm_force_route(ctx, &big8);
+    all_transposes(4000);
+    dense_case(8, small_sizes() ? 64 : 512, small_sizes() ? 16 : 64, 4100);
+    cp_gemm_force_route(ctx, NULL);
+    cp_context_set_max_work_group_size(ctx, 0);
+}
+END_TEST
+
+/* A route bigger than the device's own work-group maximum (a tuning file
+ * from another device) was refused: "bad own-kernel parameters". */
+START_TEST(test_gemm_route_beyond_device)
+{
+    cp_context *ctx = tu_ctx();
+    const cp_device_info *d = cp_context_device(ctx);
+    int lx = (int)(d->max_work_item_sizes[0] < 4096 ? d->max_work_item_sizes[0] : 4096);
+    int ly = (int)(d->max_work_group_size / (size_t)lx + 1);
+    cp_gemm_route r = {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 1, .tn = 1,
+                       .vw = 1, .lx = lx, .ly = ly};
+    cp_gemm_force_route(ctx, &r);
+    run_case(false, false, 37, 29, 23, 5, 3, 1.0f, 0.0f, false, 5000);
+    run_case(false, true, 9, 70, 33, 0, 0, 1.0f, 1.0f, false, 5001);
+    cp_gemm_force_route(ctx, NULL);
+}
+END_TEST
+
+/* gemm_local's tiles beyond the local memory (a tuning file may ask for
+ * more than a device's 32 KiB): skipped, falls back, correct. */
+START_TEST(test_gemm_local_mem_limit)
+{
+    cp_context *ctx = tu_ctx();
+    /* 64 x (4·8 + 1) floats for A and for B: 16.9 KB, in groups of 16 (below
+     * rusticl's per-kernel 32, within its 32 KiB of local memory). */
+    cp_gemm_route r = {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_LOCAL, .tm = 8, .tn = 8,
+                       .vw = 1, .lx = 4, .ly = 4, .tk = 64};
+    cp_gemm_args g = {.m = 37, .n = 29, .k = 23};
+    bool fits;
+    TU_OK(cp_gemm_route_fits(ctx, &g, &r, &fits));
+    ck_assert(fits);
+    cp_context_set_max_local_mem_size(ctx, 16384);
+    ck_assert_uint_eq(cp_context_local_mem_size(ctx), 16384);
+    TU_OK(cp_gemm_route_fits(ctx, &g, &r, &fits));
+    ck_assert(!fits);
+    cp_gemm_force_route(ctx, &r);
+    all_transposes(6000);
+    cp_context_set_max_local_mem_size(ctx, 0);
+    /* Beyond the real device's local memory, no cap needed: B's tile of
+     * 64 x (512·16 + 1) floats needs 2 MiB, more than devices have. */
+    cp_gemm_route huge = {.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_LOCAL, .tm = 16, .tn = 16,
+                          .vw = 1, .lx = 512, .ly = 1, .tk = 64};
+    if ((size_t)huge.lx <= cp_context_device(ctx)->max_work_group_size) {
+        cp_gemm_force_route(ctx, &huge);
+        run_case(false, false, 37, 29, 23, 5, 3, 1.0f, 0.0f, false, 6100);
+    }
+    cp_gemm_force_route(ctx, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gemm");
@@ -242,5 +420,13 @@ int main(void)
     tcase_add_test(tc, test_gemm_default_route);
     tcase_add_loop_test(tc, test_gemm_routes, 0, (int)(sizeof routes / sizeof *routes));
     suite_add_tcase(s, tc);
+    /* Devices with small limits (issue 13): CK_RUN_CASE=portability. */
+    TCase *tp = tcase_create("portability");
+    tcase_set_timeout(tp, 600);
+    tcase_add_test(tp, test_gemm_wg_limit_1);
+    tcase_add_test(tp, test_gemm_kernel_limit_below_device);
+    tcase_add_test(tp, test_gemm_route_beyond_device);
+    tcase_add_test(tp, test_gemm_local_mem_limit);
+    suite_add_tcase(s, tp);
     return tu_run_suite(s);
 }

@@ -444,6 +444,138 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* ---- portability (issue 13): bounded loops, device limits. Own test case
+ * "portability" (CK_RUN_CASE=portability) with small sizes under
+ * CLINPAINT_TEST_SMALL=1, for simulators such as oclgrind. ---- */
+
+static bool small_sizes(void)
+{
+    const char *v = getenv("CLINPAINT_TEST_SMALL");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Context work-group caps: none, Apple's CPU device (1), rusticl's
+ * per-kernel limit (32). */
+static const size_t ctx_caps[] = {0, 1, 32};
+#define NCTX_CAPS (sizeof ctx_caps / sizeof ctx_caps[0])
+
+/* 4M elements at work-group limit 1: llvmpipe stopped the old one-group
+ * loop after 65,535 iterations (131,051 for 4M ones). Integer values (every
+ * partial sum exact) must give the exact sum; random ones the double sum
+ * within rtol 1e-6; two runs must agree bit for bit; no work item loops
+ * more than CP_RED_MAX_ITEMS times. */
+START_TEST(sum_4m_bounded_exact_deterministic)
+{
+    cp_context *ctx = tu_ctx();
+    size_t n = small_sizes() ? 70001 : 4u << 20;
+    shape4 s = {1, 1, 1, (int64_t)n};
+    float *x = malloc(n * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    double exact = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (float)((int)((i * 7) % 13) - 5); /* -5 .. 7 */
+        exact += x[i];
+    }
+    cp_rng r;
+    cp_rng_seed(&r, 54, 0);
+    float *u = rnd(&r, n, 0.5f, 1.5f);
+    double usum = 0;
+    for (size_t i = 0; i < n; i++) usum += u[i];
+    cp_tensor tx = dev(x, s, "x"), tu = dev(u, s, "u");
+    cp_tensor out = tu_tensor_poisoned(1, 1, 1, 1, "sum");
+    for (size_t k = 0; k < NCTX_CAPS; k++) {
+        cp_context_set_max_work_group_size(ctx, ctx_caps[k]);
+        cl_kernel map;
+        cp_opsi_red plan;
+        TU_OK(cp_kernel_get(ctx, "reduce.cl", "", "reduce_sum_map", &map));
+        TU_OK(cp_opsi_red_plan(ctx, map, 1, n, 0, &plan));
+        ck_assert_uint_le(plan.items, CP_RED_MAX_ITEMS);
+        if (ctx_caps[k]) ck_assert_uint_le(plan.wg, ctx_caps[k]);
+        ck_assert_uint_ge((uint64_t)plan.chunks * plan.wg * plan.items, n);
+        TU_OK(cp_reduce_sum(ctx, &tx, 1.0f, &out));
+        float got = read_scalar(&out);
+        ck_assert_msg((double)got == exact, "integer sum of %zu at cap %zu: %.1f, want %.1f", n,
+                      ctx_caps[k], (double)got, exact);
+        TU_OK(cp_reduce_sum(ctx, &tu, 1.0f, &out));
+        float first = read_scalar(&out);
+        char what[80];
+        snprintf(what, sizeof what, "sum of %zu randoms (context cap %zu)", n, ctx_caps[k]);
+        tu_assert_close(what, &first, &usum, 1, 0, 1e-6);
+        TU_OK(cp_tensor_fill(ctx, &out, NAN));
+        TU_OK(cp_reduce_sum(ctx, &tu, 1.0f, &out));
+        float second = read_scalar(&out);
+        ck_assert_msg(memcmp(&first, &second, sizeof first) == 0,
+                      "two runs differ at cap %zu: %a vs %a", ctx_caps[k], (double)first,
+                      (double)second);
+    }
+    cp_context_set_max_work_group_size(ctx, 0);
+    free(x);
+    free(u);
+    cp_tensor_free(ctx, &tx);
+    cp_tensor_free(ctx, &tu);
+    cp_tensor_free(ctx, &out);
+}
+END_TEST
+
+/* The reconstruction loss on a large batch at each context cap (with the
+ * reduction-only caps of check_rec inside). */
+START_TEST(rec_large_context_caps)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, 55, 0);
+    shape4 s = small_sizes() ? (shape4){2, 3, 40, 40} : (shape4){8, 3, 256, 256};
+    for (size_t k = 0; k < NCTX_CAPS; k++) {
+        cp_context_set_max_work_group_size(ctx, ctx_caps[k]);
+        check_rec(s, 0.1f, true, &r);
+        check_bce(small_sizes() ? 70 : 5000, -30, 30, &r);
+    }
+    cp_context_set_max_work_group_size(ctx, 0);
+}
+END_TEST
+
+/* Bias gradients (cp_bias_backward; dense and convolutions share it):
+ * per-channel sums over N·H·W = 524,288 values, beyond one long loop. */
+START_TEST(channel_sum_large_context_caps)
+{
+    cp_context *ctx = tu_ctx();
+    cp_rng r;
+    cp_rng_seed(&r, 56, 0);
+    shape4 s = small_sizes() ? (shape4){3, 5, 20, 30} : (shape4){8, 6, 256, 256};
+    size_t n = numel(s), c = (size_t)s.c, hw = (size_t)(s.h * s.w);
+    float *dy = rnd(&r, n, -1, 2), *db0 = rnd(&r, c, -1, 1);
+    double *want = calloc(c, sizeof *want), *want_acc = malloc(c * sizeof *want_acc);
+    ck_assert(want && want_acc);
+    for (size_t b = 0; b < (size_t)s.n; b++)
+        for (size_t ch = 0; ch < c; ch++)
+            for (size_t j = 0; j < hw; j++) want[ch] += dy[(b * c + ch) * hw + j];
+    for (size_t ch = 0; ch < c; ch++) want_acc[ch] = want[ch] + db0[ch];
+    cp_tensor tdy = dev(dy, s, "dy"), tdb = tu_tensor_poisoned(s.c, 1, 1, 1, "db");
+    for (size_t k = 0; k < NCTX_CAPS; k++) {
+        cp_context_set_max_work_group_size(ctx, ctx_caps[k]);
+        TU_OK(cp_tensor_fill(ctx, &tdb, NAN));
+        TU_OK(cp_bias_backward(ctx, &tdy, &tdb, false));
+        float *got = tu_download(&tdb);
+        char what[80];
+        snprintf(what, sizeof what, "bias gradient (context cap %zu)", ctx_caps[k]);
+        tu_assert_close(what, got, want, c, 1e-3, 1e-6);
+        free(got);
+        TU_OK(cp_tensor_upload(ctx, &tdb, db0));
+        TU_OK(cp_bias_backward(ctx, &tdy, &tdb, true));
+        got = tu_download(&tdb);
+        tu_assert_close("bias gradient (accumulate)", got, want_acc, c, 1e-3, 1e-6);
+        free(got);
+    }
+    cp_context_set_max_work_group_size(ctx, 0);
+    free(dy);
+    free(db0);
+    free(want);
+    free(want_acc);
+    cp_tensor_free(ctx, &tdy);
+    cp_tensor_free(ctx, &tdb);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loss");
@@ -458,5 +590,11 @@ int main(void)
     tcase_add_test(tc, gradcheck);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("portability");
+    tcase_set_timeout(tp, 600);
+    tcase_add_test(tp, sum_4m_bounded_exact_deterministic);
+    tcase_add_test(tp, rec_large_context_caps);
+    tcase_add_test(tp, channel_sum_large_context_caps);
+    suite_add_tcase(s, tp);
     return tu_run_suite(s);
 }

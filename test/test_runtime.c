@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/context_internal.h"
 #include "util/test_util.h"
 
 static void write_file(const char *path, const char *text)
@@ -412,6 +413,83 @@ START_TEST(self_check_passes)
 }
 END_TEST
 
+/* ---- launch limits (issue 13) ---- */
+
+/* Groups within the kernel's limit, the device's and the context's cap:
+ * 1-D launches clamp, explicit local sizes beyond them are refused by name
+ * before the driver sees them (it would say only CL_INVALID_WORK_GROUP_SIZE). */
+START_TEST(launch_limits)
+{
+    cp_context *ctx = tu_ctx();
+    const cp_device_info *d = cp_context_device(ctx);
+    ck_assert_uint_ge(d->max_work_item_sizes[0], 1);
+    ck_assert_uint_le(d->max_work_item_sizes[0], d->max_work_group_size * 65536);
+    cl_kernel k;
+    size_t limit;
+    TU_OK(cp_kernel_get(ctx, "util.cl", "", "axpy_f32", &k));
+    TU_OK(cp_kernel_wg_limit(ctx, k, &limit));
+    ck_assert_uint_ge(limit, 1);
+    ck_assert_uint_le(limit, d->max_work_group_size);
+    uint64_t local_free;
+    TU_OK(cp_kernel_local_mem_free(ctx, k, &local_free));
+    ck_assert_uint_le(local_free, d->local_mem_bytes);
+
+    /* Beyond the device: a named error, not the driver's. */
+    size_t global = d->max_work_group_size * 2, local = d->max_work_group_size * 2;
+    cp_status st = cp_enqueue_nd(ctx, k, 1, &global, &local, NULL);
+    ck_assert_int_eq(st, CP_ERR_UNSUPPORTED);
+
+    /* A per-kernel limit below the device maximum (rusticl: 32). */
+    cp_context_set_max_work_group_size(ctx, 32);
+    ck_assert_uint_eq(cp_context_max_work_group_size(ctx), 32);
+    TU_OK(cp_kernel_wg_limit(ctx, k, &limit));
+    ck_assert_uint_le(limit, 32);
+    ck_assert_uint_le(cp_context_wg_size(ctx, 256), 32);
+    global = local = 64;
+    ck_assert_int_eq(cp_enqueue_nd(ctx, k, 1, &global, &local, NULL), CP_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "axpy_f32"));
+    ck_assert_float_eq(run_axpy(ctx), 3.0f); /* cp_enqueue_1d asked for 64: clamped */
+    /* Apple's CPU device: groups of 1. */
+    cp_context_set_max_work_group_size(ctx, 1);
+    TU_OK(cp_kernel_wg_limit(ctx, k, &limit));
+    ck_assert_uint_eq(limit, 1);
+    ck_assert_float_eq(run_axpy(ctx), 3.0f);
+    cp_context_set_max_work_group_size(ctx, 0);
+
+    cp_context_set_max_local_mem_size(ctx, 1000);
+    ck_assert_uint_eq(cp_context_local_mem_size(ctx), 1000);
+    cp_context_set_max_local_mem_size(ctx, 0);
+    ck_assert_uint_eq(cp_context_local_mem_size(ctx), d->local_mem_bytes);
+}
+END_TEST
+
+/* OpenCL 1.1 devices (Mesa's clover on old GPUs) are refused with the
+ * reason; 1.2 and later pass. */
+START_TEST(opencl_version_floor)
+{
+    char why[96];
+    ck_assert(cp_device_version_supported("OpenCL 1.2 pocl 1.8", why, sizeof why));
+    ck_assert_str_eq(why, "");
+    ck_assert(cp_device_version_supported("OpenCL 3.0 ", why, sizeof why));
+    ck_assert(cp_device_version_supported("OpenCL 2.1 AMD-APP (3513.0)", why, sizeof why));
+    ck_assert(!cp_device_version_supported("OpenCL 1.1 Mesa 22.3.6", why, sizeof why));
+    ck_assert_ptr_nonnull(strstr(why, "1.2"));
+    ck_assert(!cp_device_version_supported("OpenCL 1.0", why, sizeof why));
+    ck_assert(!cp_device_version_supported("", why, sizeof why));
+    ck_assert(!cp_device_version_supported("CUDA 12", why, sizeof why));
+    /* Every listed device says whether it is usable; the default is. */
+    cp_device_info *list;
+    int n;
+    TU_OK(cp_device_list(&list, &n));
+    for (int i = 0; i < n; i++) {
+        bool ok = cp_device_version_supported(list[i].device_version, why, sizeof why);
+        ck_assert_int_eq(ok, list[i].unsupported[0] == '\0');
+        if (list[i].is_default) ck_assert(ok);
+    }
+    free(list);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("runtime");
@@ -431,5 +509,9 @@ int main(void)
     tcase_add_test(tc, out_of_memory_is_clear);
     tcase_add_test(tc, self_check_passes);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("portability");
+    tcase_add_test(tp, launch_limits);
+    tcase_add_test(tp, opencl_version_floor);
+    suite_add_tcase(s, tp);
     return tu_run_suite(s);
 }

@@ -29,7 +29,10 @@ typedef struct cp_device_info {
     unsigned compute_units, clock_mhz;
     uint64_t global_mem_bytes, local_mem_bytes, max_alloc_bytes;
     size_t max_work_group_size;
+    size_t max_work_item_sizes[3]; /* per-dimension limits of a work-group */
     bool fp16, fp64;
+    /* Why clinpaint cannot use this device ("" if it can): below OpenCL 1.2. */
+    char unsupported[96];
     bool is_default; /* chosen when no selector is given */
     cl_platform_id platform;
     cl_device_id device;
@@ -41,8 +44,9 @@ cp_status cp_device_list(cp_device_info **devices, int *count);
 
 /* Picks a device. `selector` is "P:D", or a case-insensitive substring of the
  * device name; NULL or "" means $CLINPAINT_DEVICE, and if that is unset the
- * first GPU, else the first device. No match is CP_ERR_NO_DEVICE, with the
- * list of devices in the message. */
+ * first GPU, else the first device (unsupported devices are never the
+ * default). No match is CP_ERR_NO_DEVICE, with the list of devices in the
+ * message; an unsupported match is CP_ERR_UNSUPPORTED with the reason. */
 cp_status cp_device_select(const char *selector, cp_device_info *out);
 
 /* Library version and the OpenCL platform / CLBlast versions in this process
@@ -98,20 +102,44 @@ cp_program_stats cp_context_program_stats(const cp_context *ctx);
 cp_status cp_kernel_source(const char *file, char **source, size_t *size);
 
 /* Largest work-group size to use for a 1-D kernel on this device:
- * min(device max, `want`), at least 1. */
+ * min(device max, dimension-0 max, the context's cap, `want`), at least 1. */
 size_t cp_context_wg_size(const cp_context *ctx, size_t want);
+
+/* An extra cap on every work-group this context launches (0: none), below
+ * the device's own limits: tests use it to run as a device whose limit is 1
+ * (Apple's CPU device) or whose kernels allow less than the device maximum. */
+void cp_context_set_max_work_group_size(cp_context *ctx, size_t cap);
+size_t cp_context_max_work_group_size(const cp_context *ctx); /* the cap, 0: none */
+/* Likewise a cap on local memory per work-group (bytes, 0: none), and the
+ * local memory kernels may use: min(CL_DEVICE_LOCAL_MEM_SIZE, the cap). */
+void cp_context_set_max_local_mem_size(cp_context *ctx, uint64_t cap);
+uint64_t cp_context_local_mem_size(const cp_context *ctx);
+
+/* Largest work-group `k` may run with on this context: min(the kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE, the device maximum, the context's cap), at
+ * least 1. Queried once per kernel and cached. */
+cp_status cp_kernel_wg_limit(cp_context *ctx, cl_kernel k, size_t *limit);
+
+/* Local memory (bytes) still free for `k`'s __local arguments:
+ * cp_context_local_mem_size minus what the kernel itself declares
+ * (CL_KERNEL_LOCAL_MEM_SIZE). */
+cp_status cp_kernel_local_mem_free(cp_context *ctx, cl_kernel k, uint64_t *bytes);
 
 /* Seconds on a monotonic clock (for timing; the origin is arbitrary). */
 double cp_seconds(void);
 
-/* Enqueues a kernel over `n` work items in 1-D, in groups of
- * cp_context_wg_size(ctx, wg) (global size rounded up: kernels check their
- * bound). n == 0 enqueues nothing. Optionally returns an event. */
+/* Enqueues a kernel over `n` work items in 1-D, in groups of `wg` clamped to
+ * cp_kernel_wg_limit and the device's dimension-0 maximum (global size
+ * rounded up: kernels check their bound). n == 0 enqueues nothing.
+ * Optionally returns an event. */
 cp_status cp_enqueue_1d(cp_context *ctx, cl_kernel k, size_t n, size_t wg,
                         cl_event *event);
 
 /* 2-D/3-D launch with explicit local sizes (each global size is rounded up
- * to a multiple of its local size). `local` may be NULL (driver's choice). */
+ * to a multiple of its local size). `local` may be NULL (driver's choice).
+ * Explicit local sizes beyond the kernel's limit (cp_kernel_wg_limit) or a
+ * dimension's maximum are CP_ERR_UNSUPPORTED, named, before the driver sees
+ * them: callers with a fixed shape choose one that fits first. */
 cp_status cp_enqueue_nd(cp_context *ctx, cl_kernel k, int dims, const size_t *global,
                         const size_t *local, cl_event *event);
 

@@ -1,7 +1,8 @@
 /* Batch normalisation over N, H, W per channel (cl/batchnorm.cl): training
  * mode (batch statistics, optional running-statistics update with the
  * unbiased variance), evaluation mode (running statistics) and the backward
- * of training mode. */
+ * of training mode. Per-channel sums are bounded multi-pass reductions
+ * (ops_internal.h) whose results wait in the context's scratch. */
 #include "ops/ops_internal.h"
 
 #define ACC(a) CP_ARG(cl_uint, (a) ? 1u : 0u)
@@ -43,6 +44,48 @@ static cp_status bn_apply(cp_context *ctx, const cp_opsi_nchw *s, const cp_tenso
     return cp_opsi_launch_1d(ctx, k, s->numel);
 }
 
+/* Batch statistics: the mean per channel, then the sum of squared
+ * deviations from it (two bounded reductions into the scratch's aux room),
+ * then save_mean, save_invstd and the running statistics (NULL: no update). */
+static cp_status bn_stats(cp_context *ctx, const cp_bn_params *p, const cp_opsi_nchw *s,
+                          const cp_tensor *x, cp_tensor *running_mean, cp_tensor *running_var,
+                          cp_tensor *save_mean, cp_tensor *save_invstd)
+{
+    uint32_t count = s->n * s->hw;
+    size_t aux = 2 * (size_t)s->c; /* mean, then the squared deviations' sum */
+    cl_kernel ksum, ksq;
+    cp_opsi_red rsum, rsq;
+    CP_TRY(cp_kernel_get(ctx, "reduce.cl", "", "channel_sum_map", &ksum));
+    CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_sq_map", &ksq));
+    /* Plan both first, the first again last: the scratch may grow while
+     * planning, and both must use the final buffer (the mean stays in it). */
+    CP_TRY(cp_opsi_red_plan(ctx, ksum, s->c, count, aux, &rsum));
+    CP_TRY(cp_opsi_red_plan(ctx, ksq, s->c, count, aux, &rsq));
+    CP_TRY(cp_opsi_red_plan(ctx, ksum, s->c, count, aux, &rsum));
+    CP_ARGS(ksum, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_uint, s->n),
+            CP_ARG(cl_uint, s->c), CP_ARG(cl_uint, s->hw), CP_RED_MAP_ARGS(rsum));
+    CP_TRY(cp_opsi_red_map(ctx, ksum, &rsum));
+    CP_TRY(cp_opsi_red_finish(ctx, &rsum, rsum.buf, rsum.aux_off, 1.0f, (float)count, false));
+    CP_ARGS(ksq, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset),
+            CP_ARG(cl_mem, rsq.buf), CP_ARG(cl_ulong, rsq.aux_off), CP_ARG(cl_uint, s->n),
+            CP_ARG(cl_uint, s->c), CP_ARG(cl_uint, s->hw), CP_RED_MAP_ARGS(rsq));
+    CP_TRY(cp_opsi_red_map(ctx, ksq, &rsq));
+    CP_TRY(cp_opsi_red_finish(ctx, &rsq, rsq.buf, rsq.aux_off + s->c, 1.0f, 1.0f, false));
+    cl_kernel k;
+    bool update = running_mean != NULL;
+    CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_stats_finish", &k));
+    CP_ARGS(k, CP_ARG(cl_mem, rsq.buf), CP_ARG(cl_ulong, rsq.aux_off), CP_ARG(cl_uint, count),
+            CP_ARG(cl_uint, s->c), CP_ARG(cl_float, p->eps), CP_ARG(cl_float, p->momentum),
+            CP_ARG(cl_uint, update ? 1u : 0u),
+            CP_ARG(cl_mem, update ? running_mean->buf : NULL),
+            CP_ARG(cl_ulong, update ? running_mean->offset : 0),
+            CP_ARG(cl_mem, update ? running_var->buf : NULL),
+            CP_ARG(cl_ulong, update ? running_var->offset : 0),
+            CP_ARG(cl_mem, save_mean->buf), CP_ARG(cl_ulong, save_mean->offset),
+            CP_ARG(cl_mem, save_invstd->buf), CP_ARG(cl_ulong, save_invstd->offset));
+    return cp_opsi_launch_1d(ctx, k, s->c);
+}
+
 cp_status cp_batchnorm_forward_train(cp_context *ctx, const cp_bn_params *p,
                                      const cp_tensor *x, const cp_tensor *gamma,
                                      const cp_tensor *beta, cp_tensor *running_mean,
@@ -70,22 +113,8 @@ cp_status cp_batchnorm_forward_train(cp_context *ctx, const cp_bn_params *p,
                             "%s: %s has one value per channel; batch statistics need more",
                             op, cp_tensor_describe(x, d, sizeof d));
     }
-    cl_kernel k;
-    size_t wg;
-    CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_stats", &k));
-    CP_TRY(cp_opsi_reduce_wg(ctx, k, CP_OPSI_WG, &wg));
-    cl_mem rm = update_running ? running_mean->buf : NULL;
-    cl_mem rv = update_running ? running_var->buf : NULL;
-    size_t rm_off = update_running ? running_mean->offset : 0;
-    size_t rv_off = update_running ? running_var->offset : 0;
-    CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_uint, s.n),
-            CP_ARG(cl_uint, s.c), CP_ARG(cl_uint, s.hw), CP_ARG(cl_float, p->eps),
-            CP_ARG(cl_float, p->momentum), CP_ARG(cl_uint, update_running ? 1u : 0u),
-            CP_ARG(cl_mem, rm), CP_ARG(cl_ulong, rm_off), CP_ARG(cl_mem, rv),
-            CP_ARG(cl_ulong, rv_off), CP_ARG(cl_mem, save_mean->buf),
-            CP_ARG(cl_ulong, save_mean->offset), CP_ARG(cl_mem, save_invstd->buf),
-            CP_ARG(cl_ulong, save_invstd->offset), CP_LOCAL(wg * sizeof(cl_float)));
-    CP_TRY(cp_opsi_launch_groups(ctx, k, s.c, wg));
+    CP_TRY(bn_stats(ctx, p, &s, x, update_running ? running_mean : NULL,
+                    update_running ? running_var : NULL, save_mean, save_invstd));
     return bn_apply(ctx, &s, x, save_mean, save_invstd, false, p->eps, gamma, beta, y);
 }
 
@@ -127,21 +156,41 @@ cp_status cp_batchnorm_backward(cp_context *ctx, const cp_tensor *x, const cp_te
     }
     if (dgamma) CP_TRY(per_channel(op, "dgamma", dgamma, s.c));
     if (dbeta) CP_TRY(per_channel(op, "dbeta", dbeta, s.c));
+    /* Both sums per channel (dy, dy (x - mean)) in the aux room, then the
+     * parameter gradients and dx from them. */
     cl_kernel k;
-    size_t wg;
-    CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_bwd", &k));
-    CP_TRY(cp_opsi_reduce_wg(ctx, k, CP_OPSI_WG, &wg));
+    cp_opsi_red r;
+    uint32_t count = s.n * s.hw;
+    CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_bwd_map", &k));
+    CP_TRY(cp_opsi_red_plan(ctx, k, 2 * s.c, count, 2 * (size_t)s.c, &r));
+    r.segs = s.c; /* pass 1 runs per channel and writes both segments */
+    CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
+            CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, save_mean->buf),
+            CP_ARG(cl_ulong, save_mean->offset), CP_ARG(cl_uint, s.n), CP_ARG(cl_uint, s.c),
+            CP_ARG(cl_uint, s.hw), CP_RED_MAP_ARGS(r));
+    CP_TRY(cp_opsi_red_map(ctx, k, &r));
+    r.segs = 2 * s.c;
+    CP_TRY(cp_opsi_red_finish(ctx, &r, r.buf, r.aux_off, 1.0f, 1.0f, false));
+    if (dgamma || dbeta) {
+        CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_bwd_params", &k));
+        CP_ARGS(k, CP_ARG(cl_mem, r.buf), CP_ARG(cl_ulong, r.aux_off),
+                CP_ARG(cl_mem, save_invstd->buf), CP_ARG(cl_ulong, save_invstd->offset),
+                CP_ARG(cl_mem, dgamma ? dgamma->buf : NULL),
+                CP_ARG(cl_ulong, dgamma ? dgamma->offset : 0),
+                CP_ARG(cl_mem, dbeta ? dbeta->buf : NULL),
+                CP_ARG(cl_ulong, dbeta ? dbeta->offset : 0), CP_ARG(cl_uint, dgamma ? 1u : 0u),
+                CP_ARG(cl_uint, dbeta ? 1u : 0u), ACC(accumulate), CP_ARG(cl_uint, s.c));
+        CP_TRY(cp_opsi_launch_1d(ctx, k, s.c));
+    }
+    if (!dx) return CP_OK;
+    CP_TRY(cp_kernel_get(ctx, "batchnorm.cl", "", "bn_bwd_dx", &k));
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
             CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, gamma->buf),
             CP_ARG(cl_ulong, gamma->offset), CP_ARG(cl_mem, save_mean->buf),
             CP_ARG(cl_ulong, save_mean->offset), CP_ARG(cl_mem, save_invstd->buf),
-            CP_ARG(cl_ulong, save_invstd->offset), CP_ARG(cl_mem, dx ? dx->buf : NULL),
-            CP_ARG(cl_ulong, dx ? dx->offset : 0), CP_ARG(cl_mem, dgamma ? dgamma->buf : NULL),
-            CP_ARG(cl_ulong, dgamma ? dgamma->offset : 0),
-            CP_ARG(cl_mem, dbeta ? dbeta->buf : NULL),
-            CP_ARG(cl_ulong, dbeta ? dbeta->offset : 0), CP_ARG(cl_uint, dx ? 1u : 0u),
-            CP_ARG(cl_uint, dgamma ? 1u : 0u), CP_ARG(cl_uint, dbeta ? 1u : 0u),
-            ACC(accumulate), CP_ARG(cl_uint, s.n), CP_ARG(cl_uint, s.c),
-            CP_ARG(cl_uint, s.hw), CP_LOCAL(wg * sizeof(cl_float)));
-    return cp_opsi_launch_groups(ctx, k, s.c, wg);
+            CP_ARG(cl_ulong, save_invstd->offset), CP_ARG(cl_mem, r.buf),
+            CP_ARG(cl_ulong, r.aux_off), CP_ARG(cl_mem, dx->buf), CP_ARG(cl_ulong, dx->offset),
+            ACC(accumulate), CP_ARG(cl_uint, count), CP_ARG(cl_uint, s.c),
+            CP_ARG(cl_uint, s.hw), CP_ARG(cl_uint, s.numel));
+    return cp_opsi_launch_1d(ctx, k, s.numel);
 }

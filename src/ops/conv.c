@@ -15,6 +15,7 @@
  *   [T, T+K*P)      col / dcol
  *   [T+K*P, +C_out*P) tmp / dY'                                              */
 #include "ops/conv_direct.h"
+#include "ops/ops_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -87,21 +88,14 @@ cp_status cp_conv_check_params(const char *op, const cp_conv_params *p)
     return CP_OK;
 }
 
-/* Reduction work-group: the largest power of two <= the device's limit. */
-static size_t reduce_wg(cp_context *ctx)
-{
-    size_t m = cp_context_wg_size(ctx, 256), w = 1;
-    while (w * 2 <= m) w *= 2;
-    return w;
-}
-
 /* Elementwise kernels run in 1-D groups of this size. */
 #define CP_CONV_WG 256
 
 static void build_options(cp_context *ctx, const cp_conv_params *p, char *buf, size_t size)
 {
-    snprintf(buf, size, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPT=%d -DPL=%d -DWG=%zu", p->kh,
-             p->kw, p->stride_h, p->stride_w, p->pad_top, p->pad_left, reduce_wg(ctx));
+    (void)ctx;
+    snprintf(buf, size, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPT=%d -DPL=%d", p->kh, p->kw,
+             p->stride_h, p->stride_w, p->pad_top, p->pad_left);
 }
 
 /* Kernels that do not depend on the window share the conv3 program. */
@@ -205,18 +199,9 @@ cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, 
 cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                             const cp_tensor *dy, cp_tensor *db, bool accumulate)
 {
-    /* CPUs: a serial vector loop per channel; other devices: a work-group
-     * tree per channel. */
-    bool cpu = (cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU) != 0;
-    cl_kernel k;
-    CP_TRY(kernel_plain(ctx, cpu ? "bias_grad_serial" : "bias_grad", &k));
-    size_t wg = cpu ? 1 : reduce_wg(ctx);
-    CP_ARGS(k, CP_ARG(cl_mem, dy->buf), CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, db->buf),
-            CP_ARG(cl_ulong, db->offset), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
-            CP_ARG(cl_uint, hw), CP_ARG(cl_uint, accumulate ? 1u : 0u));
-    if (cpu) return cp_enqueue_1d(ctx, k, c, 1, NULL);
-    size_t global = (size_t)c * wg;
-    return cp_enqueue_nd(ctx, k, 1, &global, &wg, NULL);
+    /* A bounded multi-pass sum per channel (ops_internal.h): one long loop
+     * per channel would hit llvmpipe's loop limit and GPU watchdogs. */
+    return cp_opsi_channel_sum(ctx, dy, n, c, hw, db, accumulate);
 }
 
 cp_status cp_conv_dw_reduce(cp_context *ctx, cl_mem part, size_t part_off, uint32_t chunks,

@@ -11,6 +11,17 @@
 size_t cp_gemm_worst_workspace_floats(cp_context *ctx, bool ta, bool tb, size_t m, size_t n,
                                       size_t k);
 
+/* Whether an own-kernel route (struct cp_gemm_route, clinpaint/tune.h) runs
+ * as asked on ctx's device for g's transposes: its work-group within the
+ * device's maxima, the context's cap and the compiled kernel's
+ * CL_KERNEL_WORK_GROUP_SIZE, gemm_local's tiles within local memory. Routes
+ * that do not fit run a work-group-of-1 fallback instead; the tuner should
+ * skip them. CLBlast routes always "fit". Invalid parameters: false. */
+struct cp_gemm_route;
+struct cp_gemm_args;
+cp_status cp_gemm_route_fits(cp_context *ctx, const struct cp_gemm_args *g,
+                             const struct cp_gemm_route *r, bool *fits);
+
 /* The im2col geometry: an "image" [N, C, H, W] and its columns
  * [C*KH*KW, N*HO*WO] for kernel/stride/padding p. */
 typedef struct cp_col_geom {

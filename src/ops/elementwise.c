@@ -82,14 +82,7 @@ cp_status cp_bias_backward(cp_context *ctx, const cp_tensor *dy, cp_tensor *db,
     CP_TRY(cp_opsi_tensor(op, "dy", dy, &s));
     CP_TRY(cp_opsi_tensor(op, "db", db, NULL));
     CP_TRY(cp_opsi_numel_is(op, db, s.c, "one bias per channel of dy"));
-    cl_kernel k;
-    size_t wg;
-    CP_TRY(cp_kernel_get(ctx, "reduce.cl", "", "channel_sum", &k));
-    CP_TRY(cp_opsi_reduce_wg(ctx, k, CP_OPSI_WG, &wg));
-    CP_ARGS(k, CP_ARG(cl_mem, dy->buf), CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_uint, s.n),
-            CP_ARG(cl_uint, s.c), CP_ARG(cl_uint, s.hw), CP_ARG(cl_mem, db->buf),
-            CP_ARG(cl_ulong, db->offset), ACC(accumulate), CP_LOCAL(wg * sizeof(cl_float)));
-    return cp_opsi_launch_groups(ctx, k, s.c, wg);
+    return cp_opsi_channel_sum(ctx, dy, s.n, s.c, s.hw, db, accumulate);
 }
 
 /* dst (+)= src for `n` samples of `inner` floats, at strides (floats). */

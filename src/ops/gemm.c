@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <clblast_c.h>
 
@@ -135,6 +137,17 @@ cp_gemm_route cp_gemm_default_own(bool ta, bool tb, size_t m)
                            .tn = 2, .vw = 16, .lx = 1, .ly = 1};
 }
 
+/* CLINPAINT_GEMM=own: our kernels on every device type, as on CPUs (for
+ * simulators such as oclgrind run with small work-group limits, where
+ * CLBlast's fixed work-group shapes cannot run; =clblast is tune.c's). */
+static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
+static bool g_env_own;
+static void read_env(void)
+{
+    const char *v = getenv("CLINPAINT_GEMM");
+    g_env_own = v && strcmp(v, "own") == 0;
+}
+
 cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
 {
     const cp_device_info *dev = cp_context_device(ctx);
@@ -155,7 +168,9 @@ cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
     }
     pthread_mutex_unlock(&g_lock);
     if (found) return r;
-    if (dev->type & CL_DEVICE_TYPE_CPU) return cp_gemm_default_own(g->trans_a, g->trans_b, g->m);
+    pthread_once(&g_env_once, read_env);
+    if ((dev->type & CL_DEVICE_TYPE_CPU) || g_env_own)
+        return cp_gemm_default_own(g->trans_a, g->trans_b, g->m);
     return (cp_gemm_route){.backend = CP_GEMM_CLBLAST};
 }
 
@@ -220,28 +235,99 @@ static bool fits_u32(const cp_gemm_args *g)
            g->c_off <= lim && g->lda <= lim && g->ldb <= lim && g->ldc <= lim;
 }
 
-static cp_status run_own(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r0)
+/* The route as the kernels take it for g's transposes. */
+static cp_gemm_route normalise(const cp_gemm_args *g, cp_gemm_route r)
 {
-    cp_gemm_route r = *r0;
     if (r.kernel == CP_GEMM_K_DOT && !(g->trans_b && !g->trans_a)) r.kernel = CP_GEMM_K_ROWVEC;
     if (r.kernel == CP_GEMM_K_LOCAL) r.vw = 1;
     if (r.kernel == CP_GEMM_K_ROWVEC && g->trans_b) r.vw = 1; /* B gathered */
-    if (r.tm < 1 || r.tm > 16 || r.tn < 1 || r.tn > 16 || !valid_vw(r.vw) || r.lx < 1 ||
-        r.ly < 1 || (size_t)r.lx * (size_t)r.ly > cp_context_device(ctx)->max_work_group_size ||
-        (r.kernel == CP_GEMM_K_LOCAL && (r.tk < 1 || r.tk > 64)) ||
-        (r.kernel != CP_GEMM_K_LOCAL && (r.tk < 0 || r.tk % r.vw != 0)))
+    return r;
+}
+
+static bool valid_params(const cp_gemm_route *r)
+{
+    return r->tm >= 1 && r->tm <= 16 && r->tn >= 1 && r->tn <= 16 && valid_vw(r->vw) &&
+           r->lx >= 1 && r->ly >= 1 && r->lx <= 65536 && r->ly <= 65536 &&
+           (int)r->kernel >= 0 && (int)r->kernel <= CP_GEMM_K_LOCAL &&
+           (r->kernel == CP_GEMM_K_LOCAL ? r->tk >= 1 && r->tk <= 64
+                                         : r->tk >= 0 && r->tk % r->vw == 0);
+}
+
+/* gemm_local's A and B tiles (cl/gemm.cl: TK x (LY TM + 1) and TK x (LX TN + 1)). */
+static uint64_t local_bytes(const cp_gemm_route *r)
+{
+    if (r->kernel != CP_GEMM_K_LOCAL) return 0;
+    uint64_t bm = (uint64_t)r->ly * (uint64_t)r->tm, bn = (uint64_t)r->lx * (uint64_t)r->tn;
+    return sizeof(float) * (uint64_t)r->tk * ((bm + 1) + (bn + 1));
+}
+
+/* Limits known before building: the device's per-dimension and group
+ * maxima, the context's cap and the local memory (gemm_local's tiles are
+ * static __local arrays, sized here as the kernel declares them; building
+ * one too large fails on some drivers, so check first). */
+static bool fits_device(cp_context *ctx, const cp_gemm_route *r)
+{
+    const cp_device_info *d = cp_context_device(ctx);
+    size_t group = (size_t)r->lx * (size_t)r->ly;
+    return (size_t)r->lx <= d->max_work_item_sizes[0] &&
+           (size_t)r->ly <= d->max_work_item_sizes[1] && group <= cp_context_wg_size(ctx, group) &&
+           local_bytes(r) <= cp_context_local_mem_size(ctx);
+}
+
+static cp_status build(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r,
+                       cl_kernel *k)
+{
+    /* tk: the local kernel's k tile (TK), else the k chunk (KC, 0 = none). */
+    char opts[160];
+    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DTM=%d -DTN=%d -DVW=%d -DLX=%d -DLY=%d -D%s=%d",
+             g->trans_a, g->trans_b, r->tm, r->tn, r->vw, r->lx, r->ly,
+             r->kernel == CP_GEMM_K_LOCAL ? "TK" : "KC", r->tk);
+    static const char *names[] = {"gemm_rowvec", "gemm_dot", "gemm_local"};
+    return cp_kernel_get(ctx, "gemm.cl", opts, names[r->kernel], k);
+}
+
+cp_status cp_gemm_route_fits(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r0,
+                             bool *fits)
+{
+    cp_gemm_route r = normalise(g, *r0);
+    *fits = false;
+    if (r.backend != CP_GEMM_OWN) {
+        *fits = true;
+        return CP_OK;
+    }
+    if (!valid_params(&r) || !fits_device(ctx, &r)) return CP_OK;
+    /* The compiled kernel's own limit (rusticl: 32 per kernel; GPUs lower
+     * it for register-heavy kernels) and local memory. */
+    cl_kernel k;
+    size_t limit;
+    CP_TRY(build(ctx, g, &r, &k));
+    CP_TRY(cp_kernel_wg_limit(ctx, k, &limit));
+    *fits = (size_t)r.lx * (size_t)r.ly <= limit;
+    return CP_OK;
+}
+
+/* Runs on every device: one work item per group, no local memory. */
+static cp_gemm_route fallback_route(void)
+{
+    return (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 4,
+                           .tn = 4, .vw = 1, .lx = 1, .ly = 1, .tk = 0};
+}
+
+static cp_status run_own(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r0)
+{
+    cp_gemm_route r = normalise(g, *r0);
+    if (!valid_params(&r))
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                             "cp_gemm: bad own-kernel parameters (kernel %d tm %d tn %d vw %d "
                             "lx %d ly %d tk %d)",
                             (int)r.kernel, r.tm, r.tn, r.vw, r.lx, r.ly, r.tk);
-    /* tk: the local kernel's k tile (TK), else the k chunk (KC, 0 = none). */
-    char opts[160];
-    snprintf(opts, sizeof opts, "-DTA=%d -DTB=%d -DTM=%d -DTN=%d -DVW=%d -DLX=%d -DLY=%d -D%s=%d",
-             g->trans_a, g->trans_b, r.tm, r.tn, r.vw, r.lx, r.ly,
-             r.kernel == CP_GEMM_K_LOCAL ? "TK" : "KC", r.tk);
-    static const char *names[] = {"gemm_rowvec", "gemm_dot", "gemm_local"};
+    /* A route beyond this device's limits (a default or tuning file made
+     * for another device) is skipped for the fallback, which always fits. */
+    bool fits;
+    CP_TRY(cp_gemm_route_fits(ctx, g, &r, &fits));
+    if (!fits) r = fallback_route();
     cl_kernel k;
-    CP_TRY(cp_kernel_get(ctx, "gemm.cl", opts, names[r.kernel], &k));
+    CP_TRY(build(ctx, g, &r, &k));
     CP_ARGS(k, CP_ARG(cl_uint, (cl_uint)g->m), CP_ARG(cl_uint, (cl_uint)g->n),
             CP_ARG(cl_uint, (cl_uint)g->k), CP_ARG(cl_float, g->alpha), CP_ARG(cl_mem, g->a),
             CP_ARG(cl_uint, (cl_uint)g->a_off), CP_ARG(cl_uint, (cl_uint)g->lda),

@@ -1,6 +1,6 @@
 /* Losses of MODEL.md (cl/loss.cl): the reconstruction loss and binary
- * cross-entropy on logits. The scalar is a one-work-group tree reduction;
- * the input gradient an element-wise kernel. */
+ * cross-entropy on logits. The scalar is a bounded multi-pass reduction
+ * (ops_internal.h); the input gradient an element-wise kernel. */
 #include "ops/ops_internal.h"
 
 #define ACC(a) CP_ARG(cl_uint, (a) ? 1u : 0u)
@@ -23,15 +23,15 @@ cp_status cp_loss_rec(cp_context *ctx, const cp_tensor *g, const cp_tensor *x,
         CP_TRY(cp_opsi_same_shape(op, g, dg));
     }
     cl_kernel k;
-    size_t wg;
-    CP_TRY(cp_kernel_get(ctx, "loss.cl", "", "loss_rec_sum", &k));
-    CP_TRY(cp_opsi_reduce_wg(ctx, k, CP_OPSI_WG, &wg));
+    cp_opsi_red r;
+    CP_TRY(cp_kernel_get(ctx, "loss.cl", "", "loss_rec_map", &k));
+    CP_TRY(cp_opsi_red_plan(ctx, k, 1, s.numel, 0, &r));
     CP_ARGS(k, CP_ARG(cl_mem, g->buf), CP_ARG(cl_ulong, g->offset), CP_ARG(cl_mem, x->buf),
             CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, m->buf), CP_ARG(cl_ulong, m->offset),
             CP_ARG(cl_float, ctx_weight), CP_ARG(cl_uint, s.c), CP_ARG(cl_uint, s.hw),
-            CP_ARG(cl_uint, s.numel), CP_ARG(cl_mem, loss->buf),
-            CP_ARG(cl_ulong, loss->offset), CP_LOCAL(wg * sizeof(cl_float)));
-    CP_TRY(cp_opsi_launch_groups(ctx, k, 1, wg));
+            CP_ARG(cl_uint, s.numel), CP_RED_MAP_ARGS(r));
+    CP_TRY(cp_opsi_red_map(ctx, k, &r));
+    CP_TRY(cp_opsi_red_finish(ctx, &r, loss->buf, loss->offset, 1.0f, (float)s.numel, false));
     if (!dg) return CP_OK;
     float factor = (float)(2.0 * (double)grad_scale / (double)s.numel);
     CP_TRY(cp_kernel_get(ctx, "loss.cl", "", "loss_rec_grad", &k));
@@ -62,13 +62,13 @@ cp_status cp_loss_bce_logits(cp_context *ctx, const cp_tensor *t, int label,
     /* label 1: softplus(-t); label 0: softplus(t). */
     float sign = label ? -1.0f : 1.0f;
     cl_kernel k;
-    size_t wg;
-    CP_TRY(cp_kernel_get(ctx, "loss.cl", "", "bce_sum", &k));
-    CP_TRY(cp_opsi_reduce_wg(ctx, k, CP_OPSI_WG, &wg));
+    cp_opsi_red r;
+    CP_TRY(cp_kernel_get(ctx, "loss.cl", "", "bce_map", &k));
+    CP_TRY(cp_opsi_red_plan(ctx, k, 1, s.numel, 0, &r));
     CP_ARGS(k, CP_ARG(cl_mem, t->buf), CP_ARG(cl_ulong, t->offset), CP_ARG(cl_float, sign),
-            CP_ARG(cl_uint, s.numel), CP_ARG(cl_mem, loss->buf),
-            CP_ARG(cl_ulong, loss->offset), CP_LOCAL(wg * sizeof(cl_float)));
-    CP_TRY(cp_opsi_launch_groups(ctx, k, 1, wg));
+            CP_ARG(cl_uint, s.numel), CP_RED_MAP_ARGS(r));
+    CP_TRY(cp_opsi_red_map(ctx, k, &r));
+    CP_TRY(cp_opsi_red_finish(ctx, &r, loss->buf, loss->offset, 1.0f, (float)s.numel, false));
     if (!dt) return CP_OK;
     float factor = (float)((double)sign * (double)grad_scale / (double)s.numel);
     CP_TRY(cp_kernel_get(ctx, "loss.cl", "", "bce_grad", &k));

@@ -46,6 +46,7 @@ void cp_context_free(cp_context *ctx)
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     cp_program_cache_free(ctx);
+    cp_buffer_free(ctx, ctx->scratch);
     int n_events;
     cp_profile_event *events = cp_profile_end(ctx, &n_events);
     for (int i = 0; i < n_events; i++) clReleaseEvent(events[i].event);
@@ -103,9 +104,91 @@ void cp_context_reset_peak(cp_context *ctx) { ctx->peak_bytes = ctx->bytes_in_us
 
 cp_program_stats cp_context_program_stats(const cp_context *ctx) { return ctx->stats; }
 
+static size_t min_nonzero(size_t a, size_t b) { return b && b < a ? b : a; }
+
 size_t cp_context_wg_size(const cp_context *ctx, size_t want)
 {
-    size_t m = ctx->info.max_work_group_size;
+    size_t m = min_nonzero(ctx->info.max_work_group_size, ctx->info.max_work_item_sizes[0]);
+    m = min_nonzero(m, ctx->wg_cap);
     size_t w = want < m ? want : m;
     return w ? w : 1;
+}
+
+void cp_context_set_max_work_group_size(cp_context *ctx, size_t cap) { ctx->wg_cap = cap; }
+size_t cp_context_max_work_group_size(const cp_context *ctx) { return ctx->wg_cap; }
+void cp_context_set_max_local_mem_size(cp_context *ctx, uint64_t cap) { ctx->local_cap = cap; }
+
+uint64_t cp_context_local_mem_size(const cp_context *ctx)
+{
+    uint64_t dev = ctx->info.local_mem_bytes;
+    return ctx->local_cap && ctx->local_cap < dev ? ctx->local_cap : dev;
+}
+
+/* The cached limits of k (queried on first use). */
+static cp_status kernel_limits(cp_context *ctx, cl_kernel k, struct cp_kernel_limits **out)
+{
+    size_t h = ((uintptr_t)k >> 4) % CP_KERNEL_LIMIT_SLOTS;
+    for (size_t i = 0; i < CP_KERNEL_LIMIT_SLOTS; i++) {
+        struct cp_kernel_limits *e = &ctx->limits[(h + i) % CP_KERNEL_LIMIT_SLOTS];
+        if (e->kernel == k) {
+            *out = e;
+            return CP_OK;
+        }
+        if (e->kernel) continue;
+        size_t wg = 0;
+        cl_ulong local = 0;
+        CP_CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                             sizeof wg, &wg, NULL));
+        CP_CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_LOCAL_MEM_SIZE,
+                                             sizeof local, &local, NULL));
+        *e = (struct cp_kernel_limits){.kernel = k, .wg = wg, .local_mem = local};
+        *out = e;
+        return CP_OK;
+    }
+    /* Table full (never with our few hundred kernels): ask every time. */
+    static _Thread_local struct cp_kernel_limits spare;
+    spare = (struct cp_kernel_limits){0};
+    CP_CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                         sizeof spare.wg, &spare.wg, NULL));
+    cl_ulong local = 0;
+    CP_CL_CHECK(clGetKernelWorkGroupInfo(k, ctx->info.device, CL_KERNEL_LOCAL_MEM_SIZE,
+                                         sizeof local, &local, NULL));
+    spare.local_mem = local;
+    *out = &spare;
+    return CP_OK;
+}
+
+cp_status cp_kernel_wg_limit(cp_context *ctx, cl_kernel k, size_t *limit)
+{
+    struct cp_kernel_limits *e = NULL;
+    CP_TRY(kernel_limits(ctx, k, &e));
+    size_t m = min_nonzero(ctx->info.max_work_group_size, e->wg);
+    m = min_nonzero(m, ctx->wg_cap);
+    *limit = m ? m : 1;
+    return CP_OK;
+}
+
+cp_status cp_kernel_local_mem_free(cp_context *ctx, cl_kernel k, uint64_t *bytes)
+{
+    struct cp_kernel_limits *e = NULL;
+    CP_TRY(kernel_limits(ctx, k, &e));
+    uint64_t dev = cp_context_local_mem_size(ctx);
+    *bytes = e->local_mem < dev ? dev - e->local_mem : 0;
+    return CP_OK;
+}
+
+cp_status cp_context_scratch(cp_context *ctx, size_t bytes, cl_mem *out)
+{
+    if (bytes > ctx->scratch_bytes || !ctx->scratch) {
+        /* Releasing the old buffer is safe with kernels still queued on it:
+         * OpenCL deletes it when they are done. */
+        size_t want = bytes > 4096 ? bytes : 4096;
+        cl_mem grown;
+        CP_TRY(cp_buffer_alloc(ctx, want, &grown));
+        cp_buffer_free(ctx, ctx->scratch);
+        ctx->scratch = grown;
+        ctx->scratch_bytes = want;
+    }
+    *out = ctx->scratch;
+    return CP_OK;
 }

@@ -2,6 +2,7 @@
  * CLINPAINT_DEVICE variable; default: the first GPU, else the first device). */
 #include "clinpaint/runtime.h"
 #include "runtime/check.h"
+#include "runtime/context_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -50,6 +51,36 @@ static const char *type_name(cl_device_type t)
     return "other";
 }
 
+/* "OpenCL <major>.<minor> ..." (CL_DEVICE_VERSION's required form). */
+static bool parse_cl_version(const char *v, int *major, int *minor)
+{
+    return sscanf(v, "OpenCL %d.%d", major, minor) == 2;
+}
+
+/* Our kernels are OpenCL C 1.2 and the runtime calls 1.2 entry points: an
+ * older device would build nothing, or fail later and less clearly. */
+bool cp_device_version_supported(const char *device_version, char *why, size_t size)
+{
+    int major = 0, minor = 0;
+    if (size) why[0] = '\0';
+    if (!parse_cl_version(device_version, &major, &minor)) {
+        snprintf(why, size, "device version '%.40s' is not 'OpenCL X.Y'", device_version);
+        return false;
+    }
+    if (major < 1 || (major == 1 && minor < 2)) {
+        snprintf(why, size, "OpenCL %d.%d device: clinpaint needs OpenCL 1.2 or later", major,
+                 minor);
+        return false;
+    }
+    return true;
+}
+
+static void check_supported(cp_device_info *info)
+{
+    (void)cp_device_version_supported(info->device_version, info->unsupported,
+                                      sizeof info->unsupported);
+}
+
 static void fill_info(cp_device_info *info, cl_platform_id p, cl_device_id d)
 {
     cl_uint u;
@@ -86,9 +117,16 @@ static void fill_info(cp_device_info *info, cl_platform_id p, cl_device_id d)
     sz = 1;
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof sz, &sz, NULL);
     info->max_work_group_size = sz ? sz : 1;
+    size_t dims[3] = {0, 0, 0};
+    cl_uint ndims = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof ndims, &ndims, NULL);
+    if (ndims >= 3) clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof dims, dims, NULL);
+    for (int i = 0; i < 3; i++) /* unknown: no limit beyond the group's */
+        info->max_work_item_sizes[i] = dims[i] ? dims[i] : info->max_work_group_size;
     info->fp16 = has_extension(d, "cl_khr_fp16");
     info->fp64 = has_extension(d, "cl_khr_fp64");
     info->is_default = false;
+    check_supported(info);
 }
 
 cp_status cp_device_list(cp_device_info **devices, int *count)
@@ -109,7 +147,7 @@ cp_status cp_device_list(cp_device_info **devices, int *count)
     if (!plats) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "device list");
     cp_status st = CP_OK;
     cp_device_info *list = NULL;
-    int n = 0, cap = 0, first_gpu = -1;
+    int n = 0, cap = 0, first_gpu = -1, first_supported = -1;
     CP_CL_CHECK_GOTO(clGetPlatformIDs(np, plats, NULL), done);
     for (cl_uint p = 0; p < np; p++) {
         cl_uint nd = 0;
@@ -141,7 +179,9 @@ cp_status cp_device_list(cp_device_info **devices, int *count)
             fill_info(&list[n], plats[p], devs[d]);
             list[n].platform_index = (int)p;
             list[n].device_index = (int)d;
-            if (first_gpu < 0 && (list[n].type & CL_DEVICE_TYPE_GPU)) first_gpu = n;
+            if (first_supported < 0 && !list[n].unsupported[0]) first_supported = n;
+            if (first_gpu < 0 && (list[n].type & CL_DEVICE_TYPE_GPU) && !list[n].unsupported[0])
+                first_gpu = n;
             n++;
         }
         free(devs);
@@ -152,7 +192,8 @@ cp_status cp_device_list(cp_device_info **devices, int *count)
                           "check the driver (clinfo shows what OpenCL sees)");
         goto done;
     }
-    list[first_gpu >= 0 ? first_gpu : 0].is_default = true;
+    if (first_gpu >= 0) list[first_gpu].is_default = true;
+    else if (first_supported >= 0) list[first_supported].is_default = true;
 done:
     free(plats);
     if (st != CP_OK) {
@@ -205,6 +246,12 @@ cp_status cp_device_select(const char *selector, cp_device_info *out)
     if (!selector || !*selector) {
         for (int i = 0; i < n; i++)
             if (list[i].is_default) found = i;
+        if (found < 0) {
+            free(list);
+            return cp_set_error(CP_ERR_UNSUPPORTED,
+                                "no supported OpenCL device: every device is below "
+                                "OpenCL 1.2 (clinpaint devices shows why)");
+        }
     } else {
         int p, d;
         bool by_index = parse_index_selector(selector, &p, &d);
@@ -225,6 +272,13 @@ cp_status cp_device_select(const char *selector, cp_device_info *out)
                                     list[i].name, list[i].platform_name);
         free(list);
         return cp_set_error(CP_ERR_NO_DEVICE, "%s", msg);
+    }
+    if (list[found].unsupported[0]) {
+        cp_status st = cp_set_error(CP_ERR_UNSUPPORTED, "device %d:%d %s: %s",
+                                    list[found].platform_index, list[found].device_index,
+                                    list[found].name, list[found].unsupported);
+        free(list);
+        return st;
     }
     *out = list[found];
     free(list);

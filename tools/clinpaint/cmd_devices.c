@@ -51,6 +51,7 @@ static void print_table(const cp_device_info *d, int n)
         printf("      work-group    up to %zu\n", d[i].max_work_group_size);
         printf("      fp16 / fp64   %s / %s\n", d[i].fp16 ? "yes" : "no",
                d[i].fp64 ? "yes" : "no");
+        if (d[i].unsupported[0]) printf("      NOT USABLE    %s\n", d[i].unsupported);
     }
 }
 
@@ -79,6 +80,7 @@ static int print_json(const cp_device_info *d, int n)
         cJSON_AddBoolToObject(o, "fp16", d[i].fp16);
         cJSON_AddBoolToObject(o, "fp64", d[i].fp64);
         cJSON_AddBoolToObject(o, "default", d[i].is_default);
+        if (d[i].unsupported[0]) cJSON_AddStringToObject(o, "unsupported", d[i].unsupported);
         cJSON_AddItemToArray(arr, o);
     }
     char *text = cJSON_Print(root);
