@@ -106,6 +106,8 @@ typedef struct cp_conv_choice {
  * for a shape is kept for the life of the process (workspaces are sized
  * from it). */
 cp_conv_choice cp_conv_route_for(cp_context *ctx, const cp_conv_layer *l);
+/* The device type's choice for this layer when nothing is measured. */
+cp_conv_choice cp_conv_route_default(cp_context *ctx, const cp_conv_layer *l);
 /* Whether `r` can run pass `pass` of this layer (GEMM and igemm: always). */
 bool cp_conv_route_applies(const cp_conv_layer *l, int pass, cp_conv_route r);
 /* Forces one route for every convolution on ctx's device (CP_CONV_AUTO
@@ -131,6 +133,11 @@ extern double (*cp_conv_timing_hook)(const cp_conv_layer *l, int pass, cp_conv_r
 cp_status cp_tune_conv_run(cp_context *ctx, const char *preset, int batch,
                            double budget_seconds, bool redo,
                            void (*progress)(void *user, const char *line), void *user);
+/* Adds (or replaces) the choice for l in the device's routes file (ms: the
+ * chosen routes' milliseconds per pass, or NULL) and records it in the
+ * route table. */
+cp_status cp_tune_conv_save(cp_context *ctx, const cp_conv_layer *l, const cp_conv_choice *c,
+                            const double *ms);
 /* Loads the device's convolution routes file (beside the tuning file) into
  * the route table and allows first-use measurement (a few seconds per
  * process) of layer shapes it does not hold; cp_tune_apply calls it. */

@@ -17,7 +17,4 @@ typedef cp_status (*cp_conv_first_use_fn)(cp_context *ctx, const cp_conv_layer *
                                           cp_conv_choice *c);
 void cp_conv_route_first_use(cp_context *ctx, double budget_seconds, cp_conv_first_use_fn fn);
 
-/* The default choice on this device when nothing is measured. */
-cp_conv_choice cp_conv_route_default(cp_context *ctx, const cp_conv_layer *l);
-
 #endif

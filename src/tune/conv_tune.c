@@ -324,9 +324,10 @@ static cJSON *load_routes(cp_context *ctx, const char *path)
 }
 
 /* Adds or replaces the entry of l in the file. */
-static cp_status save_choice(cp_context *ctx, const cp_conv_layer *l, const cp_conv_choice *c,
-                             const double *ms)
+cp_status cp_tune_conv_save(cp_context *ctx, const cp_conv_layer *l, const cp_conv_choice *c,
+                           const double *ms)
 {
+    CP_TRY(cp_conv_route_record(ctx, l, c));
     char path[1200];
     if (!routes_path(ctx, path, sizeof path)) return CP_OK; /* no cache folder */
     cJSON *j = load_routes(ctx, path);
@@ -392,7 +393,7 @@ static cp_status first_use(cp_context *ctx, const cp_conv_layer *l, cp_conv_choi
     CP_TRY(cp_conv_measure(ctx, l, 2, c, s));
     double ms[3];
     for (int i = 0; i < 3; i++) ms[i] = 1e3 * s[i][c->pass[i]];
-    (void)save_choice(ctx, l, c, ms); /* an unwritable cache only costs a re-measure */
+    (void)cp_tune_conv_save(ctx, l, c, ms); /* an unwritable cache only costs a re-measure */
     return CP_OK;
 }
 
@@ -515,8 +516,7 @@ cp_status cp_tune_conv_run(cp_context *ctx, const char *preset, int batch,
         if (st != CP_OK) break;
         double ms[3];
         for (int p = 0; p < 3; p++) ms[p] = 1e3 * s[p][c.pass[p]];
-        st = save_choice(ctx, &layers[i], &c, ms);
-        if (st == CP_OK) st = cp_conv_route_record(ctx, &layers[i], &c);
+        st = cp_tune_conv_save(ctx, &layers[i], &c, ms);
         for (int p = 0; progress && p < 3; p++) {
             static const char *pn[3] = {"fwd", "dx", "dw"};
             int k = snprintf(line, sizeof line, "[%d/%d] %s %s:", i + 1, n, what, pn[p]);
