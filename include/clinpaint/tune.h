@@ -114,8 +114,9 @@ bool cp_conv_route_applies(const cp_conv_layer *l, int pass, cp_conv_route r);
  * removes the override; CLINPAINT_CONV, read at each call, wins over it). */
 void cp_conv_force_route(cp_context *ctx, cp_conv_route r);
 
-/* Times every route that applies to each pass of `l` (after a warm-up run;
- * a route slower than 4x the best on its warm-up run is not timed further),
+/* Times every route that applies to each pass of `l` (after a run that
+ * builds its kernels; a route slower than 4x the best on its first timed
+ * run is not timed further),
  * checks each result against im2col + GEMM's, and fills the fastest that
  * matches into *choice (measured = true). seconds[pass][route]: mean time,
  * or a negative value where not timed or rejected. */
