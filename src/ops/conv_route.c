@@ -145,25 +145,27 @@ cp_conv_choice cp_conv_route_for(cp_context *ctx, const cp_conv_layer *l)
             pthread_mutex_unlock(&g_lock);
             return c;
         }
-    if (t && t->fn && t->budget > 0 && !t->measuring) {
+    bool measure = false;
+    if (t && t->fn && !t->measuring) {
         fn = t->fn;
+        measure = t->budget > 0;
         t->measuring = true;
     }
     pthread_mutex_unlock(&g_lock);
 
-    bool got = false;
+    c = cp_conv_route_default(ctx, l);
     if (fn) {
         double t0 = cp_seconds();
-        got = fn(ctx, l, &c) == CP_OK;
+        cp_conv_choice m = c;
+        if (fn(ctx, l, &m, measure) == CP_OK) c = m;
         pthread_mutex_lock(&g_lock);
         t = find(dev, false);
         if (t) {
             t->measuring = false;
-            t->budget -= cp_seconds() - t0;
+            if (measure) t->budget -= cp_seconds() - t0;
         }
         pthread_mutex_unlock(&g_lock);
     }
-    if (!got) c = cp_conv_route_default(ctx, l);
     /* Kept: the workspace was (or will be) sized for this answer. */
     (void)cp_conv_route_record(ctx, l, &c);
     return c;

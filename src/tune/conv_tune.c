@@ -390,13 +390,17 @@ static cp_status apply_routes(cp_context *ctx, const cp_conv_layer *l, bool *mea
 
 /* ------------------------------------------------- first use and `tune` */
 
-static cp_status first_use(cp_context *ctx, const cp_conv_layer *l, cp_conv_choice *c)
+static cp_status first_use(cp_context *ctx, const cp_conv_layer *l, cp_conv_choice *c,
+                           bool measure)
 {
-    double s[3][CP_CONV_ROUTES];
-    CP_TRY(cp_conv_measure(ctx, l, 2, c, s));
-    double ms[3];
-    for (int i = 0; i < 3; i++) ms[i] = 1e3 * s[i][c->pass[i]];
-    (void)cp_tune_conv_save(ctx, l, c, ms); /* an unwritable cache only costs a re-measure */
+    double ms[3] = {0, 0, 0};
+    if (measure) {
+        double s[3][CP_CONV_ROUTES];
+        CP_TRY(cp_conv_measure(ctx, l, 2, c, s));
+        for (int i = 0; i < 3; i++) ms[i] = 1e3 * s[i][c->pass[i]];
+    }
+    /* An unwritable cache only costs a re-measure next time. */
+    (void)cp_tune_conv_save(ctx, l, c, measure ? ms : NULL);
     return CP_OK;
 }
 
