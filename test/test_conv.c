@@ -428,6 +428,67 @@ START_TEST(test_conv_route_by_measurement)
 }
 END_TEST
 
+/* The routes file: choices saved beside the tuning file are applied by a
+ * later cp_tune_conv_apply (a new process's start-up), a corrupt file is
+ * ignored, and cp_tune_conv_run measures a preset's layers within its
+ * budget and saves them. */
+START_TEST(test_conv_routes_file)
+{
+    unsetenv("CLINPAINT_CONV");
+    char *dir = tu_tempdir();
+    setenv("CLINPAINT_CACHE_DIR", dir, 1);
+    cp_context *ctx = tu_ctx();
+    cp_conv_layer l = {.transposed = true, .p = cp_up2_params(), .n = 3, .c_in = 5, .h = 3,
+                       .w = 7, .c_out = 6};
+    cp_conv_choice saved = {{CP_CONV_IGEMM, CP_CONV_GEMM, CP_CONV_IGEMM}, true};
+    double ms[3] = {1, 2, 3};
+    TU_OK(cp_tune_conv_save(ctx, &l, &saved, ms));
+    cp_conv_choice other = {{CP_CONV_GEMM, CP_CONV_IGEMM, CP_CONV_GEMM}, true};
+    TU_OK(cp_conv_route_record(ctx, &l, &other));
+    ck_assert_int_eq(cp_conv_route_for(ctx, &l).pass[CP_CONV_FWD], CP_CONV_GEMM);
+    TU_OK(cp_tune_conv_apply(ctx)); /* what start-up does */
+    cp_conv_choice got = cp_conv_route_for(ctx, &l);
+    for (int p = 0; p < 3; p++) ck_assert_int_eq(got.pass[p], saved.pass[p]);
+    ck_assert(got.measured);
+    cp_conv_route_first_use(ctx, 0, NULL); /* no first-use measurement in later tests */
+
+    /* The preset's layers: 24 distinct shapes in tiny, 5 of them up2. */
+    cp_conv_layer *layers;
+    int n, up = 0;
+    TU_OK(cp_tune_conv_layers("tiny", 8, &layers, &n));
+    ck_assert_int_eq(n, 24);
+    for (int i = 0; i < n; i++) up += layers[i].transposed;
+    ck_assert_int_eq(up, 5);
+    free(layers);
+    ck_assert_int_eq(cp_tune_conv_layers("nope", 8, &layers, &n), CP_ERR_INVALID_ARGUMENT);
+
+    /* A tiny budget: one layer measured and saved, then it stops. */
+    TU_OK(cp_tune_conv_run(ctx, "tiny", 1, 1e-6, true, NULL, NULL));
+    TU_OK(cp_tune_conv_layers("tiny", 1, &layers, &n));
+    got = cp_conv_route_for(ctx, &layers[0]);
+    ck_assert(got.measured);
+    free(layers);
+
+    /* A corrupt file changes nothing and fails nothing. */
+    char path[1200];
+    char gemm[1100];
+    ck_assert(cp_tune_file_path(ctx, gemm, sizeof gemm));
+    const char *hash = strrchr(gemm, '-');
+    snprintf(path, sizeof path, "%s/conv-routes%s", dir, hash);
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    fputs("{\"format\": \"clinpaint-conv-routes-1\", \"layers\": [{\"kh\": 99", f);
+    ck_assert_int_eq(fclose(f), 0);
+    TU_OK(cp_tune_conv_apply(ctx));
+    cp_conv_route_first_use(ctx, 0, NULL);
+    got = cp_conv_route_for(ctx, &l);
+    for (int p = 0; p < 3; p++) ck_assert_int_eq(got.pass[p], saved.pass[p]);
+    unsetenv("CLINPAINT_CACHE_DIR");
+    tu_rmdir(dir);
+    free(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------- gradient check */
 
 START_TEST(test_conv_gradcheck)
@@ -458,6 +519,7 @@ int main(void)
     tcase_add_test(tc, test_indirect_gemm);
     tcase_add_test(tc, test_conv_igemm_wg_caps);
     tcase_add_test(tc, test_conv_route_by_measurement);
+    tcase_add_test(tc, test_conv_routes_file);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -102,19 +102,12 @@ if [ -z "$reference" ]; then
     reference=$("$cli" devices 2>/dev/null | awk '/^\*? *[0-9]+:[0-9]+/ { sel = $1 == "*" ? $2 : $1 }
         /platform/ && /Portable Computing Language/ { print sel; exit }')
 fi
-train() { # name device
-    "$cli" train --data "$faces" --preset tiny --batch 8 --max-steps "$steps" --eval-images 8 \
-        --seed 1 --out "$out/run-$1" --device "$2"
-}
-if [ -n "$device" ]; then
-    step train_device 300 train device "$device"
-else
-    step train_device 300 "$cli" train --data "$faces" --preset tiny --batch 8 \
-        --max-steps "$steps" --eval-images 8 --seed 1 --out "$out/run-device"
-fi
+train_args=(train --data "$faces" --preset tiny --batch 8 --max-steps "$steps" --eval-images 8 --seed 1)
+step train_device 300 "$cli" "${train_args[@]}" --out "$out/run-device" "${dev_args[@]}"
 loss_check="skipped (no reference device)"
 if [ -n "$reference" ]; then
-    step train_reference 420 train reference "$reference"
+    step train_reference 420 "$cli" "${train_args[@]}" --out "$out/run-reference" \
+        --device "$reference"
     # log.csv: step,epoch,L_rec,L_adv,L_G,L_D,... ; compare L_rec, L_G, L_D.
     loss_check=$(awk -F, -v early=10 '
         FNR == 1 { next }

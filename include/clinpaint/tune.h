@@ -129,7 +129,7 @@ extern double (*cp_conv_timing_hook)(const cp_conv_layer *l, int pass, cp_conv_r
 
 /* Measures the routes of every convolution layer of a preset at `batch`
  * (layers already measured in the tuning file are skipped unless `redo`),
- * within budget_seconds (<= 0: none), saves them to the tuning file after
+ * within budget_seconds (<= 0: none; at least one layer is measured), saves them to the tuning file after
  * each layer and applies them. */
 cp_status cp_tune_conv_run(cp_context *ctx, const char *preset, int batch,
                            double budget_seconds, bool redo,

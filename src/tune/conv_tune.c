@@ -97,8 +97,8 @@ static double pass_terms(const cp_conv_layer *l, int pass, int64_t ho, int64_t w
 {
     double khw = (double)(l->p.kh * l->p.kw);
     if (pass == CP_CONV_DW) return (double)l->n * (double)(l->transposed ? l->h * l->w : ho * wo);
-    bool in_side = (pass == CP_CONV_FWD) == !l->transposed; /* sums over c_in */
-    return khw * (double)(in_side ? l->c_in : l->c_out);
+    /* forward sums over the input channels, dx over the output's (either op) */
+    return khw * (double)(pass == CP_CONV_FWD ? l->c_in : l->c_out);
 }
 
 static bool matches(const float *got, const float *want, size_t n, double terms)
@@ -500,6 +500,7 @@ cp_status cp_tune_conv_run(cp_context *ctx, const char *preset, int batch,
     CP_TRY(cp_tune_conv_layers(preset, batch, &layers, &n));
     double t0 = cp_seconds();
     cp_status st = CP_OK;
+    bool measured_one = false; /* at least one layer per run, whatever the budget */
     for (int i = 0; i < n && st == CP_OK; i++) {
         char what[96], line[400];
         describe(&layers[i], what, sizeof what);
@@ -513,7 +514,7 @@ cp_status cp_tune_conv_run(cp_context *ctx, const char *preset, int batch,
             }
             continue;
         }
-        if (budget_seconds > 0 && cp_seconds() - t0 > budget_seconds) {
+        if (measured_one && budget_seconds > 0 && cp_seconds() - t0 > budget_seconds) {
             if (progress) progress(user, "conv routes: budget spent (rerun to resume)");
             break;
         }
@@ -524,6 +525,7 @@ cp_status cp_tune_conv_run(cp_context *ctx, const char *preset, int batch,
         double ms[3];
         for (int p = 0; p < 3; p++) ms[p] = 1e3 * s[p][c.pass[p]];
         st = cp_tune_conv_save(ctx, &layers[i], &c, ms);
+        measured_one = true;
         for (int p = 0; progress && p < 3; p++) {
             static const char *pn[3] = {"fwd", "dx", "dw"};
             int k = snprintf(line, sizeof line, "[%d/%d] %s %s:", i + 1, n, what, pn[p]);
