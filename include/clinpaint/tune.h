@@ -116,7 +116,8 @@ void cp_conv_force_route(cp_context *ctx, cp_conv_route r);
 
 /* Times every route that applies to each pass of `l` (after a run that
  * builds its kernels; a route slower than 4x the best on its first timed
- * run is not timed further),
+ * run is not timed further; with a batch above 1, routes 4x slower than the
+ * best at batch 1 are not run at the full batch),
  * checks each result against im2col + GEMM's, and fills the fastest that
  * matches into *choice (measured = true). seconds[pass][route]: mean time,
  * or a negative value where not timed or rejected. */

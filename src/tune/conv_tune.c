@@ -121,7 +121,7 @@ static int trial_order(cp_context *ctx, cp_conv_route *order)
 }
 
 static cp_status measure_pass(cp_context *ctx, const cp_conv_layer *l, int pass, int reps,
-                              bufs *b, float *ref, float *got, double terms,
+                              const bool *skip, bufs *b, float *ref, float *got, double terms,
                               double *seconds, cp_conv_route *best)
 {
     cp_conv_route order[3];
@@ -130,7 +130,7 @@ static cp_status measure_pass(cp_context *ctx, const cp_conv_layer *l, int pass,
     double best_s = INFINITY;
     for (int i = 0; i < n; i++) {
         cp_conv_route r = order[i];
-        if (!cp_conv_route_applies(l, pass, r)) continue;
+        if (!cp_conv_route_applies(l, pass, r) || (i > 0 && skip && skip[r])) continue;
         cp_conv_choice ch = {{CP_CONV_GEMM, CP_CONV_GEMM, CP_CONV_GEMM}, true};
         ch.pass[pass] = r;
         cp_conv_route_override(ctx, &ch);
@@ -172,8 +172,31 @@ static cp_status measure_pass(cp_context *ctx, const cp_conv_layer *l, int pass,
     return CP_OK;
 }
 
+static cp_status measure(cp_context *ctx, const cp_conv_layer *l, int reps,
+                         const bool skip[3][CP_CONV_ROUTES], cp_conv_choice *choice,
+                         double seconds[3][CP_CONV_ROUTES]);
+
 cp_status cp_conv_measure(cp_context *ctx, const cp_conv_layer *l, int reps,
                           cp_conv_choice *choice, double seconds[3][CP_CONV_ROUTES])
+{
+    if (!l || l->n <= 1) return measure(ctx, l, reps, NULL, choice, seconds);
+    /* Screening at batch 1 first: a route far slower there (the direct
+     * kernels' groups of one on llvmpipe, the implicit GEMM's barriers on
+     * PoCL) is not run at the full batch, where one run could take seconds. */
+    cp_conv_layer one = *l;
+    one.n = 1;
+    bool skip[3][CP_CONV_ROUTES];
+    CP_TRY(measure(ctx, &one, 1, NULL, choice, seconds));
+    for (int p = 0; p < 3; p++)
+        for (int r = 0; r < CP_CONV_ROUTES; r++)
+            skip[p][r] = seconds[p][r] < 0 ||
+                         seconds[p][r] > SLOW_FACTOR * seconds[p][choice->pass[p]];
+    return measure(ctx, l, reps, skip, choice, seconds);
+}
+
+static cp_status measure(cp_context *ctx, const cp_conv_layer *l, int reps,
+                         const bool skip[3][CP_CONV_ROUTES], cp_conv_choice *choice,
+                         double seconds[3][CP_CONV_ROUTES])
 {
     int64_t ho, wo;
     if (!l || l->n < 1 || l->c_in < 1 || l->c_out < 1 || !out_size(l, &ho, &wo))
@@ -207,7 +230,8 @@ cp_status cp_conv_measure(cp_context *ctx, const cp_conv_layer *l, int reps,
     CP_TRY_GOTO(fill_random(ctx, &b.w, 2), done);
     CP_TRY_GOTO(fill_random(ctx, &b.dy, 3), done);
     for (int p = 0; p < 3; p++)
-        CP_TRY_GOTO(measure_pass(ctx, l, p, reps, &b, ref, got, pass_terms(l, p, ho, wo),
+        CP_TRY_GOTO(measure_pass(ctx, l, p, reps, skip ? skip[p] : NULL, &b, ref, got,
+                                 pass_terms(l, p, ho, wo),
                                  seconds[p], &choice->pass[p]),
                     done);
 done:
