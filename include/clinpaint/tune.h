@@ -119,7 +119,8 @@ void cp_conv_force_route(cp_context *ctx, cp_conv_route r);
  * run is not timed further; with a batch above 1, routes 4x slower than the
  * best at batch 1 are not run at the full batch),
  * checks each result against im2col + GEMM's, and fills the fastest that
- * matches into *choice (measured = true). seconds[pass][route]: mean time,
+ * matches into *choice (measured = true; the device type's default stays
+ * unless another route is at least 10 % faster). seconds[pass][route]: mean time,
  * or a negative value where not timed or rejected. */
 cp_status cp_conv_measure(cp_context *ctx, const cp_conv_layer *l, int reps,
                           cp_conv_choice *choice, double seconds[3][CP_CONV_ROUTES]);

@@ -27,6 +27,10 @@
 /* A route slower than this many times the best on its first timed run is
  * not timed further (it will not win, and timing it costs the budget). */
 #define SLOW_FACTOR 4.0
+/* Another route replaces the device type's default only when at least this
+ * much faster: timings on a loaded machine vary by tens of percent, and the
+ * defaults were chosen from careful measurements (notes/ops.md). */
+#define DEFAULT_MARGIN 0.10
 /* First-use budget per device and process, seconds. */
 #define FIRST_USE_BUDGET 5.0
 
@@ -121,8 +125,8 @@ static int trial_order(cp_context *ctx, cp_conv_route *order)
 }
 
 static cp_status measure_pass(cp_context *ctx, const cp_conv_layer *l, int pass, int reps,
-                              const bool *skip, bufs *b, float *ref, float *got, double terms,
-                              double *seconds, cp_conv_route *best)
+                              const bool *skip, cp_conv_route def, bufs *b, float *ref,
+                              float *got, double terms, double *seconds, cp_conv_route *best)
 {
     cp_conv_route order[3];
     int n = trial_order(ctx, order);
@@ -169,6 +173,7 @@ static cp_status measure_pass(cp_context *ctx, const cp_conv_layer *l, int pass,
             *best = r;
         }
     }
+    if (seconds[def] > 0 && best_s > (1.0 - DEFAULT_MARGIN) * seconds[def]) *best = def;
     return CP_OK;
 }
 
@@ -212,6 +217,7 @@ static cp_status measure(cp_context *ctx, const cp_conv_layer *l, int reps,
     size_t nmax = (size_t)l->n * (size_t)l->c_in * (size_t)l->h * (size_t)l->w;
     size_t ny = (size_t)l->n * (size_t)l->c_out * (size_t)ho * (size_t)wo;
     size_t nw = (size_t)(wshape[0] * wshape[1] * wshape[2] * wshape[3]);
+    cp_conv_choice def = cp_conv_route_default(ctx, l);
     if (ny > nmax) nmax = ny;
     if (nw > nmax) nmax = nw;
     float *ref = malloc(nmax * sizeof *ref), *got = malloc(nmax * sizeof *got);
@@ -230,9 +236,8 @@ static cp_status measure(cp_context *ctx, const cp_conv_layer *l, int reps,
     CP_TRY_GOTO(fill_random(ctx, &b.w, 2), done);
     CP_TRY_GOTO(fill_random(ctx, &b.dy, 3), done);
     for (int p = 0; p < 3; p++)
-        CP_TRY_GOTO(measure_pass(ctx, l, p, reps, skip ? skip[p] : NULL, &b, ref, got,
-                                 pass_terms(l, p, ho, wo),
-                                 seconds[p], &choice->pass[p]),
+        CP_TRY_GOTO(measure_pass(ctx, l, p, reps, skip ? skip[p] : NULL, def.pass[p], &b, ref,
+                                 got, pass_terms(l, p, ho, wo), seconds[p], &choice->pass[p]),
                     done);
 done:
     cp_conv_route_override(ctx, NULL);
