@@ -114,13 +114,13 @@ bool cp_conv_route_applies(const cp_conv_layer *l, int pass, cp_conv_route r);
  * removes the override; CLINPAINT_CONV, read at each call, wins over it). */
 void cp_conv_force_route(cp_context *ctx, cp_conv_route r);
 
-/* Times every route that applies to each pass of `l` (after a run that
- * builds its kernels; a route slower than 4x the best on its first timed
+/* Times every route that applies to each pass of `l` (the fastest of 1 +
+ * reps runs, after a run that builds its kernels; a route slower than 4x the best on its first timed
  * run is not timed further; with a batch above 1, routes 4x slower than the
  * best at batch 1 are not run at the full batch),
  * checks each result against im2col + GEMM's, and fills the fastest that
  * matches into *choice (measured = true; the device type's default stays
- * unless another route is at least 10 % faster). seconds[pass][route]: mean time,
+ * unless another route is at least 10 % faster). seconds[pass][route]: that time,
  * or a negative value where not timed or rejected. */
 cp_status cp_conv_measure(cp_context *ctx, const cp_conv_layer *l, int reps,
                           cp_conv_choice *choice, double seconds[3][CP_CONV_ROUTES]);

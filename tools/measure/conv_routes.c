@@ -1,6 +1,6 @@
 /* Every route of every pass of every conv / up2 layer of a preset at a
- * batch, as `clinpaint tune` and first use measure them (cp_conv_measure:
- * warm-up, then the mean of 3 runs; results checked against im2col + GEMM),
+ * batch, as first use measures them (cp_conv_measure: a run that builds the
+ * kernels, then the fastest of 4; results checked against im2col + GEMM),
  * in GFLOP/s, with the route measurement picks and the device type's
  * default. --save stores the choices in the routes file (as tune does).
  * Usage: conv_routes [preset] [batch] [--save]   (notes/ops.md) */
