@@ -6,7 +6,10 @@
  * checked against pre-filled gradients, and every backward is checked by
  * central finite differences on small shapes. Every case runs on each
  * route: the device's default, im2col + GEMM (CLINPAINT_CONV=gemm) and the
- * direct kernels (CLINPAINT_CONV=direct, wherever the shape allows them). */
+ * direct kernels (CLINPAINT_CONV=direct, wherever the shape allows them)
+ * and the implicit GEMM (CLINPAINT_CONV=igemm), whose tiles are also run
+ * at work-group caps down to 1. Route choice by measurement is checked with
+ * injected timings. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,9 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
+#include "clinpaint/tune.h"
+#include "ops/conv_igemm.h"
+#include "ops/conv_route.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
@@ -296,6 +302,7 @@ END_TEST
 
 START_TEST(test_conv_bad_shapes)
 {
+    tu_set_conv_route(1); /* the too-small workspace below is im2col + GEMM's */
     cp_context *ctx = tu_ctx();
     cp_conv_params p = cp_conv3_params();
     cp_tensor x = tu_tensor_at(NULL, 1, 3, 5, 5, 0, "x"), w = tu_tensor_at(NULL, 4, 2, 3, 3, 0, "w");
@@ -329,6 +336,7 @@ END_TEST
 /* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_indirect_gemm)
 {
+    tu_set_conv_route(1);
     const conv_case cases[] = {
         {"indirect conv3 5->6 offsets", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_EXACT, true},
         {"indirect stride 2, ws offset", strided_params(), 2, 3, 11, 8, 5, 0, WS_OFFSET, true},
@@ -338,6 +346,146 @@ START_TEST(test_indirect_gemm)
     tu_set_clblast_min_indirect(8);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
     tu_set_clblast_min_indirect(saved);
+}
+END_TEST
+
+/* The implicit GEMM's smaller tiles, as on devices with small work-group
+ * limits (down to Apple's CPU device's 1): caps 1, 4, 64 (tiles 1×1, 2×2,
+ * 8×8, and the narrow ones for <= 16 output channels), odd sizes, batch 1,
+ * channel counts not a multiple of any tile, dw in one chunk and in several. */
+START_TEST(test_conv_igemm_wg_caps)
+{
+    setenv("CLINPAINT_CONV", "igemm", 1);
+    static const size_t caps[] = {1, 4, 64};
+    const conv_case cases[] = {
+        {"igemm conv3 batch 1 odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
+        {"igemm conv2 9x7, 6->19 offsets", cp_conv2_params(), 2, 6, 9, 7, 19, 3, WS_OFFSET, true},
+        {"igemm stride 2 asym 11x8, 3->17", strided_params(), 2, 3, 11, 8, 17, 0, WS_NONE, true},
+        {"igemm conv3 several dw chunks 33x31, 5->70", cp_conv3_params(), 5, 5, 33, 31, 70, 1,
+         WS_EXACT, true},
+    };
+    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++) {
+        cp_igemm_wg_cap = caps[k];
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 800 + i);
+        cp_conv_params c3 = cp_conv3_params();
+        tu_conv_gradcheck("igemm conv3 capped", &c3, false, 2, 3, 5, 6, 4, 810);
+    }
+    cp_igemm_wg_cap = 0;
+    unsetenv("CLINPAINT_CONV");
+}
+END_TEST
+
+/* Injected timings: igemm fastest, direct slowest. */
+static double igemm_wins(const cp_conv_layer *l, int pass, cp_conv_route r, double s)
+{
+    (void)l, (void)pass, (void)s;
+    return r == CP_CONV_IGEMM ? 1e-3 : r == CP_CONV_GEMM ? 2e-3 : 3e-3;
+}
+
+/* Measurement picks the fastest verified route even on a device that
+ * reports itself a CPU (whose default would be direct / GEMM), the choice
+ * is kept for the shape, and the op then runs on it with correct results. */
+START_TEST(test_conv_route_by_measurement)
+{
+    unsetenv("CLINPAINT_CONV");
+    cp_context *ctx = tu_ctx();
+    cp_conv_layer l = {.transposed = false, .p = cp_conv3_params(), .n = 2, .c_in = 5,
+                       .h = 6, .w = 16, .c_out = 7};
+    cp_conv_choice def = cp_conv_route_default(ctx, &l);
+    if (cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU)
+        ck_assert_int_eq(def.pass[CP_CONV_FWD], CP_CONV_DIRECT); /* width 16: direct */
+    cp_conv_timing_hook = igemm_wins;
+    cp_conv_choice ch;
+    double s[3][CP_CONV_ROUTES];
+    TU_OK(cp_conv_measure(ctx, &l, 1, &ch, s));
+    cp_conv_timing_hook = NULL;
+    ck_assert(ch.measured);
+    for (int p = 0; p < 3; p++) {
+        ck_assert_int_eq(ch.pass[p], CP_CONV_IGEMM);
+        ck_assert(s[p][CP_CONV_GEMM] > 0 && s[p][CP_CONV_IGEMM] > 0);
+        ck_assert(s[p][CP_CONV_DIRECT] > 0); /* width 16, stride 1: direct applies */
+    }
+    TU_OK(cp_conv_route_record(ctx, &l, &ch));
+    cp_conv_choice got = cp_conv_route_for(ctx, &l);
+    for (int p = 0; p < 3; p++) ck_assert_int_eq(got.pass[p], CP_CONV_IGEMM);
+    const conv_case c = {"measured igemm conv3 6x16 5->7", cp_conv3_params(), 2, 5, 6, 16, 7, 0,
+                         WS_EXACT, true};
+    run_case(&c, 900);
+    /* A forced route still wins over the table. */
+    setenv("CLINPAINT_CONV", "gemm", 1);
+    got = cp_conv_route_for(ctx, &l);
+    ck_assert_int_eq(got.pass[CP_CONV_FWD], CP_CONV_GEMM);
+    unsetenv("CLINPAINT_CONV");
+    cp_conv_route r;
+    ck_assert(cp_conv_route_parse("igemm", &r) && r == CP_CONV_IGEMM);
+    ck_assert(!cp_conv_route_parse("fast", &r));
+    /* A shape direct cannot run is refused for it. */
+    cp_conv_layer odd = l;
+    odd.w = 5;
+    ck_assert(!cp_conv_route_applies(&odd, CP_CONV_FWD, CP_CONV_DIRECT));
+    cp_conv_choice bad = {{CP_CONV_DIRECT, CP_CONV_GEMM, CP_CONV_GEMM}, true};
+    ck_assert_int_eq(cp_conv_route_record(ctx, &odd, &bad), CP_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* The routes file: choices saved beside the tuning file are applied by a
+ * later cp_tune_conv_apply (a new process's start-up), a corrupt file is
+ * ignored, and cp_tune_conv_run measures a preset's layers within its
+ * budget and saves them. */
+START_TEST(test_conv_routes_file)
+{
+    unsetenv("CLINPAINT_CONV");
+    char *dir = tu_tempdir();
+    setenv("CLINPAINT_CACHE_DIR", dir, 1);
+    cp_context *ctx = tu_ctx();
+    cp_conv_layer l = {.transposed = true, .p = cp_up2_params(), .n = 3, .c_in = 5, .h = 3,
+                       .w = 7, .c_out = 6};
+    cp_conv_choice saved = {{CP_CONV_IGEMM, CP_CONV_GEMM, CP_CONV_IGEMM}, true};
+    double ms[3] = {1, 2, 3};
+    TU_OK(cp_tune_conv_save(ctx, &l, &saved, ms));
+    cp_conv_choice other = {{CP_CONV_GEMM, CP_CONV_IGEMM, CP_CONV_GEMM}, true};
+    TU_OK(cp_conv_route_record(ctx, &l, &other));
+    ck_assert_int_eq(cp_conv_route_for(ctx, &l).pass[CP_CONV_FWD], CP_CONV_GEMM);
+    TU_OK(cp_tune_conv_apply(ctx)); /* what start-up does */
+    cp_conv_choice got = cp_conv_route_for(ctx, &l);
+    for (int p = 0; p < 3; p++) ck_assert_int_eq(got.pass[p], saved.pass[p]);
+    ck_assert(got.measured);
+    cp_conv_route_first_use(ctx, 0, NULL); /* no first-use measurement in later tests */
+
+    /* The preset's layers: 24 distinct shapes in tiny, 5 of them up2. */
+    cp_conv_layer *layers;
+    int n, up = 0;
+    TU_OK(cp_tune_conv_layers("tiny", 8, &layers, &n));
+    ck_assert_int_eq(n, 24);
+    for (int i = 0; i < n; i++) up += layers[i].transposed;
+    ck_assert_int_eq(up, 5);
+    free(layers);
+    ck_assert_int_eq(cp_tune_conv_layers("nope", 8, &layers, &n), CP_ERR_INVALID_ARGUMENT);
+
+    /* A tiny budget: one layer measured and saved, then it stops. */
+    TU_OK(cp_tune_conv_run(ctx, "tiny", 1, 1e-6, true, NULL, NULL));
+    TU_OK(cp_tune_conv_layers("tiny", 1, &layers, &n));
+    got = cp_conv_route_for(ctx, &layers[0]);
+    ck_assert(got.measured);
+    free(layers);
+
+    /* A corrupt file changes nothing and fails nothing. */
+    char path[1200];
+    char gemm[1100];
+    ck_assert(cp_tune_file_path(ctx, gemm, sizeof gemm));
+    const char *hash = strrchr(gemm, '-');
+    snprintf(path, sizeof path, "%s/conv-routes%s", dir, hash);
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    fputs("{\"format\": \"clinpaint-conv-routes-1\", \"layers\": [{\"kh\": 99", f);
+    ck_assert_int_eq(fclose(f), 0);
+    TU_OK(cp_tune_conv_apply(ctx));
+    cp_conv_route_first_use(ctx, 0, NULL);
+    got = cp_conv_route_for(ctx, &l);
+    for (int p = 0; p < 3; p++) ck_assert_int_eq(got.pass[p], saved.pass[p]);
+    unsetenv("CLINPAINT_CACHE_DIR");
+    tu_rmdir(dir);
+    free(dir);
 }
 END_TEST
 
@@ -369,6 +517,9 @@ int main(void)
     tcase_add_test(tc, test_conv_bad_shapes);
     tcase_add_loop_test(tc, test_conv_gradcheck, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_indirect_gemm);
+    tcase_add_test(tc, test_conv_igemm_wg_caps);
+    tcase_add_test(tc, test_conv_route_by_measurement);
+    tcase_add_test(tc, test_conv_routes_file);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

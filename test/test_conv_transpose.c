@@ -14,6 +14,7 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
+#include "ops/conv_igemm.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
@@ -223,6 +224,7 @@ END_TEST
 
 START_TEST(test_general_shapes)
 {
+    tu_set_conv_route(_i); /* direct does not apply: GEMM or igemm */
     const tc_case cases[] = {
         {"k3 s2 asym pad 5x4, 3->5", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_EXACT, true},
         {"k3 s2 asym pad 1x2 batch 1", k3s2_asym(), 1, 2, 1, 2, 3, 0, WS_OFFSET, true},
@@ -256,6 +258,7 @@ END_TEST
 /* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_indirect_gemm)
 {
+    tu_set_conv_route(1);
     const tc_case cases[] = {
         {"indirect up2 offsets", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_EXACT, false},
         {"indirect k3 s2 asym, ws offset", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_OFFSET, true},
@@ -280,16 +283,38 @@ START_TEST(test_conv_transpose_gradcheck)
 }
 END_TEST
 
+/* The implicit GEMM at work-group caps 1 and 4 (fallback tiles). */
+START_TEST(test_conv_transpose_igemm_wg_caps)
+{
+    setenv("CLINPAINT_CONV", "igemm", 1);
+    static const size_t caps[] = {1, 4};
+    const tc_case cases[] = {
+        {"igemm up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
+        {"igemm up2 7x6, 6->19 offsets", cp_up2_params(), 2, 6, 7, 6, 19, 3, WS_OFFSET, true},
+        {"igemm k2x1 s3x2 gaps 4x5", k2s3_gaps(), 2, 3, 4, 5, 6, 1, WS_EXACT, true},
+    };
+    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++) {
+        cp_igemm_wg_cap = caps[k];
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);
+        cp_conv_params up = cp_up2_params();
+        tu_conv_gradcheck("igemm up2 capped", &up, true, 2, 3, 3, 4, 4, 710);
+    }
+    cp_igemm_wg_cap = 0;
+    unsetenv("CLINPAINT_CONV");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv_transpose");
     TCase *tc = tcase_create("conv_transpose");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_up2_shapes, 0, TU_CONV_ROUTES);
-    tcase_add_test(tc, test_general_shapes);
+    tcase_add_loop_test(tc, test_general_shapes, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_out_size_and_bad_shapes);
     tcase_add_loop_test(tc, test_conv_transpose_gradcheck, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_indirect_gemm);
+    tcase_add_test(tc, test_conv_transpose_igemm_wg_caps);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

@@ -46,6 +46,11 @@ for vw in 4 8 16; do
     check conv_direct_dw.cl -DKH=2 -DKW=2 -DPT=0 -DPL=0 -DVW=$vw -DTNW=2 -DTMW=8
     check up2_direct.cl -DVW=$vw -DTM=4 -DTMX=16 -DTMW=8
 done
+# The implicit GEMM: every mode, the largest and the one-work-item tile.
+for mode in 0 1 2; do
+    check conv_igemm.cl -DMODE=$mode -DKH=3 -DKW=3 -DSH=1 -DSW=1 -DPT=1 -DPL=1 -DTM=4 -DTN=4 -DLX=16 -DLY=16 -DTK=16
+    check conv_igemm.cl -DMODE=$mode -DKH=2 -DKW=2 -DSH=2 -DSW=2 -DPT=0 -DPL=0 -DTM=1 -DTN=4 -DLX=1 -DLY=1 -DTK=16
+done
 # Every file above? A new cl/ file must be added here.
 for f in "$dir"/*.cl; do
     grep -q "$(basename "$f")" "${BASH_SOURCE[0]}" ||

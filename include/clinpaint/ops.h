@@ -55,9 +55,10 @@ cp_conv_params cp_conv2_params(void);
 bool cp_conv_out_size(const cp_conv_params *p, int64_t h, int64_t w, int64_t *ho,
                       int64_t *wo);
 /* Workspace for forward and backward (the larger of the two), in floats. It
- * depends on the route each pass takes: direct kernels on CPU devices where
- * they are faster, im2col + GEMM elsewhere ($CLINPAINT_CONV=gemm|direct
- * forces one; set it before planning, as the plan sizes workspaces once). */
+ * depends on the route each pass takes, chosen per layer shape on first ask
+ * and kept (clinpaint/tune.h: measured, or direct kernels on CPU devices
+ * and im2col + GEMM elsewhere; $CLINPAINT_CONV=gemm|direct|igemm forces
+ * one: set it before planning, as the plan sizes workspaces once). */
 size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int64_t n,
                                   int64_t c_in, int64_t h, int64_t w, int64_t c_out);
 

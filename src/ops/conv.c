@@ -13,8 +13,12 @@
  * Workspace (floats, from the workspace tensor's offset):
  *   [0, T)          CLBlast's GEMM temporary (used only at buffer offset 0)
  *   [T, T+K*P)      col / dcol
- *   [T+K*P, +C_out*P) tmp / dY'                                              */
+ *   [T+K*P, +C_out*P) tmp / dY'
+ * Each pass may instead take the direct kernels (conv_direct.c) or the
+ * implicit GEMM (conv_igemm.c): conv_route.c decides per layer shape. */
 #include "ops/conv_direct.h"
+#include "ops/conv_igemm.h"
+#include "ops/conv_route.h"
 #include "ops/ops_internal.h"
 
 #include <stdio.h>
@@ -309,16 +313,56 @@ static conv_plan plan_conv(cp_context *ctx, int64_t n, int64_t c_in, int64_t ho,
     return pl;
 }
 
+static cp_conv_layer layer_of(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                              int64_t w, int64_t c_out)
+{
+    return (cp_conv_layer){.transposed = false, .p = *p, .n = n, .c_in = c_in, .h = h,
+                           .w = w, .c_out = c_out};
+}
+
+static cp_igemm_geom igemm_geom(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                                int64_t w, int64_t c_out, int64_t ho, int64_t wo)
+{
+    return (cp_igemm_geom){p, (uint32_t)n, (uint32_t)c_in, (uint32_t)h, (uint32_t)w,
+                           (uint32_t)c_out, (uint32_t)ho, (uint32_t)wo};
+}
+
+/* The direct kernels' plan for the passes of ch that take them. */
+static bool direct_plan(const cp_conv_choice *ch, const cp_conv_params *p, int64_t n,
+                        int64_t c_in, int64_t h, int64_t w, int64_t c_out,
+                        cp_conv_direct_cfg *dc)
+{
+    bool passes[3];
+    bool any = false;
+    for (int i = 0; i < 3; i++) any |= passes[i] = ch->pass[i] == CP_CONV_DIRECT;
+    return any && cp_conv_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
+}
+
 size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int64_t n,
                                   int64_t c_in, int64_t h, int64_t w, int64_t c_out)
 {
     int64_t ho, wo;
     if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_out_size(p, h, w, &ho, &wo)) return 0;
-    conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
-    size_t gemm = pl.gemm_t + pl.col + pl.tmp;
+    cp_conv_layer l = layer_of(p, n, c_in, h, w, c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
+    size_t need = 0;
+    bool gemm = false;
+    for (int i = 0; i < 3; i++) gemm |= ch.pass[i] == CP_CONV_GEMM;
+    if (gemm) {
+        conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
+        need = pl.gemm_t + pl.col + pl.tmp;
+    }
     cp_conv_direct_cfg dc;
-    bool chosen = cp_conv_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc);
-    return cp_conv_direct_workspace(&dc, chosen, gemm);
+    if (direct_plan(&ch, p, n, c_in, h, w, c_out, &dc) && dc.workspace > need)
+        need = dc.workspace;
+    if (ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
+        cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
+        size_t iw = cp_igemm_weight_grad_workspace(&g);
+        if (iw > need) need = iw;
+    }
+    /* The graph sizes workspaces with this: never 0, so a workspace tensor
+     * exists (the ops accept a larger one). */
+    return need > 0 ? need : 1;
 }
 
 typedef struct conv_shape {
@@ -369,9 +413,16 @@ cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_t
     CP_TRY(check_conv(op, p, x, w, &s));
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
     CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
+    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) && dc.fwd_direct)
+    if (ch.pass[CP_CONV_FWD] == CP_CONV_DIRECT &&
+        direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
         return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y);
+    if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
+        cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
+        return cp_igemm_forward(ctx, &g, x, w, b, y, false);
+    }
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));
@@ -421,12 +472,27 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                                  accumulate));
     if (!dx && !dw) return CP_OK;
 
-    /* The passes the direct kernels do faster go there; the rest through
-     * im2col + GEMM. */
+    /* Each pass on its route: direct kernels, implicit GEMM, or (what is
+     * left) im2col + GEMM. */
+    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     cp_conv_direct_cfg dc;
-    if (cp_conv_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+    if (direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
         CP_TRY(cp_conv_direct_backward(ctx, op, &dc, p, x, w, dy, &dx, &dw, accumulate,
                                        workspace));
+    cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
+    if (dx && ch.pass[CP_CONV_DX] == CP_CONV_IGEMM) {
+        CP_TRY(cp_igemm_data_grad(ctx, &ig, dy, w, NULL, dx, accumulate));
+        dx = NULL;
+    }
+    if (dw && ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
+        cp_ws iws;
+        CP_TRY(cp_ws_acquire(ctx, op, workspace, cp_igemm_weight_grad_workspace(&ig), &iws));
+        cp_status ist = cp_igemm_weight_grad(ctx, &ig, x, dy, dw, accumulate, iws.buf, iws.off);
+        cp_ws_release(ctx, &iws);
+        CP_TRY(ist);
+        dw = NULL;
+    }
     if (!dx && !dw) return CP_OK;
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;

@@ -1,5 +1,5 @@
-/* Direct stride-1 convolution (cl/conv_direct.cl), the route of
- * cp_conv2d_* on CPU devices: no im2col matrix (at 128×128 and batch 8 it is
+/* Direct stride-1 convolution (cl/conv_direct.cl), the default route of
+ * cp_conv2d_* on CPU devices (conv_route.c picks routes per pass): no im2col matrix (at 128×128 and batch 8 it is
  * hundreds of MiB, written once and streamed C_out/6 times by the GEMM) and
  * no layout permutes. GPUs keep im2col + CLBlast's tuned GEMM.
  *
@@ -8,13 +8,10 @@
  *   dw        per-chunk partial sums over output rows, then a fixed-order
  *             reduction of the chunks (deterministic, no atomics)
  * Workspace (floats): max(flipped weights, partial sums), backward only.
- *
- * CLINPAINT_CONV=gemm forces im2col + GEMM everywhere, CLINPAINT_CONV=direct
- * the direct route on any device (where the shape allows it). */
+ */
 #include "ops/conv_direct.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Narrowest maps (output width) of the direct route, and of its dw kernel:
@@ -35,17 +32,6 @@
 /* Upper bound on dw chunks (their partial sums are written and re-read). */
 #define DW_MAX_CHUNKS 64u
 
-/* -1: im2col + GEMM only (CLINPAINT_CONV=gemm, or not a CPU device);
- * 0: the direct kernels for the passes they run faster; 1: wherever they
- * apply (CLINPAINT_CONV=direct, any device). */
-static int route_setting(cp_context *ctx)
-{
-    const char *e = getenv("CLINPAINT_CONV");
-    if (e && strcmp(e, "gemm") == 0) return -1;
-    if (e && strcmp(e, "direct") == 0) return 1;
-    return cp_context_device(ctx)->type & CL_DEVICE_TYPE_CPU ? 0 : -1;
-}
-
 /* The widest vector (16, 8 or 4 floats) that divides a row of w; 0 if none. */
 static int vector_width(int64_t w) { return w % 16 == 0 ? 16 : w % 8 == 0 ? 8 : w % 4 == 0 ? 4 : 0; }
 
@@ -61,12 +47,19 @@ static void dw_chunks(uint64_t rows_total, uint64_t row_bytes, cp_conv_direct_cf
     cfg->dw_chunks = (uint32_t)((rows_total + rows - 1) / rows);
 }
 
-bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
-                           int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
+void cp_conv_direct_default(int64_t w, bool passes[3])
+{
+    /* On narrow maps a row is one or two vectors and the im2col matrix is
+     * small: im2col + GEMM is faster there (notes/ops.md). */
+    passes[0] = passes[1] = w >= MIN_WIDTH;
+    passes[2] = w >= DW_MIN_WIDTH;
+}
+
+bool cp_conv_direct_plan(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                         int64_t w, int64_t c_out, const bool passes[3],
+                         cp_conv_direct_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    int setting = route_setting(ctx);
-    if (setting < 0) return false;
     int64_t ho, wo;
     if (!p || p->stride_h != 1 || p->stride_w != 1 || !cp_conv_out_size(p, h, w, &ho, &wo) ||
         wo != w || n < 1 || c_in < 1 || c_out < 1)
@@ -85,10 +78,9 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
      * AVX-512's 32 registers spilled on PoCL and ran at half speed. */
     cfg->tmw = p->kw <= 3 ? 8 : p->kw >= 24 ? 1 : 24 / p->kw;
     cfg->tnw = cfg->tmw * p->kw <= 16 && cfg->tn == 2 ? 2 : 1;
-    /* On narrow maps a row is one or two vectors and the im2col matrix is
-     * small: im2col + GEMM is faster there (notes/ops.md). */
-    cfg->fwd_direct = cfg->dx_direct = setting > 0 || w >= MIN_WIDTH;
-    cfg->dw_direct = setting > 0 || w >= DW_MIN_WIDTH;
+    cfg->fwd_direct = passes[0];
+    cfg->dx_direct = passes[1];
+    cfg->dw_direct = passes[2];
     cfg->ho = ho;
     /* dw: chunks of output rows whose dy and x rows fit DW_CHUNK_BYTES. */
     dw_chunks((uint64_t)n * (uint64_t)ho, (uint64_t)(c_in + c_out) * (uint64_t)w * sizeof(float),
@@ -97,7 +89,7 @@ bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, 
     size_t part = cfg->dw_direct ? wcount * cfg->dw_chunks : 0;
     size_t flipped = cfg->dx_direct ? wcount : 0;
     cfg->workspace = part > flipped ? part : flipped;
-    return cfg->fwd_direct || cfg->dx_direct || cfg->dw_direct;
+    return true;
 }
 
 /* The kernels of cl/conv_direct.cl for padding (pt, pl). */
@@ -178,13 +170,6 @@ static cp_status run_backward(cp_context *ctx, const char *op, const cp_conv_dir
     return st;
 }
 
-size_t cp_conv_direct_workspace(const cp_conv_direct_cfg *c, bool chosen, size_t gemm)
-{
-    if (!chosen) return gemm;
-    if (c->fwd_direct && c->dx_direct && c->dw_direct) return c->workspace;
-    return c->workspace > gemm ? c->workspace : gemm;
-}
-
 static cp_status conv_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg *c,
                                        const cp_conv_params *p, const cp_tensor *x,
                                        const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
@@ -241,12 +226,18 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const char *op, const cp_conv
  * 16 ran 15-20 % faster than 8 on base's 32 and 64 px layers). */
 #define UP2_DX_TM 16
 
-bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
-                          int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg)
+void cp_up2_direct_default(int64_t w, bool passes[3])
+{
+    passes[0] = w >= UP2_MIN_WIDTH;
+    passes[1] = w >= UP2_DX_MIN_WIDTH;
+    passes[2] = w >= UP2_DW_MIN_WIDTH;
+}
+
+bool cp_up2_direct_plan(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                        int64_t w, int64_t c_out, const bool passes[3],
+                        cp_conv_direct_cfg *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    int setting = route_setting(ctx);
-    if (setting < 0) return false;
     if (!p || p->kh != 2 || p->kw != 2 || p->stride_h != 2 || p->stride_w != 2 ||
         p->pad_top || p->pad_left || p->pad_bottom || p->pad_right || n < 1 || c_in < 1 ||
         c_out < 1 || h < 1)
@@ -258,14 +249,14 @@ bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, i
     cfg->tn = 1;
     cfg->tm = 4;
     cfg->tmw = 8;
-    cfg->fwd_direct = setting > 0 || w >= UP2_MIN_WIDTH;
-    cfg->dx_direct = setting > 0 || w >= UP2_DX_MIN_WIDTH;
-    cfg->dw_direct = setting > 0 || w >= UP2_DW_MIN_WIDTH;
+    cfg->fwd_direct = passes[0];
+    cfg->dx_direct = passes[1];
+    cfg->dw_direct = passes[2];
     cfg->ho = 2 * h;
     dw_chunks((uint64_t)n * (uint64_t)h,
               (uint64_t)(c_in + 4 * c_out) * (uint64_t)w * sizeof(float), cfg);
     cfg->workspace = cfg->dw_direct ? (size_t)c_out * (size_t)c_in * 4u * cfg->dw_chunks : 0;
-    return cfg->fwd_direct || cfg->dx_direct || cfg->dw_direct;
+    return true;
 }
 
 static cp_status up2_kernel(cp_context *ctx, const cp_conv_direct_cfg *c, const char *name,

@@ -1,5 +1,5 @@
 /* Internal: the direct stride-1 convolution route of cp_conv2d_* (CPU
- * devices; see conv_direct.c). */
+ * devices; see conv_direct.c; conv_route.c decides which passes take it). */
 #ifndef CP_OPS_CONV_DIRECT_H
 #define CP_OPS_CONV_DIRECT_H
 
@@ -16,13 +16,16 @@ typedef struct cp_conv_direct_cfg {
     size_t workspace;      /* floats the backward pass needs */
 } cp_conv_direct_cfg;
 
-/* True (and cfg filled) when some pass of this convolution takes the direct
- * route (cfg says which): a CPU device (or CLINPAINT_CONV=direct), stride
- * 1, output width = input width, a width divisible by 4, padding within one
- * vector, and (unless CLINPAINT_CONV=direct) a map wide enough for the pass
- * to be faster than im2col + GEMM (notes/ops.md). */
-bool cp_conv_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
-                           int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg);
+/* True (and cfg filled, the passes of `passes` [fwd, dx, dw] on the direct
+ * kernels) when the direct kernels can run this convolution: stride 1,
+ * output width = input width, a width divisible by 4, padding within one
+ * vector. */
+bool cp_conv_direct_plan(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                         int64_t w, int64_t c_out, const bool passes[3],
+                         cp_conv_direct_cfg *cfg);
+/* The passes a CPU device runs faster on the direct kernels than on im2col
+ * + GEMM at width w, when nothing is measured (notes/ops.md). */
+void cp_conv_direct_default(int64_t w, bool passes[3]);
 
 /* y = conv(x, w) (+ b); shapes already checked by the caller. */
 cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
@@ -40,14 +43,12 @@ cp_status cp_conv_direct_backward(cp_context *ctx, const char *op, const cp_conv
                                   const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
                                   cp_tensor **dw, bool accumulate, const cp_tensor *workspace);
 
-/* The workspace floats of an op whose chooser answered `chosen` with cfg,
- * when its im2col + GEMM passes need `gemm` floats. */
-size_t cp_conv_direct_workspace(const cp_conv_direct_cfg *cfg, bool chosen, size_t gemm);
-
 /* The same for the up2 transposed convolution (2×2, stride 2, no padding;
  * weights [C_in, C_out, 2, 2]): input width divisible by 4. */
-bool cp_up2_direct_choose(cp_context *ctx, const cp_conv_params *p, int64_t n, int64_t c_in,
-                          int64_t h, int64_t w, int64_t c_out, cp_conv_direct_cfg *cfg);
+bool cp_up2_direct_plan(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                        int64_t w, int64_t c_out, const bool passes[3],
+                        cp_conv_direct_cfg *cfg);
+void cp_up2_direct_default(int64_t w, bool passes[3]);
 cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *b,
                                 cp_tensor *y);

@@ -12,9 +12,12 @@
  *           db: per-channel reduction of dy
  * With N = 1 the CNHW and NCHW layouts coincide: the permutes are skipped.
  * Workspace: [0, T) GEMM temporary | col [K', P] | X' [C_in, P].
- * On CPU devices up2 (2×2, stride 2) takes the direct kernels of
- * conv_direct.c instead. */
+ * Each pass may instead take the direct up2 kernels of conv_direct.c (2×2,
+ * stride 2) or the implicit GEMM of conv_igemm.c: conv_route.c decides per
+ * layer shape. */
 #include "ops/conv_direct.h"
+#include "ops/conv_igemm.h"
+#include "ops/conv_route.h"
 
 cp_conv_params cp_up2_params(void)
 {
@@ -56,17 +59,57 @@ static tplan plan_t(cp_context *ctx, int64_t n, int64_t c_in, int64_t h, int64_t
     return pl;
 }
 
+static cp_conv_layer layer_of(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                              int64_t w, int64_t c_out)
+{
+    return (cp_conv_layer){.transposed = true, .p = *p, .n = n, .c_in = c_in, .h = h,
+                           .w = w, .c_out = c_out};
+}
+
+/* The convolution this is the adjoint of, for the igemm kernels: image =
+ * the output side [n, c_out, ho, wo], its output = the input side. */
+static cp_igemm_geom igemm_geom(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                                int64_t w, int64_t c_out, int64_t ho, int64_t wo)
+{
+    return (cp_igemm_geom){p, (uint32_t)n, (uint32_t)c_out, (uint32_t)ho, (uint32_t)wo,
+                           (uint32_t)c_in, (uint32_t)h, (uint32_t)w};
+}
+
+static bool direct_plan(const cp_conv_choice *ch, const cp_conv_params *p, int64_t n,
+                        int64_t c_in, int64_t h, int64_t w, int64_t c_out,
+                        cp_conv_direct_cfg *dc)
+{
+    bool passes[3];
+    bool any = false;
+    for (int i = 0; i < 3; i++) any |= passes[i] = ch->pass[i] == CP_CONV_DIRECT;
+    return any && cp_up2_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
+}
+
 size_t cp_conv_transpose2d_workspace_floats(cp_context *ctx, const cp_conv_params *p,
                                             int64_t n, int64_t c_in, int64_t h, int64_t w,
                                             int64_t c_out)
 {
-    if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_transpose_out_size(p, h, w, NULL, NULL))
+    int64_t ho, wo;
+    if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_transpose_out_size(p, h, w, &ho, &wo))
         return 0;
-    tplan pl = plan_t(ctx, n, c_in, h, w, c_out, p);
-    size_t gemm = pl.gemm_t + pl.col + pl.xp;
+    cp_conv_layer l = layer_of(p, n, c_in, h, w, c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
+    size_t need = 0;
+    bool gemm = false;
+    for (int i = 0; i < 3; i++) gemm |= ch.pass[i] == CP_CONV_GEMM;
+    if (gemm) {
+        tplan pl = plan_t(ctx, n, c_in, h, w, c_out, p);
+        need = pl.gemm_t + pl.col + pl.xp;
+    }
     cp_conv_direct_cfg dc;
-    bool chosen = cp_up2_direct_choose(ctx, p, n, c_in, h, w, c_out, &dc);
-    return cp_conv_direct_workspace(&dc, chosen, gemm);
+    if (direct_plan(&ch, p, n, c_in, h, w, c_out, &dc) && dc.workspace > need)
+        need = dc.workspace;
+    if (ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
+        cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
+        size_t iw = cp_igemm_weight_grad_workspace(&g);
+        if (iw > need) need = iw;
+    }
+    return need > 0 ? need : 1;
 }
 
 typedef struct tshape {
@@ -125,9 +168,16 @@ cp_status cp_conv_transpose2d_forward(cp_context *ctx, const cp_conv_params *p,
     CP_TRY(check_t(op, p, x, w, &s));
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
     CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
+    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     cp_conv_direct_cfg dc;
-    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc) && dc.fwd_direct)
+    if (ch.pass[CP_CONV_FWD] == CP_CONV_DIRECT &&
+        direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
         return cp_up2_direct_forward(ctx, &dc, x, w, b, y);
+    if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
+        cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
+        return cp_igemm_data_grad(ctx, &g, x, w, b, y, false);
+    }
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.xp, &ws));
@@ -176,9 +226,24 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
                                  (uint32_t)(s.ho * s.wo), dy, db, accumulate));
     if (!dx && !dw) return CP_OK;
 
+    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     cp_conv_direct_cfg dc;
-    if (cp_up2_direct_choose(ctx, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+    if (direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
         CP_TRY(cp_up2_direct_backward(ctx, op, &dc, x, w, dy, &dx, &dw, accumulate, workspace));
+    cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
+    if (dx && ch.pass[CP_CONV_DX] == CP_CONV_IGEMM) {
+        CP_TRY(cp_igemm_forward(ctx, &ig, dy, w, NULL, dx, accumulate));
+        dx = NULL;
+    }
+    if (dw && ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
+        cp_ws iws;
+        CP_TRY(cp_ws_acquire(ctx, op, workspace, cp_igemm_weight_grad_workspace(&ig), &iws));
+        cp_status ist = cp_igemm_weight_grad(ctx, &ig, dy, x, dw, accumulate, iws.buf, iws.off);
+        cp_ws_release(ctx, &iws);
+        CP_TRY(ist);
+        dw = NULL;
+    }
     if (!dx && !dw) return CP_OK;
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;

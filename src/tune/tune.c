@@ -330,7 +330,10 @@ cp_status cp_tune_apply(cp_context *ctx)
     if (off && *off && strcmp(off, "0") != 0) return CP_OK;
     char path[1100];
     if (!cp_tune_file_path(ctx, path, sizeof path)) return CP_OK;
-    return cp_tune_apply_file(ctx, path);
+    cp_status st = cp_tune_apply_file(ctx, path);
+    /* Convolution routes: the measured ones, and measurement on first use. */
+    cp_status cst = cp_tune_conv_apply(ctx);
+    return st != CP_OK ? st : cst;
 }
 
 /* ---- tuning ---- */

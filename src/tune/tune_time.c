@@ -5,7 +5,6 @@
 
 #include "clinpaint/model.h"
 #include "clinpaint/tune.h"
-#include "ops/conv_direct.h"
 #include "runtime/check.h"
 
 cp_status cp_gemm_time(cp_context *ctx, const cp_gemm_args *g, const cp_gemm_route *r,
@@ -46,25 +45,36 @@ static cp_status add(shape_list *l, bool ta, bool tb, size_t m, size_t n, size_t
     return CP_OK;
 }
 
+/* Which passes of a layer run through GEMM: all without a context; with
+ * one, those its route table gives to im2col + GEMM. */
+static void gemm_passes(cp_context *ctx, const cp_conv_layer *l, bool g[3])
+{
+    cp_conv_choice ch = {{CP_CONV_GEMM, CP_CONV_GEMM, CP_CONV_GEMM}, false};
+    if (ctx) ch = cp_conv_route_for(ctx, l);
+    for (int i = 0; i < 3; i++) g[i] = ch.pass[i] == CP_CONV_GEMM;
+}
+
 /* conv k×k, stride 1, size kept: see src/ops/conv.c. With a context, the
- * passes that its device runs with the direct kernels (no GEMM) are left out. */
+ * passes that its device runs without GEMM are left out. */
 static cp_status conv(shape_list *l, cp_context *ctx, const char *name, int batch, int cin,
                       int cout, int ks, int hw)
 {
     size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cin * (size_t)(ks * ks);
     cp_conv_params prm = ks == 3 ? cp_conv3_params() : cp_conv2_params();
-    cp_conv_direct_cfg dc;
-    bool direct = ctx && cp_conv_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc);
+    cp_conv_layer ly = {.transposed = false, .p = prm, .n = batch, .c_in = cin, .h = hw,
+                        .w = hw, .c_out = cout};
+    bool g[3];
+    gemm_passes(ctx, &ly, g);
     char lb[64];
-    if (!direct || !dc.fwd_direct) {
+    if (g[CP_CONV_FWD]) {
         snprintf(lb, sizeof lb, "%s fwd", name);
         CP_TRY(add(l, false, false, (size_t)cout, p, kk, lb));
     }
-    if (!direct || !dc.dx_direct) {
+    if (g[CP_CONV_DX]) {
         snprintf(lb, sizeof lb, "%s dx", name);
         CP_TRY(add(l, true, false, kk, p, (size_t)cout, lb));
     }
-    if (direct && dc.dw_direct) return CP_OK;
+    if (!g[CP_CONV_DW]) return CP_OK;
     snprintf(lb, sizeof lb, "%s dw", name);
     return add(l, false, true, (size_t)cout, kk, p, lb);
 }
@@ -73,20 +83,21 @@ static cp_status conv(shape_list *l, cp_context *ctx, const char *name, int batc
 static cp_status up2(shape_list *l, cp_context *ctx, const char *name, int batch, int cin,
                      int cout, int hw)
 {
-    cp_conv_params prm = cp_up2_params();
-    cp_conv_direct_cfg dc;
-    bool direct = ctx && cp_up2_direct_choose(ctx, &prm, batch, cin, hw, hw, cout, &dc);
+    cp_conv_layer ly = {.transposed = true, .p = cp_up2_params(), .n = batch, .c_in = cin,
+                        .h = hw, .w = hw, .c_out = cout};
+    bool g[3];
+    gemm_passes(ctx, &ly, g);
     size_t p = (size_t)batch * (size_t)hw * (size_t)hw, kk = (size_t)cout * 4;
     char lb[64];
-    if (!direct || !dc.fwd_direct) {
+    if (g[CP_CONV_FWD]) {
         snprintf(lb, sizeof lb, "%s fwd", name);
         CP_TRY(add(l, true, false, kk, p, (size_t)cin, lb));
     }
-    if (!direct || !dc.dx_direct) {
+    if (g[CP_CONV_DX]) {
         snprintf(lb, sizeof lb, "%s dx", name);
         CP_TRY(add(l, false, false, (size_t)cin, p, kk, lb));
     }
-    if (direct && dc.dw_direct) return CP_OK;
+    if (!g[CP_CONV_DW]) return CP_OK;
     snprintf(lb, sizeof lb, "%s dw", name);
     return add(l, false, true, (size_t)cin, kk, p, lb);
 }

@@ -77,7 +77,7 @@ void tu_set_clblast_min_indirect(size_t v)
 
 void tu_set_conv_route(int i)
 {
-    static const char *const routes[TU_CONV_ROUTES] = {NULL, "gemm", "direct"};
+    static const char *const routes[TU_CONV_ROUTES] = {NULL, "gemm", "direct", "igemm"};
     if (i >= 0 && i < TU_CONV_ROUTES && routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
     else unsetenv("CLINPAINT_CONV");
 }

@@ -31,8 +31,9 @@ size_t tu_clblast_min_indirect(void);   /* smallest s whose s³ GEMM needs one *
 void tu_set_clblast_min_indirect(size_t v);
 
 /* Convolution route for loop tests (_i): 0 the device's default, 1 im2col +
- * GEMM (CLINPAINT_CONV=gemm), 2 the direct kernels (CLINPAINT_CONV=direct). */
-#define TU_CONV_ROUTES 3
+ * GEMM (CLINPAINT_CONV=gemm), 2 the direct kernels (CLINPAINT_CONV=direct),
+ * 3 the implicit GEMM (CLINPAINT_CONV=igemm). */
+#define TU_CONV_ROUTES 4
 void tu_set_conv_route(int i);
 
 /* Central finite differences of dx, dw and db of cp_conv2d_* (or, with
