@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "clinpaint/image.h"
+#include "clinpaint/mask.h"
 #include "clinpaint/maskify.h"
 #include "clinpaint/synth.h"
 #include "util/cli_run.h"
@@ -367,6 +368,75 @@ START_TEST(split_selects_images)
 }
 END_TEST
 
+/* The documented pairing: `--data OUT/original --mask OUT/mask` gives each
+ * original its own mask through the loader's mask-folder source. */
+START_TEST(mask_folder_pairs_with_originals)
+{
+    char *faces = at("faces", NULL), *out = at("out", NULL), *orig = at("out/original", NULL),
+         *masks = at("out/mask", NULL);
+    const int S = 32;
+    TU_OK(cp_synth_write_dataset(faces, 4, S, 6));
+    cp_maskify_options o = cp_maskify_defaults();
+    o.size = S;
+    o.seed = 12;
+    cp_maskify_result res;
+    TU_OK(cp_maskify_folder(faces, out, &o, &res));
+    ck_assert_uint_eq(res.written, 4);
+    cp_dataset *ds;
+    cp_mask_source *src;
+    TU_OK(cp_dataset_open(orig, CP_SPLIT_ALL, &ds));
+    TU_OK(cp_mask_source_create(masks, S, &src));
+    TU_OK(cp_mask_source_check(src, ds));
+    float m[S * S];
+    uint8_t face[S * S * 3], masked[S * S * 3], want[S * S];
+    for (size_t i = 0; i < cp_dataset_count(ds); i++) {
+        const char *rel = cp_dataset_relpath(ds, i);
+        TU_OK(cp_mask_source_get(src, rel, 0, i, m));
+        TU_OK(cp_dataset_load(ds, i, S, face));
+        cp_maskify_kind kind = cp_maskify_pick_kind(o.kinds, o.seed, cp_fnv1a64(rel, strlen(rel)));
+        TU_OK(cp_maskify_face(face, S, kind, o.seed, cp_fnv1a64(rel, strlen(rel)), masked, want));
+        for (int p = 0; p < S * S; p++) ck_assert_msg((m[p] > 0.5f) == (want[p] != 0), "%s pixel %d", rel, p);
+    }
+    cp_mask_source_free(src);
+    cp_dataset_free(ds);
+    free(faces);
+    free(out);
+    free(orig);
+    free(masks);
+}
+END_TEST
+
+/* Subfolders are kept; a name with a comma is quoted in maskify.csv. */
+START_TEST(subfolders_and_csv_quoting)
+{
+    char *faces = at("faces", NULL), *sub = at("faces/sub", NULL), *out = at("out", NULL);
+    TU_OK(cp_synth_write_dataset(faces, 1, 24, 3));
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    char *from = at("faces/face_000000.png", NULL), *to = at("faces/sub/a,\"b\".png", NULL);
+    ck_assert_int_eq(rename(from, to), 0);
+    cp_maskify_options o = cp_maskify_defaults();
+    o.size = 24;
+    cp_maskify_result res;
+    TU_OK(cp_maskify_folder(faces, out, &o, &res));
+    ck_assert_uint_eq(res.written, 1);
+    char *mask = at("out/mask/sub/a,\"b\".png", NULL), *csv = at("out/maskify.csv", NULL);
+    struct stat sb;
+    ck_assert_int_eq(stat(mask, &sb), 0);
+    size_t n;
+    char *text = read_file(csv, &n);
+    ck_assert_msg(strncmp(text, "file,kind,source\n\"sub/a,\"\"b\"\".png\",", 35) == 0, "csv: %s", text);
+    ck_assert_ptr_nonnull(strstr(text, ",\"sub/a,\"\"b\"\".png\"\n"));
+    free(text);
+    free(mask);
+    free(csv);
+    free(from);
+    free(to);
+    free(faces);
+    free(sub);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("maskify");
@@ -380,6 +450,8 @@ int main(void)
     tcase_add_test(tc, command_writes_the_layout);
     tcase_add_test(tc, usage_and_data_errors);
     tcase_add_test(tc, split_selects_images);
+    tcase_add_test(tc, mask_folder_pairs_with_originals);
+    tcase_add_test(tc, subfolders_and_csv_quoting);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

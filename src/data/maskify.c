@@ -223,11 +223,11 @@ static cp_status write_png(const char *out_dir, const char *folder, const char *
     return st;
 }
 
-/* Appends "name,kind,source\n" to a growing text. */
-static cp_status csv_append(char **text, size_t *len, size_t *cap, const char *name, const char *kind,
-                            const char *source)
+/* Appends one CSV field (quoted, quotes doubled, when it holds a comma,
+ * quote or line break) and `end` to a growing text. */
+static cp_status csv_field(char **text, size_t *len, size_t *cap, const char *field, char end)
 {
-    size_t need = strlen(name) + strlen(kind) + strlen(source) + 4;
+    size_t need = 2 * strlen(field) + 4;
     if (*len + need >= *cap) {
         size_t ncap = (*cap + need) * 2;
         char *t = realloc(*text, ncap);
@@ -235,8 +235,27 @@ static cp_status csv_append(char **text, size_t *len, size_t *cap, const char *n
         *text = t;
         *cap = ncap;
     }
-    *len += (size_t)snprintf(*text + *len, *cap - *len, "%s,%s,%s\n", name, kind, source);
+    bool quote = strpbrk(field, ",\"\r\n") != NULL;
+    char *o = *text + *len;
+    if (quote) *o++ = '"';
+    for (const char *f = field; *f; f++) {
+        if (*f == '"') *o++ = '"';
+        *o++ = *f;
+    }
+    if (quote) *o++ = '"';
+    *o++ = end;
+    *o = '\0';
+    *len = (size_t)(o - *text);
     return CP_OK;
+}
+
+/* Appends "name,kind,source\n". */
+static cp_status csv_append(char **text, size_t *len, size_t *cap, const char *name, const char *kind,
+                            const char *source)
+{
+    CP_DATA_TRY(csv_field(text, len, cap, name, ','));
+    CP_DATA_TRY(csv_field(text, len, cap, kind, ','));
+    return csv_field(text, len, cap, source, '\n');
 }
 
 static cp_status check_options(const cp_maskify_options *o)
