@@ -10,6 +10,7 @@
 #include "clinpaint/maskify.h"
 #include "clinpaint/synth.h"
 #include "util/cli_run.h"
+#include "util/cli_spawn.h"
 #include "util/test_util.h"
 
 static char *work;
@@ -437,6 +438,32 @@ START_TEST(subfolders_and_csv_quoting)
 }
 END_TEST
 
+/* Write failures end the command with exit 1 naming the file or folder:
+ * a full disk, and an output path that is a file. */
+START_TEST(write_failures_name_the_file)
+{
+    char *faces = at("faces", NULL), *out = at("out", NULL), *file = at("a-file", NULL);
+    TU_OK(cp_synth_write_dataset(faces, 3, 64, 1));
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fclose(f), 0);
+    tu_cli_result r = RUN("maskify", "--data", faces, "--out", file, "--size", "32");
+    expect(&r, 1, "a-file");
+    if (tu_png_writer_reports_full_disk()) {
+        tu_cli_opts o = {.max_file_bytes = 1500}; /* a 64 px face is several KB */
+        r = tu_cli_run_opts((const char *const[]){"maskify", "--data", faces, "--out", out, "--size", "64", NULL},
+                            &o);
+        ck_assert_msg(r.exit_code == 1, "exit %d; stderr: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "face_000000.png"), "stderr: %s", r.err);
+        ck_assert_ptr_null(strstr(r.out, "wrote"));
+        tu_cli_free(&r);
+    }
+    free(faces);
+    free(out);
+    free(file);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("maskify");
@@ -452,6 +479,7 @@ int main(void)
     tcase_add_test(tc, split_selects_images);
     tcase_add_test(tc, mask_folder_pairs_with_originals);
     tcase_add_test(tc, subfolders_and_csv_quoting);
+    tcase_add_test(tc, write_failures_name_the_file);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }
