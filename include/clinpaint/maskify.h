@@ -83,19 +83,20 @@ typedef struct cp_maskify_result {
 } cp_maskify_result;
 
 /* Draws masks on the images of `data_dir` (a data set as in
- * clinpaint/dataset.h) and writes, for the image at relative path
- * REL (REL without its extension: STEM; round r > 0 adds "_rR"):
- *   OUT/masked/STEM.png    the masked face
- *   OUT/mask/STEM.png      the binary mask (white 255 = changed, black 0)
- *   OUT/original/STEM.png  the face as it was (S×S)
+ * clinpaint/dataset.h) and writes, for the image at relative path REL, with
+ * NAME = REL without its extension + ".png" ("_rR.png" in round R > 0):
+ *   OUT/masked/NAME    the masked face
+ *   OUT/mask/NAME      the binary mask (white 255 = changed, black 0)
+ *   OUT/original/NAME  the face as it was (S×S)
  * and OUT/maskify.csv: "file,kind,source" per face. The three folders share
  * names, so `--data OUT/original --mask OUT/mask` trains the inpainter on
- * these masks. The face with output name NAME takes its mask from
+ * these masks. The face NAME takes its kind and mask from
  * (seed, FNV-1a-64(NAME)), independent of --count and of the other images.
- * Errors: as cp_dataset_open for the data folder (no images: 
+ * Errors: as cp_dataset_open for the data folder (no images:
  * CP_ERR_INVALID_ARGUMENT), CP_ERR_INVALID_ARGUMENT for bad options or two
- * images with the same output name (a.jpg and a.png), CP_ERR_IO when a
- * file or folder cannot be written, CP_ERR_FORMAT when no image decodes. */
+ * images with the same NAME (a.jpg and a.png; before anything is written),
+ * CP_ERR_IO when a file or folder cannot be written, CP_ERR_FORMAT when no
+ * image decodes. */
 cp_status cp_maskify_folder(const char *data_dir, const char *out_dir,
                             const cp_maskify_options *opt, cp_maskify_result *result);
 
