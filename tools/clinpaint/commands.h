@@ -12,6 +12,7 @@ typedef struct cp_command {
 
 int cmd_devices(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_maskify(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_inpaint(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
