@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/tune.h"
 #include "ops/conv_route.h"
@@ -468,46 +469,23 @@ cp_status cp_tune_conv_layers(const char *preset, int batch, cp_conv_layer **lay
     if (batch < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "tune: batch must be >= 1");
     cp_model_config c;
     CP_TRY(cp_model_config_preset(preset, &c));
+    cp_layer_table t;
+    CP_TRY(cp_model_layers(&c, &t));
     int cap = 0;
     cp_status st = CP_OK;
     cp_conv_layer l;
     memset(&l, 0, sizeof l); /* padding too: layers are compared with memcmp */
     l.n = batch;
-    /* G encoder (c0 = 4) and D (c0 = 3): conv3 -> conv2 -> pool (model_graph.c). */
-    for (int net = 0; net < 2 && st == CP_OK; net++) {
-        int64_t cin = net == 0 ? 4 : 3, hw = c.size;
-        for (int i = 0; i < 6 && st == CP_OK; i++) {
-            l.transposed = false;
-            l.p = cp_conv3_params();
-            l.c_in = cin, l.h = l.w = hw, l.c_out = c.widths[i];
-            st = add_layer(layers, count, &cap, &l);
-            l.p = cp_conv2_params();
-            l.c_in = c.widths[i];
-            if (st == CP_OK) st = add_layer(layers, count, &cap, &l);
-            cin = c.widths[i];
-            if (i < 5) hw /= 2;
-        }
-    }
-    int64_t d = c.widths[5], hw = c.size / 32;
-    for (int j = 1; j <= 6 && st == CP_OK; j++) {
-        int64_t dj = c.widths[6 - j];
-        l.transposed = false;
-        l.p = cp_conv3_params();
-        l.c_in = d, l.h = l.w = hw, l.c_out = dj;
+    /* The convolutions of the layer table (clinpaint/layers.h), each shape once. */
+    for (int i = 0; i < t.count && st == CP_OK; i++) {
+        const cp_layer *y = &t.layers[i];
+        if (y->kind == CP_LAYER_DENSE) continue;
+        l.transposed = y->kind == CP_LAYER_UP2;
+        l.p = y->kind == CP_LAYER_CONV3 ? cp_conv3_params()
+              : y->kind == CP_LAYER_CONV2 ? cp_conv2_params()
+                                          : cp_up2_params();
+        l.c_in = y->c_in, l.c_out = y->c_out, l.h = l.w = y->hw;
         st = add_layer(layers, count, &cap, &l);
-        if (st != CP_OK) break;
-        if (j < 6) {
-            l.transposed = true;
-            l.p = cp_up2_params();
-            l.c_in = dj, l.c_out = dj;
-            st = add_layer(layers, count, &cap, &l);
-            hw *= 2;
-        } else {
-            l.p = cp_conv2_params();
-            l.c_in = dj, l.c_out = 3;
-            st = add_layer(layers, count, &cap, &l);
-        }
-        d = dj;
     }
     if (st != CP_OK) {
         free(*layers);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/tune.h"
 #include "runtime/check.h"
@@ -114,44 +115,28 @@ static cp_status dense(shape_list *l, const char *name, int batch, size_t f, siz
     return add(l, true, false, o, f, (size_t)batch, lb);
 }
 
+/* Every GEMM the model's layers run (the layer table of clinpaint/layers.h),
+ * labelled with the layer's checkpoint name. */
 static cp_status model_shapes(cp_context *ctx, const cp_model_config *c, int batch,
                               shape_list *l)
 {
-    char nm[48];
-    int s = c->size;
-    /* G encoder (c0 = 4) and D (c0 = 3): conv3 -> conv2 -> pool. */
-    for (int net = 0; net < 2; net++) {
-        int cin = net == 0 ? 4 : 3, hw = s;
-        for (int i = 0; i < 6; i++) {
-            snprintf(nm, sizeof nm, "%s%d.conv3", net == 0 ? "G.enc" : "D.", i + 1);
-            CP_TRY(conv(l, ctx, nm, batch, cin, c->widths[i], 3, hw));
-            snprintf(nm, sizeof nm, "%s%d.conv2", net == 0 ? "G.enc" : "D.", i + 1);
-            CP_TRY(conv(l, ctx, nm, batch, c->widths[i], c->widths[i], 2, hw));
-            cin = c->widths[i];
-            if (i < 5) hw /= 2;
+    cp_layer_table t;
+    CP_TRY(cp_model_layers(c, &t));
+    for (int i = 0; i < t.count; i++) {
+        const cp_layer *y = &t.layers[i];
+        switch (y->kind) {
+        case CP_LAYER_CONV3:
+        case CP_LAYER_CONV2:
+            CP_TRY(conv(l, ctx, y->name, batch, (int)y->c_in, (int)y->c_out, cp_layer_kernel(y),
+                        (int)y->hw));
+            break;
+        case CP_LAYER_UP2:
+            CP_TRY(up2(l, ctx, y->name, batch, (int)y->c_in, (int)y->c_out, (int)y->hw));
+            break;
+        case CP_LAYER_DENSE:
+            CP_TRY(dense(l, y->name, batch, (size_t)y->c_in, (size_t)y->c_out));
+            break;
         }
-        size_t f = (size_t)c->widths[5] * (size_t)hw * (size_t)hw;
-        if (net == 0) {
-            CP_TRY(dense(l, "G.dense1", batch, f, (size_t)c->latent));
-            CP_TRY(dense(l, "G.dense2", batch, (size_t)c->latent, f));
-        } else {
-            CP_TRY(dense(l, "D.head", batch, f, 1));
-        }
-    }
-    /* G decoder. */
-    int d = c->widths[5], hw = s / 32;
-    for (int j = 1; j <= 6; j++) {
-        int dj = c->widths[6 - j];
-        snprintf(nm, sizeof nm, "G.dec%d.conv3", j);
-        CP_TRY(conv(l, ctx, nm, batch, d, dj, 3, hw));
-        if (j < 6) {
-            snprintf(nm, sizeof nm, "G.dec%d.up2", j);
-            CP_TRY(up2(l, ctx, nm, batch, dj, dj, hw));
-            hw *= 2;
-        } else {
-            CP_TRY(conv(l, ctx, "G.dec6.conv2", batch, dj, 3, 2, hw));
-        }
-        d = dj;
     }
     return CP_OK;
 }
