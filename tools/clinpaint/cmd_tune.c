@@ -148,6 +148,21 @@ int cmd_tune(int argc, char **argv)
         free(shapes);
         return cli_fail("tune", st);
     }
+    double conv_seconds = 0;
+    if (!square && !do_bench) {
+        /* Convolution routes first (up to a third of the budget): which GEMMs
+         * remain to tune depends on them. */
+        printf("measuring convolution routes on %s for %s, batch %ld\n",
+               cp_context_device(ctx)->name, preset, batch);
+        double t0 = cp_seconds();
+        st = cp_tune_conv_run(ctx, preset, (int)batch, budget * 60.0 / 3, false, progress, NULL);
+        conv_seconds = cp_seconds() - t0;
+        if (st != CP_OK) {
+            cp_context_free(ctx);
+            free(shapes);
+            return cli_fail("tune", st);
+        }
+    }
     if (!square) {
         /* Only the GEMMs this device runs (not its direct convolutions). */
         free(shapes);
@@ -176,7 +191,9 @@ int cmd_tune(int argc, char **argv)
                cp_context_device(ctx)->name, cp_context_device(ctx)->driver_version,
                square ? "a square shape" : preset, batch, budget);
         cp_tune_options o = {.shapes = shapes, .shape_count = n,
-                             .budget_seconds = budget * 60.0, .try_clblast_params = clblast,
+                             .budget_seconds = budget * 60.0 > conv_seconds + 1
+                                                   ? budget * 60.0 - conv_seconds : 1,
+                             .try_clblast_params = clblast,
                              .repetitions = (int)reps, .progress = progress};
         st = cp_tune_run(ctx, &o);
         rc = st == CP_OK ? CLI_EXIT_OK : cli_fail("tune", st);
