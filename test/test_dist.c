@@ -16,6 +16,7 @@
 #include "clinpaint/train.h"
 #include "dist/comm_internal.h"
 #include "dist/replica.h"
+#include "util/run_compare.h"
 #include "util/test_util.h"
 
 static char *work_dir, *data_dir;
@@ -62,77 +63,14 @@ static void train_on(int replicas, const cp_train_config *c)
     for (int i = 0; i < replicas; i++) cp_context_free(ctx[i]);
 }
 
-/* log.csv columns L_rec, L_adv, L_G, L_D, D(x), D(y) of steps from..to. */
-static int read_losses(const char *out, double v[][6], int max)
-{
-    char path[1200], line[512];
-    snprintf(path, sizeof path, "%s/log.csv", out);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-    int n = 0;
-    while (n < max && fgets(line, sizeof line, f)) {
-        unsigned long long step, epoch;
-        ck_assert_int_eq(sscanf(line, "%llu,%llu,%lf,%lf,%lf,%lf,%lf,%lf", &step, &epoch, &v[n][0],
-                                &v[n][1], &v[n][2], &v[n][3], &v[n][4], &v[n][5]),
-                         8);
-        ck_assert_uint_eq(step, (unsigned long long)n + 1);
-        n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static void assert_losses_close(const char *a, const char *b, int from, int to)
-{
-    static double va[64][6], vb[64][6];
-    ck_assert_int_ge(read_losses(a, va, 64), to);
-    ck_assert_int_ge(read_losses(b, vb, 64), to);
-    for (int i = from - 1; i < to; i++)
-        for (int k = 0; k < 6; k++) {
-            double rel = fabs(va[i][k] - vb[i][k]) / fmax(fabs(va[i][k]), 1e-12);
-            ck_assert_msg(rel <= 1e-5, "step %d column %d: %.9g against %.9g (relative %.2g)",
-                          i + 1, k, va[i][k], vb[i][k], rel);
-        }
-}
-
-/* Largest difference between the trainable parameters of two checkpoints. */
-static double param_difference(const char *run_a, const char *run_b)
-{
-    cp_model *m[2];
-    const char *runs[2] = {run_a, run_b};
-    for (int i = 0; i < 2; i++) {
-        char path[1200];
-        snprintf(path, sizeof path, "%s/ckpt/last.safetensors", runs[i]);
-        cp_checkpoint *ck;
-        TU_OK(cp_checkpoint_open(path, &ck));
-        TU_OK(cp_checkpoint_load_model(ck, tu_ctx(), true, &m[i]));
-        cp_checkpoint_close(ck);
-    }
-    ck_assert_int_eq(m[0]->count, m[1]->count);
-    double worst = 0;
-    for (int t = 0; t < m[0]->count; t++) {
-        if (!m[0]->tensors[t].trainable) continue;
-        float *a = tu_download(&m[0]->tensors[t].value), *b = tu_download(&m[1]->tensors[t].value);
-        for (size_t i = 0; i < cp_tensor_numel(&m[0]->tensors[t].value); i++)
-            worst = fmax(worst, fabs((double)a[i] - (double)b[i]));
-        free(a);
-        free(b);
-    }
-    ck_assert_int_eq(m[0]->step_g, m[1]->step_g);
-    cp_model_free(m[0]);
-    cp_model_free(m[1]);
-    return worst;
-}
-
 START_TEST(two_devices_train_the_model_of_one)
 {
     char *one = path_in("one"), *two = path_in("two");
     cp_train_config c1 = config(one, 20), c2 = config(two, 20);
     train_on(1, &c1);
     train_on(2, &c2);
-    assert_losses_close(one, two, 1, 20);
-    double d = param_difference(one, two);
+    tu_assert_losses_close(one, two, 1, 20, 1e-5);
+    double d = tu_param_difference(one, two);
     ck_assert_msg(d <= 1e-5, "parameters differ by %.3g after 20 steps", d);
     free(one);
     free(two);
@@ -150,8 +88,8 @@ START_TEST(two_replica_checkpoint_resumes_on_one)
     cp_train_config rest = config(split, 20);
     rest.resume = ckpt;
     train_on(1, &rest);
-    assert_losses_close(one, split, 8, 20);
-    double d = param_difference(one, split);
+    tu_assert_losses_close(one, split, 8, 20, 1e-5);
+    double d = tu_param_difference(one, split);
     ck_assert_msg(d <= 1e-5, "parameters differ by %.3g after the resumed run", d);
     free(one);
     free(split);
@@ -165,7 +103,7 @@ START_TEST(batchnorm_trains_on_two_devices)
     c.model.batchnorm = true;
     train_on(2, &c);
     static double v[64][6];
-    ck_assert_int_eq(read_losses(out, v, 64), 12);
+    ck_assert_int_eq(tu_read_losses(out, v, 64), 12);
     for (int i = 0; i < 12; i++)
         for (int k = 0; k < 6; k++) ck_assert(isfinite(v[i][k]));
     free(out);

@@ -78,6 +78,15 @@ static int split_devices(const char *list, char *buf, size_t size, const char **
     }
 }
 
+/* mpirun passes Ctrl-C to the ranks as SIGTERM: a stop request too, which
+ * the replicas agree on at the next step (rank 0 saves). Quiet: every
+ * rank gets it. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
 /* Ends every rank after a failure on one (the library reports, the
  * command decides): a rank waiting for the failed one would hang. */
 static int finish_rank(cp_comm *comm, int rc)
@@ -147,6 +156,13 @@ int cmd_train(int argc, char **argv)
     cfg.comm = comm;
     cfg.replica_devices = device;
     cli_catch_sigint(&stop_requested); /* from here: a kernel build can take a minute */
+    if (comm) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigterm;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     if (rank == 0) cli_warn_cache_dir("train");
     cp_context *ctx[MAX_DEVICES] = {NULL};
     int nctx = comm ? 1 : ndev;
