@@ -74,6 +74,8 @@ typedef struct cp_train_result {
     bool interrupted;
     double best_hole_psnr;
     char last_checkpoint[1100];
+    int replicas;          /* data-parallel replicas (1: one device) */
+    double comm_seconds;   /* of `seconds`, time spent averaging gradients */
 } cp_train_result;
 
 /* Trains. The run folder is locked for the run (flock on out_dir/.lock): a

@@ -30,6 +30,9 @@ cp_status cp_replica_average_gradients(void *user, cp_model *m, cp_train_graph *
     cp_replica *r = user;
     int n = cp_comm_size(r->comm);
     if (n == 1) return CP_OK;
+    /* The backward pass is only enqueued: finish it first, so that the
+     * time counted is the exchange's (download, sum, upload), not compute. */
+    CP_TRY(cp_context_finish(m->ctx));
     double t0 = now_s();
     CP_TRY(reserve(&r->staging, &r->staging_floats, cp_model_param_count(m, group)));
     /* Every replica walks the same tensors in the same order, so the

@@ -15,7 +15,8 @@ typedef struct cp_replica {
     size_t staging_floats;
     float *images, *masks;  /* this replica's slice of the global batch */
     size_t slice_capacity;  /* samples the slice buffers hold */
-    double comm_seconds;    /* time in the gradient hook (download, sum, upload) */
+    double comm_seconds;    /* exchanging gradients (download, sum including the wait for
+                               the slowest replica, upload), after the backward pass */
 } cp_replica;
 
 /* cp_train_step's gradient hook (user: a cp_replica): averages the

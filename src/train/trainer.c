@@ -523,6 +523,8 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     res->seconds = cp_seconds() - t0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_this_run * c->batch / res->seconds : 0;
     res->best_hole_psnr = r.best_hole_psnr;
+    res->replicas = r.replicas > 0 ? r.replicas : 1;
+    res->comm_seconds = r.rep.comm_seconds;
     snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s/ckpt/last.safetensors",
              c->out_dir ? c->out_dir : ".");
     if (st == CP_OK && res->interrupted)

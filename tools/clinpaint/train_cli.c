@@ -257,6 +257,10 @@ int train_cli_report(const char *cmd, cp_status st, const cp_train_config *cfg,
                              : "stopped at the time limit",
            (unsigned long long)res->step,
            (unsigned long long)res->steps_this_run, res->seconds, res->images_per_s);
+    if (res->replicas > 1)
+        printf("%d replicas: %.0f%% of the time averaging gradients (%.1f s on replica 0)\n",
+               res->replicas, res->seconds > 0 ? 100 * res->comm_seconds / res->seconds : 0,
+               res->comm_seconds);
     if (isfinite(res->best_hole_psnr))
         printf("best test hole PSNR %.2f dB (%s/ckpt/best.safetensors)\n", res->best_hole_psnr,
                cfg->out_dir);
