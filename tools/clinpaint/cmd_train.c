@@ -48,8 +48,8 @@ static void usage(FILE *f)
             "  --resume CKPT      continue a run from its checkpoint\n"
             "  --device SEL       OpenCL device (P:D or part of its name); several, separated\n"
             "                     by commas, train one replica each (data parallel, --batch\n"
-            "                     is the global batch); under mpirun, rank r on node-local\n"
-            "                     index r of the list\n"
+            "                     is the global batch); under mpirun, rank r takes the\n"
+            "                     node-local r-th entry (default: the node's GPU r)\n"
             "  --threads N        image decoding threads (default 2)\n"
             "  --eval-images N    test images evaluated per epoch (default: all)\n"
             "  --max-steps N      stop after N iterations in total (for quick checks)\n\n"
@@ -76,6 +76,30 @@ static int split_devices(const char *list, char *buf, size_t size, const char **
         if (!comma) return n;
         p = comma + 1;
     }
+}
+
+/* Under MPI without --device: the local rank's GPU among the node's GPUs
+ * (rank r on GPU r mod count), so two ranks on one node do not share one;
+ * NULL (the default device) without GPUs or with $CLINPAINT_DEVICE set. */
+static const char *local_rank_gpu(int local_rank, char *buf, size_t size)
+{
+    const char *env = getenv("CLINPAINT_DEVICE");
+    if (env && *env) return NULL;
+    cp_device_info *list;
+    int n, gpus = 0;
+    if (cp_device_list(&list, &n) != CP_OK) return NULL;
+    for (int i = 0; i < n; i++) gpus += (list[i].type & CL_DEVICE_TYPE_GPU) != 0;
+    const char *sel = NULL;
+    for (int i = 0, g = 0; i < n && gpus > 0; i++) {
+        if (!(list[i].type & CL_DEVICE_TYPE_GPU)) continue;
+        if (g++ == local_rank % gpus) {
+            snprintf(buf, size, "%d:%d", list[i].platform_index, list[i].device_index);
+            sel = buf;
+            break;
+        }
+    }
+    free(list);
+    return sel;
 }
 
 /* mpirun passes Ctrl-C to the ranks as SIGTERM: a stop request too, which
@@ -167,6 +191,8 @@ int cmd_train(int argc, char **argv)
     cp_context *ctx[MAX_DEVICES] = {NULL};
     int nctx = comm ? 1 : ndev;
     cp_status st = CP_OK;
+    char gpu_buf[32];
+    if (comm && !device) sel[0] = local_rank_gpu(local_rank, gpu_buf, sizeof gpu_buf);
     for (int i = 0; i < nctx && st == CP_OK; i++)
         st = cp_context_create(comm ? sel[local_rank % ndev] : sel[i], &ctx[i]);
     if (st != CP_OK) {
