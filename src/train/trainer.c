@@ -489,12 +489,16 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
             st = report_point(&r, true);
             if (st != CP_OK) break;
         }
-        if (r.stop_agreed) {
+        /* One replica: the request as it stands now (it may have come
+         * from on_progress); several: as agreed in iterate(). */
+        if (r.replicas > 1 ? r.stop_agreed : cfg->stop && *cfg->stop) {
             res->interrupted = true;
             break;
         }
         res->step_limit = c->max_steps > 0 && r.step >= c->max_steps;
-        if (r.limit_agreed || res->step_limit) {
+        bool time_up = r.replicas > 1 ? r.limit_agreed
+                                      : c->max_minutes > 0 && elapsed >= c->max_minutes * 60;
+        if (time_up || res->step_limit) {
             res->time_limit = true;
             break;
         }
