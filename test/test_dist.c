@@ -16,6 +16,7 @@
 #include "clinpaint/train.h"
 #include "dist/comm_internal.h"
 #include "dist/replica.h"
+#include "util/cli_run.h"
 #include "util/run_compare.h"
 #include "util/test_util.h"
 
@@ -72,6 +73,16 @@ START_TEST(two_devices_train_the_model_of_one)
     tu_assert_losses_close(one, two, 1, 20, 1e-5);
     double d = tu_param_difference(one, two);
     ck_assert_msg(d <= 1e-5, "parameters differ by %.3g after 20 steps", d);
+    /* Replica 0 wrote the run folder and says how many replicas ran. */
+    char path[1200];
+    snprintf(path, sizeof path, "%s/config.json", two);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert_msg(strstr(text, "\"replicas\":\t2"), "%s", text);
     free(one);
     free(two);
 }
@@ -123,6 +134,28 @@ START_TEST(global_batch_must_divide)
     ck_assert_msg(strstr(cp_last_error(), "divide"), "%s", cp_last_error());
     cp_context_free(ctx[0]);
     cp_context_free(ctx[1]);
+    free(out);
+}
+END_TEST
+
+START_TEST(cli_device_list_needs_a_dividing_batch)
+{
+    char *out = path_in("cli_odd");
+    const char *argv[] = {"train", "--data", data_dir, "--out", out, "--device", "0:0,0:0",
+                          "--size", "32", "--widths", "4,8,8,8,8,8", "--latent", "16",
+                          "--batch", "3", NULL};
+    tu_cli_result r = tu_cli_run(argv, NULL);
+    ck_assert_int_eq(r.exit_code, 2);
+    ck_assert_msg(strstr(r.err, "--batch 3 is the global batch: it must divide by the 2"), "%s",
+                  r.err);
+    tu_cli_free(&r);
+    const char *two[] = {"train", "--data", data_dir, "--out", out, "--device", "0:0,0:0",
+                         "--size", "32", "--widths", "4,8,8,8,8,8", "--latent", "16",
+                         "--batch", "4", "--max-steps", "2", "--eval-images", "4", NULL};
+    r = tu_cli_run(two, NULL);
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    ck_assert_msg(strstr(r.out, "2 replicas"), "%s", r.out);
+    tu_cli_free(&r);
     free(out);
 }
 END_TEST
@@ -237,6 +270,7 @@ int main(void)
     tcase_add_test(tc, local_sum_broadcast_and_failure);
     tcase_add_test(tc, diverged_parameters_are_caught);
     tcase_add_test(tc, global_batch_must_divide);
+    tcase_add_test(tc, cli_device_list_needs_a_dividing_batch);
     tcase_add_test(tc, two_devices_train_the_model_of_one);
     tcase_add_test(tc, two_replica_checkpoint_resumes_on_one);
     tcase_add_test(tc, batchnorm_trains_on_two_devices);
