@@ -33,3 +33,13 @@ void cp_comm_free(cp_comm *c)
 {
     if (c) c->ops->free(c);
 }
+
+void cp_comm_serial_begin(cp_comm *c)
+{
+    if (c && c->ops->serial) c->ops->serial(c, true);
+}
+
+void cp_comm_serial_end(cp_comm *c)
+{
+    if (c && c->ops->serial) c->ops->serial(c, false);
+}

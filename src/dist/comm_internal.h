@@ -10,6 +10,9 @@ typedef struct cp_comm_ops {
     cp_status (*broadcast)(cp_comm *c, void *data, size_t bytes);
     void (*fail)(cp_comm *c);
     void (*free)(cp_comm *c);
+    /* Replicas in one process: one at a time between begin and end (NULL
+     * for MPI, whose replicas are processes). */
+    void (*serial)(cp_comm *c, bool begin);
 } cp_comm_ops;
 
 struct cp_comm {
@@ -17,6 +20,10 @@ struct cp_comm {
     int rank, size;
     void *impl;
 };
+
+/* One replica at a time in one process (no-op with MPI or no comm). */
+void cp_comm_serial_begin(cp_comm *c);
+void cp_comm_serial_end(cp_comm *c);
 
 /* In-process: n endpoints of one group, for n threads (comm_local.c).
  * Frees with cp_comm_free on each endpoint; the group goes with the last. */

@@ -11,6 +11,9 @@
 
 typedef struct group {
     pthread_mutex_t mu;
+    /* Held by one replica while it sets up: CLBlast's first call per
+     * routine (its kernel database) is not safe on two threads at once. */
+    pthread_mutex_t serial;
     pthread_cond_t cv;
     int n, arrived, refs;
     uint64_t generation;
@@ -93,6 +96,15 @@ static void local_fail(cp_comm *c)
     pthread_mutex_unlock(&g->mu);
 }
 
+static void local_serial(cp_comm *c, bool begin)
+{
+    group *g = c->impl;
+    if (begin)
+        pthread_mutex_lock(&g->serial);
+    else
+        pthread_mutex_unlock(&g->serial);
+}
+
 static void local_free(cp_comm *c)
 {
     group *g = c->impl;
@@ -101,13 +113,15 @@ static void local_free(cp_comm *c)
     pthread_mutex_unlock(&g->mu);
     if (!last) return;
     pthread_mutex_destroy(&g->mu);
+    pthread_mutex_destroy(&g->serial);
     pthread_cond_destroy(&g->cv);
     free(g->bufs);
     free(g->endpoints);
     free(g);
 }
 
-static const cp_comm_ops local_ops = {local_sum, local_broadcast, local_fail, local_free};
+static const cp_comm_ops local_ops = {local_sum, local_broadcast, local_fail, local_free,
+                                       local_serial};
 
 cp_status cp_comm_local_create(int n, cp_comm **endpoints)
 {
@@ -122,8 +136,16 @@ cp_status cp_comm_local_create(int n, cp_comm **endpoints)
         free(g);
         return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "replica group");
     }
+    if (pthread_mutex_init(&g->serial, NULL) != 0) {
+        pthread_mutex_destroy(&g->mu);
+        free(g->bufs);
+        free(g->endpoints);
+        free(g);
+        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "replica group");
+    }
     if (pthread_cond_init(&g->cv, NULL) != 0) {
         pthread_mutex_destroy(&g->mu);
+        pthread_mutex_destroy(&g->serial);
         free(g->bufs);
         free(g->endpoints);
         free(g);

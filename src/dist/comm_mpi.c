@@ -55,7 +55,7 @@ static void mpi_free(cp_comm *c)
     MPI_Finalize();
 }
 
-static const cp_comm_ops mpi_ops = {mpi_sum, mpi_broadcast, NULL, mpi_free};
+static const cp_comm_ops mpi_ops = {mpi_sum, mpi_broadcast, NULL, mpi_free, NULL};
 
 cp_status cp_comm_mpi_create(int *argc, char ***argv, cp_comm **out, int *local_rank)
 {

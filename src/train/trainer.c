@@ -5,6 +5,7 @@
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/train.h"
 #include "clinpaint/train_step.h"
+#include "dist/comm_internal.h"
 #include "dist/replica.h"
 #include "runtime/check.h"
 #include "train/train_internal.h"
@@ -336,8 +337,6 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
                             "the checkpoint's batch %d (the global batch) does not divide by the "
                             "%d replicas: use a replica count that divides it",
                             e->batch, r->replicas);
-    /* Replica 0's state everywhere, whatever each replica read or drew. */
-    CP_TRY(cp_replica_broadcast_model(&r->rep, r->model));
     const int local_batch = e->batch / r->replicas;
     uint64_t needed;
     int largest;
@@ -424,7 +423,13 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     r.ctx = ctx;
     r.lock_fd = -1;
     char mask_buf[1024];
+    /* Replicas in one process set up one at a time (CLBlast's first calls
+     * are not thread-safe), then start from replica 0's state, whatever
+     * each one read or drew. */
+    cp_comm_serial_begin(cfg->comm);
     cp_status st = setup(&r, mask_buf, sizeof mask_buf);
+    cp_comm_serial_end(cfg->comm);
+    if (st == CP_OK) st = cp_replica_broadcast_model(&r.rep, r.model);
     const cp_train_config *c = &r.eff;
     double t0 = cp_seconds(), last_report = t0;
     uint64_t start_step = r.step, low_d = 0;
