@@ -57,6 +57,8 @@ run_tests() {
 
 # The tests also check every kernel file with clang's OpenCL C 1.2 front end.
 case "$job" in test | sanitize) packages+=(clang) ;; esac
+# Data-parallel training over MPI (test_dist_mpi runs mpirun -np 2).
+case "$job" in test | sanitize) packages+=(openmpi-bin libopenmpi-dev) ;; esac
 install_missing
 case "$job" in
     demo)

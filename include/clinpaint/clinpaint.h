@@ -23,5 +23,6 @@
 #include "clinpaint/inpaint.h"
 #include "clinpaint/train.h"
 #include "clinpaint/train_step.h"
+#include "clinpaint/dist.h"
 
 #endif

@@ -19,6 +19,9 @@ typedef struct cp_train_progress {
     uint64_t step;                   /* iterations done in the whole run */
     double elapsed_s, images_per_s, eta_s;
     float rec, adv, g, d, p_real, p_fake; /* the last iteration's values */
+    int replicas;                    /* data-parallel replicas (1: one device) */
+    double comm_share;               /* of the time so far, the share spent
+                                        averaging gradients (0 with one replica) */
 } cp_train_progress;
 
 typedef struct cp_epoch_metrics {
@@ -46,6 +49,11 @@ typedef struct cp_train_config {
     uint64_t eval_max_images; /* cap on test images evaluated per epoch; 0: all */
     int threads;            /* data threads; 0: default */
     const volatile int *stop; /* non-zero: finish the iteration, save, stop */
+    /* Data parallelism (clinpaint/dist.h): this process's replica; NULL
+     * for one device. `batch` stays the global batch and must divide by
+     * the replica count; replica 0 writes the run folder. */
+    struct cp_comm *comm;
+    const char *replica_devices; /* for config.json: the device selectors, or NULL */
     void *user;
     void (*on_progress)(void *user, const cp_train_progress *p); /* every iteration */
     void (*on_epoch)(void *user, const cp_epoch_metrics *m);     /* after each evaluation */
@@ -66,6 +74,8 @@ typedef struct cp_train_result {
     bool interrupted;
     double best_hole_psnr;
     char last_checkpoint[1100];
+    int replicas;          /* data-parallel replicas (1: one device) */
+    double comm_seconds;   /* of `seconds`, time spent averaging gradients */
 } cp_train_result;
 
 /* Trains. The run folder is locked for the run (flock on out_dir/.lock): a

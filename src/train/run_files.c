@@ -1,5 +1,6 @@
 /* The run folder: config.json, the loss history behind log.csv and
  * loss.svg, sample grids and test metrics. */
+#include "clinpaint/dist.h"
 #include "clinpaint/image.h"
 #include "clinpaint/metrics.h"
 #include "clinpaint/plot.h"
@@ -112,6 +113,8 @@ cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,
     cJSON_AddStringToObject(d, "name", dev->name);
     cJSON_AddStringToObject(d, "platform", dev->platform_name);
     cJSON_AddStringToObject(d, "driver", dev->driver_version);
+    cJSON_AddNumberToObject(j, "replicas", cp_comm_size(c->comm));
+    if (c->replica_devices) cJSON_AddStringToObject(j, "replica_devices", c->replica_devices);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");

@@ -5,6 +5,8 @@
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/train.h"
 #include "clinpaint/train_step.h"
+#include "dist/comm_internal.h"
+#include "dist/replica.h"
 #include "runtime/check.h"
 #include "train/train_internal.h"
 
@@ -77,6 +79,11 @@ typedef struct run {
     uint64_t epoch, batch, step;
     double best_hole_psnr;
     char path[1100];
+    /* Data parallelism: replica `rank` of `replicas` trains on its slice
+     * of each global batch; only replica 0 writes the run folder. */
+    cp_replica rep;
+    int rank, replicas;
+    bool stop_agreed, limit_agreed; /* every replica's stop requests, summed */
 } run;
 
 static void run_free(run *r)
@@ -91,6 +98,7 @@ static void run_free(run *r)
     cp_dataset_free(r->test);
     cp_model_free(r->model);
     cp_history_free(&r->hist);
+    cp_replica_release(&r->rep);
 }
 
 /* Saves ckpt/<name>.safetensors with the run state: where the next
@@ -261,6 +269,14 @@ static cp_status write_metrics(const char *out_dir, const cp_epoch_metrics *m)
 static cp_status report_point(run *r, bool epoch_end)
 {
     const cp_train_config *c = &r->eff;
+    CP_TRY(cp_replica_check_identical(&r->rep, r->model, r->step));
+    if (r->rank != 0) {
+        if (epoch_end) {
+            r->epoch++;
+            r->batch = 0;
+        }
+        return CP_OK;
+    }
     CP_TRY(cp_run_write_loss_svg(c->out_dir, &r->hist));
     if (r->test && c->sample_count > 0) {
         char path[1100];
@@ -296,23 +312,36 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     const cp_train_config *c = r->cfg;
     r->eff = *c;
     r->best_hole_psnr = -INFINITY;
-    CP_TRY(cp_run_folder_check(c->out_dir, c->resume, c->overwrite));
+    r->rep.comm = c->comm;
+    r->rank = cp_comm_rank(c->comm);
+    r->replicas = cp_comm_size(c->comm);
+    if (r->rank == 0) CP_TRY(cp_run_folder_check(c->out_dir, c->resume, c->overwrite));
     if (c->resume) {
         CP_TRY(resume(r, mask_buf, mask_size));
     } else {
         if (c->batch < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--batch must be at least 1");
+        if (c->batch % r->replicas != 0)
+            return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                                "--batch %d (the global batch) does not divide by the %d replicas",
+                                c->batch, r->replicas);
         /* Before any allocation: an absurd --widths must not reach the driver. */
-        CP_TRY(cp_train_check_host_memory(cp_context_device(r->ctx), &c->model, c->batch,
-                                          c->threads, 0));
+        CP_TRY(cp_train_check_host_memory(cp_context_device(r->ctx), &c->model,
+                                          c->batch / r->replicas, c->threads, 0));
         CP_TRY(cp_model_create(r->ctx, &c->model, &r->model));
         CP_TRY(cp_model_init(r->model, c->seed));
     }
     const cp_train_config *e = &r->eff;
     if (e->epochs < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--epochs must be at least 1");
+    if (e->batch % r->replicas != 0)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "the checkpoint's batch %d (the global batch) does not divide by the "
+                            "%d replicas: use a replica count that divides it",
+                            e->batch, r->replicas);
+    const int local_batch = e->batch / r->replicas;
     uint64_t needed;
     int largest;
-    CP_TRY(cp_train_check_memory(r->model, e->batch, &needed, &largest));
-    if (largest < e->batch) {
+    CP_TRY(cp_train_check_memory(r->model, local_batch, &needed, &largest));
+    if (largest < local_batch) {
         const cp_device_info *d = cp_context_device(r->ctx);
         if (largest == 0)
             return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
@@ -328,11 +357,15 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
         return cp_set_error(CP_ERR_OUT_OF_DEVICE_MEMORY,
                             "batch %d needs %s on %s (%.0f MiB, largest buffer %.0f MiB): "
                             "the largest batch that fits is %d (--batch %d)",
-                            e->batch, need, d->name, (double)d->global_mem_bytes / (1 << 20),
+                            local_batch, need, d->name, (double)d->global_mem_bytes / (1 << 20),
                             (double)d->max_alloc_bytes / (1 << 20), largest, largest);
     }
     /* The data first: a bad folder must not leave an empty run folder. */
     CP_TRY(open_data(r));
+    CP_TRY(cp_model_build_train(r->model, local_batch, &e->opts, &r->tg));
+    cp_plan_options po = cp_plan_defaults();
+    CP_TRY(cp_graph_plan(r->tg.graph, &po));
+    if (r->rank != 0) return CP_OK;
     CP_TRY(make_dir(e->out_dir));
     CP_TRY(cp_run_folder_claim(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
     char path[1100];
@@ -340,9 +373,6 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     CP_TRY(make_dir(path));
     snprintf(path, sizeof path, "%s/ckpt", e->out_dir);
     CP_TRY(make_dir(path));
-    CP_TRY(cp_model_build_train(r->model, e->batch, &e->opts, &r->tg));
-    cp_plan_options po = cp_plan_defaults();
-    CP_TRY(cp_graph_plan(r->tg.graph, &po));
     int eval_batch = e->eval_batch > 0 ? e->eval_batch : 16;
     CP_TRY(cp_inpainter_create(r->model, eval_batch, true, e->opts.ctx_weight, &r->eval));
     CP_TRY(cp_run_write_config(e->out_dir, e, cp_context_device(r->ctx)));
@@ -357,14 +387,30 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
 }
 
 /* One iteration on the next batch; fills v[0..5] = rec, adv, G, D, p_real, p_fake. */
-static cp_status iterate(run *r, float v[6])
+static cp_status iterate(run *r, double t0, float v[6])
 {
     const cp_batch *b;
     CP_TRY(cp_loader_next(r->loader, &b));
+    const float *images, *masks;
+    CP_TRY(cp_replica_slice(&r->rep, b, &images, &masks));
+    cp_train_step_options so = {.on_gradients = cp_replica_average_gradients, .user = &r->rep};
     cp_train_scalars s;
-    CP_TRY(cp_train_step(r->model, &r->tg, b->images, b->masks, NULL, &s));
-    const float got[6] = {s.rec, s.adv, s.g, s.d, s.p_real, s.p_fake};
-    memcpy(v, got, sizeof got);
+    CP_TRY(cp_train_step(r->model, &r->tg, images, masks, r->replicas > 1 ? &so : NULL, &s));
+    /* Losses averaged over replicas (equal slices: the global batch's
+     * means); stop requests summed, so every replica stops at one step. */
+    const cp_train_config *c = &r->eff;
+    double elapsed_s = cp_seconds() - t0;
+    bool limit = (c->max_minutes > 0 && elapsed_s >= c->max_minutes * 60) ||
+                 (c->max_steps > 0 && r->step + 1 >= c->max_steps);
+    float got[8] = {s.rec, s.adv, s.g, s.d, s.p_real, s.p_fake,
+                    r->cfg->stop && *r->cfg->stop ? 1.0f : 0.0f, limit ? 1.0f : 0.0f};
+    if (r->replicas > 1) {
+        CP_TRY(cp_comm_sum(r->rep.comm, got, 8));
+        for (int k = 0; k < 6; k++) got[k] /= (float)r->replicas;
+    }
+    memcpy(v, got, 6 * sizeof(float));
+    r->stop_agreed = got[6] > 0;
+    r->limit_agreed = got[7] > 0;
     return CP_OK;
 }
 
@@ -377,7 +423,13 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     r.ctx = ctx;
     r.lock_fd = -1;
     char mask_buf[1024];
+    /* Replicas in one process set up one at a time (CLBlast's first calls
+     * are not thread-safe), then start from replica 0's state, whatever
+     * each one read or drew. */
+    cp_comm_serial_begin(cfg->comm);
     cp_status st = setup(&r, mask_buf, sizeof mask_buf);
+    cp_comm_serial_end(cfg->comm);
+    if (st == CP_OK) st = cp_replica_broadcast_model(&r.rep, r.model);
     const cp_train_config *c = &r.eff;
     double t0 = cp_seconds(), last_report = t0;
     uint64_t start_step = r.step, low_d = 0;
@@ -386,7 +438,7 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     while (st == CP_OK && r.epoch < (uint64_t)c->epochs) {
         float v[6];
         double ti = cp_seconds();
-        st = iterate(&r, v);
+        st = iterate(&r, t0, v);
         if (st != CP_OK) break;
         r.step++;
         r.batch++;
@@ -402,17 +454,17 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
                 break;
             }
         if (st != CP_OK) break;
-        if (fprintf(r.log, "%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.5f,%.5f,%.2f\n", r.step,
+        if (r.log && fprintf(r.log, "%" PRIu64 ",%" PRIu64 ",%.6g,%.6g,%.6g,%.6g,%.5f,%.5f,%.2f\n", r.step,
                     r.epoch + 1, v[0], v[1], v[2], v[3], v[4], v[5], dt > 0 ? c->batch / dt : 0) < 0) {
             st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
             break;
         }
-        if (!cp_history_add(&r.hist, (double)r.step, v[0], v[2], v[3])) {
+        if (r.rank == 0 && !cp_history_add(&r.hist, (double)r.step, v[0], v[2], v[3])) {
             st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "loss history");
             break;
         }
         low_d = v[3] < 0.01f ? low_d + 1 : 0;
-        if (low_d >= 200 && !collapse_warned) {
+        if (low_d >= 200 && !collapse_warned && r.rank == 0) {
             collapse_warned = true;
             say(cfg, "warning: L_D has stayed below 0.01 for 200 steps (step %" PRIu64 "): the "
                      "discriminator wins outright and G learns little from it; consider a "
@@ -425,13 +477,14 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
         if (cfg->on_progress) {
             cp_train_progress p = {r.epoch, (uint64_t)c->epochs, r.batch, bpe, r.step, elapsed,
                                    done * (double)c->batch / (elapsed > 0 ? elapsed : 1), 0,
-                                   v[0], v[1], v[2], v[3], v[4], v[5]};
+                                   v[0], v[1], v[2], v[3], v[4], v[5], r.replicas,
+                                   elapsed > 0 ? r.rep.comm_seconds / elapsed : 0};
             uint64_t pos = r.epoch * bpe + r.batch;
             p.eta_s = done > 0 && total > pos ? elapsed / (double)done * (double)(total - pos) : 0;
             cfg->on_progress(cfg->user, &p);
         }
         if (now - last_report > 10) {
-            if (fflush(r.log) != 0) {
+            if (r.log && fflush(r.log) != 0) {
                 st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
                 break;
             }
@@ -441,12 +494,16 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
             st = report_point(&r, true);
             if (st != CP_OK) break;
         }
-        if (cfg->stop && *cfg->stop) {
+        /* One replica: the request as it stands now (it may have come
+         * from on_progress); several: as agreed in iterate(). */
+        if (r.replicas > 1 ? r.stop_agreed : cfg->stop && *cfg->stop) {
             res->interrupted = true;
             break;
         }
         res->step_limit = c->max_steps > 0 && r.step >= c->max_steps;
-        if ((c->max_minutes > 0 && elapsed >= c->max_minutes * 60) || res->step_limit) {
+        bool time_up = r.replicas > 1 ? r.limit_agreed
+                                      : c->max_minutes > 0 && elapsed >= c->max_minutes * 60;
+        if (time_up || res->step_limit) {
             res->time_limit = true;
             break;
         }
@@ -454,7 +511,9 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     res->finished = st == CP_OK && r.epoch >= (uint64_t)c->epochs;
     /* Save the position reached (end-of-epoch already saved its own); a
      * limit also gets the figures an epoch's end would have written. */
-    if (st == CP_OK && r.batch != 0) {
+    if (st == CP_OK && r.batch != 0 && r.rank != 0 && res->time_limit)
+        st = cp_replica_check_identical(&r.rep, r.model, r.step);
+    else if (st == CP_OK && r.batch != 0 && r.rank == 0) {
         if (res->time_limit) {
             st = report_point(&r, false);
         } else { /* Ctrl-C: the checkpoint first, the figure after */
@@ -473,11 +532,15 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     res->seconds = cp_seconds() - t0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_this_run * c->batch / res->seconds : 0;
     res->best_hole_psnr = r.best_hole_psnr;
+    res->replicas = r.replicas > 0 ? r.replicas : 1;
+    res->comm_seconds = r.rep.comm_seconds;
     snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s/ckpt/last.safetensors",
              c->out_dir ? c->out_dir : ".");
     if (st == CP_OK && res->interrupted)
         st = cp_set_error(CP_ERR_INTERRUPTED, "stopped at step %" PRIu64 "; state saved to %s",
                           r.step, res->last_checkpoint);
+    /* A failed replica must not leave the others waiting for it. */
+    if (st != CP_OK && !(st == CP_ERR_INTERRUPTED && res->interrupted)) cp_comm_fail(cfg->comm);
     run_free(&r);
     return st;
 }

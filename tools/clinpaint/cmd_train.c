@@ -11,6 +11,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "clinpaint/clinpaint.h"
+#include "clinpaint/dist.h"
 #include "clinpaint/train.h"
 #include "train_cli.h"
 
@@ -45,7 +46,10 @@ static void usage(FILE *f)
             "  --overwrite        start over in a run folder that holds a run: its run files\n"
             "                     (config.json, logs, loss.svg, samples, checkpoints) are deleted\n"
             "  --resume CKPT      continue a run from its checkpoint\n"
-            "  --device SEL       OpenCL device (P:D or part of its name)\n"
+            "  --device SEL       OpenCL device (P:D or part of its name); several, separated\n"
+            "                     by commas, train one replica each (data parallel, --batch\n"
+            "                     is the global batch); under mpirun, rank r takes the\n"
+            "                     node-local r-th entry (default: the node's GPU r)\n"
             "  --threads N        image decoding threads (default 2)\n"
             "  --eval-images N    test images evaluated per epoch (default: all)\n"
             "  --max-steps N      stop after N iterations in total (for quick checks)\n\n"
@@ -56,6 +60,70 @@ static void usage(FILE *f)
 
 static volatile int stop_requested;
 
+#define MAX_DEVICES 64
+
+/* Splits "0:0,0:1" into selectors (in place in buf); returns the count, or
+ * 0 when there are too many or one is empty. */
+static int split_devices(const char *list, char *buf, size_t size, const char **sel)
+{
+    snprintf(buf, size, "%s", list);
+    int n = 0;
+    for (char *p = buf;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        if (!*p || n == MAX_DEVICES) return 0;
+        sel[n++] = p;
+        if (!comma) return n;
+        p = comma + 1;
+    }
+}
+
+/* Under MPI without --device: the local rank's GPU among the node's GPUs
+ * (rank r on GPU r mod count), so two ranks on one node do not share one;
+ * NULL (the default device) without GPUs or with $CLINPAINT_DEVICE set. */
+static const char *local_rank_gpu(int local_rank, char *buf, size_t size)
+{
+    const char *env = getenv("CLINPAINT_DEVICE");
+    if (env && *env) return NULL;
+    cp_device_info *list;
+    int n, gpus = 0;
+    if (cp_device_list(&list, &n) != CP_OK) return NULL;
+    for (int i = 0; i < n; i++) gpus += (list[i].type & CL_DEVICE_TYPE_GPU) != 0;
+    const char *sel = NULL;
+    for (int i = 0, g = 0; i < n && gpus > 0; i++) {
+        if (!(list[i].type & CL_DEVICE_TYPE_GPU)) continue;
+        if (g++ == local_rank % gpus) {
+            snprintf(buf, size, "%d:%d", list[i].platform_index, list[i].device_index);
+            sel = buf;
+            break;
+        }
+    }
+    free(list);
+    return sel;
+}
+
+/* mpirun passes Ctrl-C to the ranks as SIGTERM: a stop request too, which
+ * the replicas agree on at the next step (rank 0 saves). Quiet: every
+ * rank gets it. */
+static void on_sigterm(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Ends every rank after a failure on one (the library reports, the
+ * command decides): a rank waiting for the failed one would hang. */
+static int finish_rank(cp_comm *comm, int rc)
+{
+    if (comm && cp_comm_size(comm) > 1 && rc != CLI_EXIT_OK && rc != CLI_EXIT_INTERRUPTED) {
+        fflush(stdout);
+        fflush(stderr);
+        cp_comm_mpi_abort(comm, rc);
+    }
+    cp_comm_free(comm);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
     cp_train_config cfg = cp_train_config_defaults();
@@ -63,34 +131,96 @@ int cmd_train(int argc, char **argv)
     const char *device = NULL;
     int rc = train_cli_parse(argc, argv, &cfg, &device, &state, usage);
     if (rc >= 0) return rc;
+    char dev_buf[1024];
+    const char *sel[MAX_DEVICES] = {NULL};
+    int ndev = 1;
+    if (device && !(ndev = split_devices(device, dev_buf, sizeof dev_buf, sel)))
+        return cli_usage_error("train", "--device '%s': one selector, or up to %d separated by "
+                                        "commas (P:D or part of a name)", device, MAX_DEVICES);
+    /* Under mpirun: one replica per rank, each on the device its local
+     * rank picks from --device (or the default device). */
+    cp_comm *comm = NULL;
+    int local_rank = 0;
+    if (cp_comm_mpi_launched()) {
+        if (!cp_comm_mpi_available()) {
+            fprintf(stderr, "clinpaint train: started by an MPI launcher, but this clinpaint was "
+                            "built without MPI: every rank would train alone\n");
+            return CLI_EXIT_FAIL;
+        }
+        cp_status st = cp_comm_mpi_create(NULL, NULL, &comm, &local_rank);
+        if (st != CP_OK) return cli_fail("train", st);
+    }
+    const int rank = cp_comm_rank(comm), ranks = cp_comm_size(comm);
+    const int replicas = comm ? ranks : ndev;
+    if (cfg.batch % replicas != 0 && !cfg.resume) {
+        if (rank == 0)
+            cli_usage_error("train", "--batch %d is the global batch: it must divide by the %d "
+                                     "replicas (%s)", cfg.batch, replicas,
+                            comm ? "MPI ranks" : "devices in --device");
+        cp_comm_free(comm);
+        return CLI_EXIT_USAGE;
+    }
     char out_buf[256];
     if (!cfg.out_dir) {
+        if (comm && ranks > 1) {
+            if (rank == 0) cli_usage_error("train", "with several MPI ranks give the run folder (--out DIR)");
+            cp_comm_free(comm);
+            return CLI_EXIT_USAGE;
+        }
         time_t t = time(NULL);
         struct tm tm;
         localtime_r(&t, &tm);
         strftime(out_buf, sizeof out_buf, "runs/%Y%m%d-%H%M%S", &tm);
         if (mkdir("runs", 0755) != 0 && errno != EEXIST) {
             fprintf(stderr, "clinpaint train: cannot create folder runs: %s\n", strerror(errno));
-            return CLI_EXIT_FAIL;
+            return finish_rank(comm, CLI_EXIT_FAIL);
         }
         cfg.out_dir = out_buf;
     }
+    cfg.comm = comm;
+    cfg.replica_devices = device;
     cli_catch_sigint(&stop_requested); /* from here: a kernel build can take a minute */
-    cli_warn_cache_dir("train");
-    cp_context *ctx;
-    cp_status st = cp_context_create(device, &ctx);
+    if (comm) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigterm;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    if (rank == 0) cli_warn_cache_dir("train");
+    cp_context *ctx[MAX_DEVICES] = {NULL};
+    int nctx = comm ? 1 : ndev;
+    cp_status st = CP_OK;
+    char gpu_buf[32];
+    if (comm && !device) sel[0] = local_rank_gpu(local_rank, gpu_buf, sizeof gpu_buf);
+    for (int i = 0; i < nctx && st == CP_OK; i++)
+        st = cp_context_create(comm ? sel[local_rank % ndev] : sel[i], &ctx[i]);
     if (st != CP_OK) {
         cli_release_sigint();
-        return cli_fail("train", st);
+        for (int i = 0; i < nctx; i++) cp_context_free(ctx[i]);
+        if (ranks > 1) fprintf(stderr, "clinpaint train: rank %d of %d:\n", rank, ranks);
+        return finish_rank(comm, cli_fail("train", st));
     }
-    fprintf(stderr, "clinpaint train: %s on %s, run folder %s\n",
-            cfg.resume ? "resuming" : "training", cp_context_device(ctx)->name, cfg.out_dir);
+    if (rank == 0)
+        fprintf(stderr, "clinpaint train: %s on %s%s, run folder %s\n",
+                cfg.resume ? "resuming" : "training", cp_context_device(ctx[0])->name,
+                replicas > 1 ? (comm ? " and the other ranks' devices" : " and the other devices")
+                             : "",
+                cfg.out_dir);
+    if (replicas > 1 && rank == 0)
+        fprintf(stderr, "clinpaint train: %d replicas (%s), global batch %d\n", replicas,
+                comm ? "MPI ranks" : "devices in this process", cfg.batch);
     cfg.stop = &stop_requested;
-    train_cli_attach_progress(&cfg, &state, isatty(STDERR_FILENO));
+    if (rank == 0) train_cli_attach_progress(&cfg, &state, isatty(STDERR_FILENO));
     cp_train_result res;
-    st = cp_train(ctx, &cfg, &res);
+    st = comm ? cp_train(ctx[0], &cfg, &res) : cp_train_replicas(ctx, nctx, &cfg, &res);
     train_cli_finish_line(&state);
     cli_release_sigint();
-    cp_context_free(ctx);
-    return train_cli_report("train", st, &cfg, &res);
+    for (int i = 0; i < nctx; i++) cp_context_free(ctx[i]);
+    if (rank != 0) { /* rank 0 reports for all; another rank only its own failure */
+        if (st == CP_OK || st == CP_ERR_INTERRUPTED) return finish_rank(comm, st == CP_OK ? 0 : 130);
+        fprintf(stderr, "clinpaint train: rank %d of %d failed:\n", rank, ranks);
+        return finish_rank(comm, cli_fail("train", st));
+    }
+    return finish_rank(comm, train_cli_report("train", st, &cfg, &res));
 }

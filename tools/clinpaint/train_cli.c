@@ -169,27 +169,29 @@ static void on_progress(void *user, const cp_train_progress *p)
     /* Terminal: redraw at most 10 times a second. Log: a line every 10 s. */
     if (now - s->last_print < (s->tty ? 0.1 : 10.0) && p->batch != p->batches) return;
     s->last_print = now;
-    char eta[32];
+    char eta[32], comm[48] = "";
     fmt_time(p->eta_s, eta, sizeof eta);
+    if (p->replicas > 1) /* total images/s over all replicas; time spent averaging gradients */
+        snprintf(comm, sizeof comm, " (%d replicas, %.0f%% comm)", p->replicas, 100 * p->comm_share);
     if (s->tty) {
         char bar[26];
         int fill = p->batches ? (int)(25.0 * (double)p->batch / (double)p->batches) : 0;
         for (int i = 0; i < 25; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
         bar[25] = '\0';
         fprintf(stderr,
-                "\repoch %llu/%llu [%s] %llu/%llu  %.1f img/s  ETA %s  L_rec %.4f  L_adv %.3f  "
+                "\repoch %llu/%llu [%s] %llu/%llu  %.1f img/s%s  ETA %s  L_rec %.4f  L_adv %.3f  "
                 "L_D %.3f ",
                 (unsigned long long)p->epoch + 1, (unsigned long long)p->epochs, bar,
-                (unsigned long long)p->batch, (unsigned long long)p->batches, p->images_per_s, eta,
-                p->rec, p->adv, p->d);
+                (unsigned long long)p->batch, (unsigned long long)p->batches, p->images_per_s, comm,
+                eta, p->rec, p->adv, p->d);
         s->line_open = true;
     } else {
         fprintf(stderr,
-                "step %llu epoch %llu/%llu batch %llu/%llu: %.1f img/s, ETA %s, L_rec %.5f, "
+                "step %llu epoch %llu/%llu batch %llu/%llu: %.1f img/s%s, ETA %s, L_rec %.5f, "
                 "L_adv %.4f, L_G %.5f, L_D %.4f, D(x) %.3f, D(y) %.3f\n",
                 (unsigned long long)p->step, (unsigned long long)p->epoch + 1,
                 (unsigned long long)p->epochs, (unsigned long long)p->batch,
-                (unsigned long long)p->batches, p->images_per_s, eta, p->rec, p->adv, p->g, p->d,
+                (unsigned long long)p->batches, p->images_per_s, comm, eta, p->rec, p->adv, p->g, p->d,
                 p->p_real, p->p_fake);
     }
     fflush(stderr);
@@ -255,6 +257,10 @@ int train_cli_report(const char *cmd, cp_status st, const cp_train_config *cfg,
                              : "stopped at the time limit",
            (unsigned long long)res->step,
            (unsigned long long)res->steps_this_run, res->seconds, res->images_per_s);
+    if (res->replicas > 1)
+        printf("%d replicas: %.0f%% of the time averaging gradients (%.1f s on replica 0)\n",
+               res->replicas, res->seconds > 0 ? 100 * res->comm_seconds / res->seconds : 0,
+               res->comm_seconds);
     if (isfinite(res->best_hole_psnr))
         printf("best test hole PSNR %.2f dB (%s/ckpt/best.safetensors)\n", res->best_hole_psnr,
                cfg->out_dir);
