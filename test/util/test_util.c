@@ -107,6 +107,50 @@ void tu_rmdir(const char *path)
     if (path) nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+char *tu_tmp;
+
+void tu_tmp_setup(void) { tu_tmp = tu_tempdir(); }
+
+void tu_tmp_teardown(void)
+{
+    tu_rmdir(tu_tmp);
+    free(tu_tmp);
+    tu_tmp = NULL;
+}
+
+char *tu_tmp_path(const char *name)
+{
+    static char buf[4096];
+    ck_assert_ptr_nonnull(tu_tmp);
+    snprintf(buf, sizeof buf, "%s/%s", tu_tmp, name);
+    return buf;
+}
+
+void tu_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    if (n) ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+char *tu_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_ge(size, 0);
+    rewind(f);
+    char *buf = malloc((size_t)size + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    buf[size] = '\0';
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
+}
+
 int tu_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

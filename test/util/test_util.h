@@ -47,6 +47,20 @@ void tu_assert_close(const char *what, const float *got, const double *want, siz
 char *tu_tempdir(void);
 void tu_rmdir(const char *path);
 
+/* A fresh temporary folder per test: add tu_tmp_setup/tu_tmp_teardown as a
+ * checked fixture; tu_tmp is the folder while a test runs. */
+extern char *tu_tmp;
+void tu_tmp_setup(void);
+void tu_tmp_teardown(void);
+/* tu_tmp/name, in a static buffer that the next call overwrites. */
+char *tu_tmp_path(const char *name);
+
+/* Writes n bytes to path; fails the test on any error. */
+void tu_write_file(const char *path, const void *data, size_t n);
+/* The whole file, malloc'ed with a NUL after its *n bytes (for text);
+ * fails the test if it cannot be read. */
+char *tu_read_file(const char *path, size_t *n);
+
 /* Runs a Check suite and returns the exit code for main(). */
 int tu_run_suite(Suite *s);
 
