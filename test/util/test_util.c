@@ -30,6 +30,18 @@ void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi)
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * cp_rng_uniform(r);
 }
 
+void tu_tensor_uniform(cp_rng *r, int ndim, const int64_t *shape, float lo, float hi,
+                       const char *name, cp_tensor *out)
+{
+    TU_OK(cp_tensor_create(tu_ctx(), ndim, shape, name, out));
+    size_t n = cp_tensor_numel(out);
+    float *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    tu_fill_uniform(r, h, n, lo, hi);
+    TU_OK(cp_tensor_upload(tu_ctx(), out, h));
+    free(h);
+}
+
 cp_tensor tu_tensor_from(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
                          const char *name)
 {

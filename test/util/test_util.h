@@ -27,6 +27,11 @@ void tu_ctx_release(void);
 /* Uniform floats in [lo, hi). */
 void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi);
 
+/* Creates *out with `shape` on tu_ctx() and fills it with uniform floats
+ * in [lo, hi) from r (graph parameters). */
+void tu_tensor_uniform(cp_rng *r, int ndim, const int64_t *shape, float lo, float hi,
+                       const char *name, cp_tensor *out);
+
 /* A device tensor holding host data (created and uploaded). */
 cp_tensor tu_tensor_from(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
                          const char *name);
