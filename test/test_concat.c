@@ -28,12 +28,7 @@ typedef struct net {
 static cp_node *param(net *t, const char *name, int ndim, const int64_t *shape, float scale)
 {
     cp_tensor *p = &t->params[t->nparams];
-    TU_OK(cp_tensor_create(tu_ctx(), ndim, shape, name, p));
-    size_t n = cp_tensor_numel(p);
-    float *h = malloc(n * sizeof *h);
-    tu_fill_uniform(&t->rng, h, n, -scale, scale);
-    TU_OK(cp_tensor_upload(tu_ctx(), p, h));
-    free(h);
+    tu_tensor_uniform(&t->rng, ndim, shape, -scale, scale, name, p);
     cp_node *node = cp_g_param(t->g, p, 0);
     t->leaves[t->nleaves] = node;
     t->values[t->nleaves++] = p;

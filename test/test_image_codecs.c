@@ -12,23 +12,6 @@
 #include "clinpaint/image.h"
 #include "util/test_util.h"
 
-static char *dir;
-
-static void setup(void) { dir = tu_tempdir(); }
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    free(dir);
-    dir = NULL;
-}
-
-static char *path_in(const char *name)
-{
-    static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", dir, name);
-    return buf;
-}
-
 enum { W = 11, H = 6 };
 
 /* Sample c of pixel (x, y) at `depth` bits, before any conversion. */
@@ -113,9 +96,9 @@ START_TEST(png_every_colour_type_depth_and_interlacing)
             int type = kinds[k].type, depth = kinds[k].depth;
             char name[64];
             snprintf(name, sizeof name, "t%d_d%d_i%d.png", type, depth, il);
-            write_png(path_in(name), type, depth, il ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE);
+            write_png(tu_tmp_path(name), type, depth, il ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE);
             cp_image img;
-            TU_OK(cp_image_load(path_in(name), &img));
+            TU_OK(cp_image_load(tu_tmp_path(name), &img));
             ck_assert_int_eq(img.w, W);
             ck_assert_int_eq(img.h, H);
             for (int y = 0; y < H; y++)
@@ -125,7 +108,7 @@ START_TEST(png_every_colour_type_depth_and_interlacing)
                                       "%s (%d,%d,%d): %u, want %u", name, x, y, c,
                                       img.pixels[(y * W + x) * 3 + c], want(type, depth, x, y, c));
             int w, h;
-            TU_OK(cp_image_probe(path_in(name), &w, &h));
+            TU_OK(cp_image_probe(tu_tmp_path(name), &w, &h));
             ck_assert(w == W && h == H);
             cp_image_free(&img);
         }
@@ -185,9 +168,9 @@ START_TEST(jpeg_baseline_progressive_grey_cmyk)
         {JCS_GRAYSCALE, 0, "grey.jpg"}, {JCS_CMYK, 0, "cmyk.jpg"},
     };
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        write_jpeg(path_in(kinds[k].name), kinds[k].space, kinds[k].progressive);
+        write_jpeg(tu_tmp_path(kinds[k].name), kinds[k].space, kinds[k].progressive);
         cp_image img;
-        TU_OK(cp_image_load(path_in(kinds[k].name), &img));
+        TU_OK(cp_image_load(tu_tmp_path(kinds[k].name), &img));
         ck_assert_int_eq(img.w, 32);
         ck_assert_int_eq(img.h, 24);
         int worst = 0;
@@ -209,24 +192,24 @@ END_TEST
 
 START_TEST(format_comes_from_content_not_name)
 {
-    write_png(path_in("really_png.jpg"), PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE);
-    write_jpeg(path_in("really_jpeg.png"), JCS_RGB, 0);
-    write_jpeg(path_in("no_extension"), JCS_RGB, 0);
+    write_png(tu_tmp_path("really_png.jpg"), PNG_COLOR_TYPE_RGB, 8, PNG_INTERLACE_NONE);
+    write_jpeg(tu_tmp_path("really_jpeg.png"), JCS_RGB, 0);
+    write_jpeg(tu_tmp_path("no_extension"), JCS_RGB, 0);
     cp_image img;
-    TU_OK(cp_image_load(path_in("really_png.jpg"), &img));
+    TU_OK(cp_image_load(tu_tmp_path("really_png.jpg"), &img));
     ck_assert_int_eq(img.pixels[0], want(PNG_COLOR_TYPE_RGB, 8, 0, 0, 0));
     cp_image_free(&img);
-    TU_OK(cp_image_load(path_in("really_jpeg.png"), &img));
+    TU_OK(cp_image_load(tu_tmp_path("really_jpeg.png"), &img));
     ck_assert_int_eq(img.w, 32);
     cp_image_free(&img);
-    TU_OK(cp_image_load(path_in("no_extension"), &img));
+    TU_OK(cp_image_load(tu_tmp_path("no_extension"), &img));
     cp_image_free(&img);
     /* the probe finds a header behind 300 KB of metadata too */
-    write_jpeg_with_comments(path_in("chatty.jpg"), JCS_RGB, 0, 5);
+    write_jpeg_with_comments(tu_tmp_path("chatty.jpg"), JCS_RGB, 0, 5);
     int w = 0, h = 0;
-    TU_OK(cp_image_probe(path_in("chatty.jpg"), &w, &h));
+    TU_OK(cp_image_probe(tu_tmp_path("chatty.jpg"), &w, &h));
     ck_assert(w == 32 && h == 24);
-    TU_OK(cp_image_load(path_in("chatty.jpg"), &img));
+    TU_OK(cp_image_load(tu_tmp_path("chatty.jpg"), &img));
     cp_image_free(&img);
 }
 END_TEST
@@ -235,7 +218,7 @@ int main(void)
 {
     Suite *s = suite_create("image_codecs");
     TCase *tc = tcase_create("image_codecs");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(tc, png_every_colour_type_depth_and_interlacing);
     tcase_add_test(tc, jpeg_baseline_progressive_grey_cmyk);
     tcase_add_test(tc, format_comes_from_content_not_name);

@@ -21,41 +21,6 @@
 #include "clinpaint/image.h"
 #include "util/test_util.h"
 
-static char *dir;
-
-static void setup(void) { dir = tu_tempdir(); }
-static void teardown(void)
-{
-    tu_rmdir(dir);
-    free(dir);
-    dir = NULL;
-}
-
-static char *path_in(const char *name)
-{
-    static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", dir, name);
-    return buf;
-}
-
-static void write_bytes(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    if (n) ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    static uint8_t buf[1 << 20];
-    *n = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    return buf;
-}
-
 static void assert_refused(cp_status st, const cp_image *img, const char *name)
 {
     ck_assert_int_eq(st, CP_ERR_FORMAT);
@@ -88,8 +53,8 @@ START_TEST(jpeg_with_oversized_huffman_table_is_refused)
 #undef PUT
     cp_image img;
     assert_refused(cp_image_load_memory(j, n, "dht.jpg", &img), &img, "dht.jpg");
-    write_bytes(path_in("dht.jpg"), j, n);
-    assert_refused(cp_image_load(path_in("dht.jpg"), &img), &img, "dht.jpg");
+    tu_write_file(tu_tmp_path("dht.jpg"), j, n);
+    assert_refused(cp_image_load(tu_tmp_path("dht.jpg"), &img), &img, "dht.jpg");
 }
 END_TEST
 
@@ -98,9 +63,7 @@ END_TEST
 static void check_prefixes(const char *name, const char *as)
 {
     size_t n;
-    const uint8_t *full = read_all(path_in(name), &n);
-    uint8_t *copy = malloc(n);
-    memcpy(copy, full, n);
+    uint8_t *copy = (uint8_t *)tu_read_file(tu_tmp_path(name), &n);
     cp_image want, got;
     TU_OK(cp_image_load_memory(copy, n, name, &want));
     for (size_t k = 1; k < n; k++) {
@@ -116,8 +79,8 @@ static void check_prefixes(const char *name, const char *as)
         }
     }
     /* cut in the pixel data and named .png: an error from the file too */
-    write_bytes(path_in(as), copy, n - n / 4);
-    assert_refused(cp_image_load(path_in(as), &got), &got, as);
+    tu_write_file(tu_tmp_path(as), copy, n - n / 4);
+    assert_refused(cp_image_load(tu_tmp_path(as), &got), &got, as);
     cp_image_free(&want);
     free(copy);
 }
@@ -127,18 +90,18 @@ START_TEST(truncated_files_are_errors_never_pixels)
     enum { W = 19, H = 7 };
     uint8_t rgb[W * H * 3];
     for (int i = 0; i < W * H * 3; i++) rgb[i] = (uint8_t)(i * 37 + 11);
-    ck_assert(stbi_write_bmp(path_in("a.bmp"), W, H, 3, rgb));
+    ck_assert(stbi_write_bmp(tu_tmp_path("a.bmp"), W, H, 3, rgb));
     stbi_write_tga_with_rle = 0;
-    ck_assert(stbi_write_tga(path_in("a.tga"), W, H, 3, rgb));
+    ck_assert(stbi_write_tga(tu_tmp_path("a.tga"), W, H, 3, rgb));
     stbi_write_tga_with_rle = 1;
-    ck_assert(stbi_write_tga(path_in("rle.tga"), W, H, 3, rgb));
-    ck_assert(stbi_write_jpg(path_in("a.jpg"), W, H, 3, rgb, 90));
+    ck_assert(stbi_write_tga(tu_tmp_path("rle.tga"), W, H, 3, rgb));
+    ck_assert(stbi_write_jpg(tu_tmp_path("a.jpg"), W, H, 3, rgb, 90));
     cp_image img = {W, H, rgb};
-    TU_OK(cp_image_write_png(path_in("a.png"), &img));
+    TU_OK(cp_image_write_png(tu_tmp_path("a.png"), &img));
     static const uint8_t gif[] = {'G', 'I', 'F', '8', '9', 'a', 2, 0, 2, 0, 0x80, 0, 0, 0xff, 0,
                                   0, 0, 0, 0xff, ',', 0, 0, 0, 0, 2, 0, 2, 0, 0, 2, 3, 0x44,
                                   0x34, 0x05, 0, ';'};
-    write_bytes(path_in("a.gif"), gif, sizeof gif);
+    tu_write_file(tu_tmp_path("a.gif"), gif, sizeof gif);
     const char *names[] = {"a.bmp", "a.tga", "rle.tga", "a.jpg", "a.png", "a.gif"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) check_prefixes(names[i], "cut.png");
 }
@@ -149,8 +112,8 @@ START_TEST(pnm_hdr_psd_are_unsupported_whatever_the_name)
 {
     cp_image img;
     static const char ppm[] = "P6\n64 64\n255\n\x01\x02\x03";
-    write_bytes(path_in("z.png"), ppm, sizeof ppm - 1);
-    assert_refused(cp_image_load(path_in("z.png"), &img), &img, "z.png");
+    tu_write_file(tu_tmp_path("z.png"), ppm, sizeof ppm - 1);
+    assert_refused(cp_image_load(tu_tmp_path("z.png"), &img), &img, "z.png");
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "unsupported image format"));
     static const char pgm[] = "P5 4 4 255 abcdefghijklmnop";
     assert_refused(cp_image_load_memory(pgm, sizeof pgm - 1, "g.pgm", &img), &img, "g.pgm");
@@ -172,12 +135,12 @@ START_TEST(hdr_is_refused_at_once)
     char hdr[600];
     for (size_t i = 0; i < sizeof hdr; i++) hdr[i] = (char)(i % 3 == 0 ? 2 : 0);
     memcpy(hdr, head, sizeof head - 1);
-    write_bytes(path_in("sky.jpg"), hdr, sizeof hdr);
+    tu_write_file(tu_tmp_path("sky.jpg"), hdr, sizeof hdr);
     cp_image img;
-    assert_refused(cp_image_load(path_in("sky.jpg"), &img), &img, "sky.jpg");
+    assert_refused(cp_image_load(tu_tmp_path("sky.jpg"), &img), &img, "sky.jpg");
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "unsupported image format"));
     int w, h;
-    ck_assert_int_eq(cp_image_probe(path_in("sky.jpg"), &w, &h), CP_ERR_FORMAT);
+    ck_assert_int_eq(cp_image_probe(tu_tmp_path("sky.jpg"), &w, &h), CP_ERR_FORMAT);
     alarm(0);
 }
 END_TEST
@@ -186,14 +149,14 @@ START_TEST(fifos_and_folders_are_refused_without_blocking)
 {
     signal(SIGALRM, on_alarm); /* open() on a FIFO with no writer blocks */
     alarm(10);
-    ck_assert_int_eq(mkfifo(path_in("pipe.png"), 0600), 0);
+    ck_assert_int_eq(mkfifo(tu_tmp_path("pipe.png"), 0600), 0);
     cp_image img;
-    assert_refused(cp_image_load(path_in("pipe.png"), &img), &img, "pipe.png");
+    assert_refused(cp_image_load(tu_tmp_path("pipe.png"), &img), &img, "pipe.png");
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "not a regular file"));
     int w, h;
-    ck_assert_int_eq(cp_image_probe(path_in("pipe.png"), &w, &h), CP_ERR_FORMAT);
-    ck_assert_int_eq(mkdir(path_in("folder.png"), 0700), 0);
-    assert_refused(cp_image_load(path_in("folder.png"), &img), &img, "folder.png");
+    ck_assert_int_eq(cp_image_probe(tu_tmp_path("pipe.png"), &w, &h), CP_ERR_FORMAT);
+    ck_assert_int_eq(mkdir(tu_tmp_path("folder.png"), 0700), 0);
+    assert_refused(cp_image_load(tu_tmp_path("folder.png"), &img), &img, "folder.png");
     ck_assert_int_eq(cp_image_load("/dev/zero", &img), CP_ERR_FORMAT);
     alarm(0);
 }
@@ -240,9 +203,9 @@ START_TEST(pixel_bombs_are_refused_from_the_header)
     assert_refused(cp_image_load_memory(png, n, "bomb.png", &img), &img, "bomb.png");
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "20000x20000"));
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "limit"));
-    write_bytes(path_in("bomb.png"), png, n);
+    tu_write_file(tu_tmp_path("bomb.png"), png, n);
     int w, h;
-    ck_assert_int_eq(cp_image_probe(path_in("bomb.png"), &w, &h), CP_ERR_FORMAT);
+    ck_assert_int_eq(cp_image_probe(tu_tmp_path("bomb.png"), &w, &h), CP_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "limit"));
     /* the budget can be lowered and raised; a header under it gets to the
      * (here corrupt) data */
@@ -293,7 +256,7 @@ START_TEST(png_write_to_a_full_disk_fails_and_leaves_nothing)
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit lim = {4096, 4096};
         if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(10);
-        cp_status st = cp_image_write_png(path_in("full.png"), &img);
+        cp_status st = cp_image_write_png(tu_tmp_path("full.png"), &img);
         if (st != CP_ERR_IO) _exit(11);
         if (!strstr(cp_last_error(), "full.png")) _exit(12);
         _exit(0);
@@ -301,13 +264,13 @@ START_TEST(png_write_to_a_full_disk_fails_and_leaves_nothing)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-    ck_assert_int_eq(count_entries(dir), 0);
+    ck_assert_int_eq(count_entries(tu_tmp), 0);
     /* without the limit the same write works */
-    TU_OK(cp_image_write_png(path_in("full.png"), &img));
+    TU_OK(cp_image_write_png(tu_tmp_path("full.png"), &img));
     cp_image back;
-    TU_OK(cp_image_load(path_in("full.png"), &back));
+    TU_OK(cp_image_load(tu_tmp_path("full.png"), &back));
     ck_assert_mem_eq(back.pixels, img.pixels, (size_t)W * H * 3);
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(count_entries(tu_tmp), 1);
     cp_image_free(&back);
     cp_image_free(&img);
 }
@@ -340,7 +303,7 @@ int main(void)
 {
     Suite *s = suite_create("image_safety");
     TCase *tc = tcase_create("image_safety");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(tc, jpeg_with_oversized_huffman_table_is_refused);
     tcase_add_test(tc, truncated_files_are_errors_never_pixels);
     tcase_add_test(tc, pnm_hdr_psd_are_unsupported_whatever_the_name);

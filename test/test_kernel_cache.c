@@ -127,20 +127,6 @@ START_TEST(cli_warns_once_about_an_open_folder)
 }
 END_TEST
 
-static void *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = malloc(*n);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, *n, f), *n);
-    fclose(f);
-    return buf;
-}
-
 START_TEST(forged_entry_named_deleted_and_rebuilt)
 {
     char *dir = tu_tempdir();
@@ -155,7 +141,8 @@ START_TEST(forged_entry_named_deleted_and_rebuilt)
     /* util.cl's entry now holds pool.cl's binary under util.cl's key, with
      * a valid checksum: every check passes, as for a forged entry. */
     size_t un, pn;
-    unsigned char *u = read_file(util_entry, &un), *p = read_file(pool_entry, &pn);
+    unsigned char *u = (unsigned char *)tu_read_file(util_entry, &un);
+    unsigned char *p = (unsigned char *)tu_read_file(pool_entry, &pn);
     cp_cache_key key;
     for (int i = 0; i < 2; i++) {
         key.h[i] = 0;

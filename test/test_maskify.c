@@ -13,24 +13,14 @@
 #include "util/cli_spawn.h"
 #include "util/test_util.h"
 
-static char *work;
-
-static void setup(void) { work = tu_tempdir(); }
-static void teardown(void)
-{
-    tu_rmdir(work);
-    free(work);
-    work = NULL;
-}
-
 static char *at(const char *fmt, const char *rel)
 {
-    char *p = malloc(strlen(work) + strlen(fmt) + (rel ? strlen(rel) : 0) + 2);
+    char *p = malloc(strlen(tu_tmp) + strlen(fmt) + (rel ? strlen(rel) : 0) + 2);
     ck_assert_ptr_nonnull(p);
     char *tail = malloc(strlen(fmt) + (rel ? strlen(rel) : 0) + 1);
     ck_assert_ptr_nonnull(tail);
     sprintf(tail, fmt, rel ? rel : "");
-    sprintf(p, "%s/%s", work, tail);
+    sprintf(p, "%s/%s", tu_tmp, tail);
     free(tail);
     return p;
 }
@@ -186,27 +176,10 @@ START_TEST(kind_lists)
 }
 END_TEST
 
-static char *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    char *buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
-
 static void assert_same_file(const char *a, const char *b)
 {
     size_t na, nb;
-    char *x = read_file(a, &na), *y = read_file(b, &nb);
+    char *x = tu_read_file(a, &na), *y = tu_read_file(b, &nb);
     ck_assert_msg(na == nb && memcmp(x, y, na) == 0, "%s and %s differ", a, b);
     free(x);
     free(y);
@@ -252,7 +225,7 @@ START_TEST(command_writes_the_layout)
     char *csv1 = at("out1/maskify.csv", NULL), *csv2 = at("out2/maskify.csv", NULL);
     assert_same_file(csv1, csv2);
     size_t n;
-    char *text = read_file(csv1, &n);
+    char *text = tu_read_file(csv1, &n);
     ck_assert_msg(strncmp(text, "file,kind,source\nface_000000.png,", 33) == 0, "csv: %s", text);
     ck_assert_ptr_nonnull(strstr(text, "\nface_000001_r1.png,"));
     ck_assert_ptr_nonnull(strstr(text, ",face_000001.png\n"));
@@ -265,7 +238,7 @@ START_TEST(command_writes_the_layout)
     r = RUN("maskify", "--data", faces, "--out", out3, "--size", "32", "--kinds", "n95", "--count", "9");
     expect(&r, 0, NULL);
     char *csv3 = at("out3/maskify.csv", NULL);
-    text = read_file(csv3, &n);
+    text = tu_read_file(csv3, &n);
     int lines = 0;
     for (char *s = strchr(text, '\n'); s && s[1]; s = strchr(s + 1, '\n')) {
         lines++;
@@ -326,7 +299,7 @@ START_TEST(usage_and_data_errors)
     /* two images that would share an output name */
     char *a = at("faces/face_000000.png", NULL), *b = at("faces/face_000000.bmp", NULL);
     size_t n;
-    char *bytes = read_file(a, &n);
+    char *bytes = tu_read_file(a, &n);
     FILE *f = fopen(b, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(bytes, 1, n, f), n); /* a PNG named .bmp: decoded by content */
@@ -424,7 +397,7 @@ START_TEST(subfolders_and_csv_quoting)
     struct stat sb;
     ck_assert_int_eq(stat(mask, &sb), 0);
     size_t n;
-    char *text = read_file(csv, &n);
+    char *text = tu_read_file(csv, &n);
     ck_assert_msg(strncmp(text, "file,kind,source\n\"sub/a,\"\"b\"\".png\",", 35) == 0, "csv: %s", text);
     ck_assert_ptr_nonnull(strstr(text, ",\"sub/a,\"\"b\"\".png\"\n"));
     free(text);
@@ -468,7 +441,7 @@ int main(void)
 {
     Suite *s = suite_create("maskify");
     TCase *tc = tcase_create("maskify");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, same_seed_same_bytes);
     tcase_add_test(tc, covers_the_lower_face_only);

@@ -16,8 +16,7 @@
  *   [T+K*P, +C_out*P) tmp / dY'
  * Each pass may instead take the direct kernels (conv_direct.c) or the
  * implicit GEMM (conv_igemm.c): conv_route.c decides per layer shape. */
-#include "ops/conv_direct.h"
-#include "ops/conv_igemm.h"
+#include "ops/conv_passes.h"
 #include "ops/conv_route.h"
 #include "ops/ops_internal.h"
 
@@ -333,9 +332,7 @@ static bool direct_plan(const cp_conv_choice *ch, const cp_conv_params *p, int64
                         cp_conv_direct_cfg *dc)
 {
     bool passes[3];
-    bool any = false;
-    for (int i = 0; i < 3; i++) any |= passes[i] = ch->pass[i] == CP_CONV_DIRECT;
-    return any && cp_conv_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
+    return cp_conv_passes_on(ch, CP_CONV_DIRECT, passes) && cp_conv_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
 }
 
 size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int64_t n,
@@ -346,23 +343,15 @@ size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int6
     cp_conv_layer l = layer_of(p, n, c_in, h, w, c_out);
     cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     size_t need = 0;
-    bool gemm = false;
-    for (int i = 0; i < 3; i++) gemm |= ch.pass[i] == CP_CONV_GEMM;
-    if (gemm) {
+    bool gemm_passes[3];
+    if (cp_conv_passes_on(&ch, CP_CONV_GEMM, gemm_passes)) {
         conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
         need = pl.gemm_t + pl.col + pl.tmp;
     }
     cp_conv_direct_cfg dc;
-    if (direct_plan(&ch, p, n, c_in, h, w, c_out, &dc) && dc.workspace > need)
-        need = dc.workspace;
-    if (ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
-        cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
-        size_t iw = cp_igemm_weight_grad_workspace(&g);
-        if (iw > need) need = iw;
-    }
-    /* The graph sizes workspaces with this: never 0, so a workspace tensor
-     * exists (the ops accept a larger one). */
-    return need > 0 ? need : 1;
+    bool direct = direct_plan(&ch, p, n, c_in, h, w, c_out, &dc);
+    cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
+    return cp_conv_routed_workspace(&ch, need, direct ? &dc : NULL, &g);
 }
 
 typedef struct conv_shape {
@@ -481,18 +470,8 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
         CP_TRY(cp_conv_direct_backward(ctx, op, &dc, p, x, w, dy, &dx, &dw, accumulate,
                                        workspace));
     cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-    if (dx && ch.pass[CP_CONV_DX] == CP_CONV_IGEMM) {
-        CP_TRY(cp_igemm_data_grad(ctx, &ig, dy, w, NULL, dx, accumulate));
-        dx = NULL;
-    }
-    if (dw && ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
-        cp_ws iws;
-        CP_TRY(cp_ws_acquire(ctx, op, workspace, cp_igemm_weight_grad_workspace(&ig), &iws));
-        cp_status ist = cp_igemm_weight_grad(ctx, &ig, x, dy, dw, accumulate, iws.buf, iws.off);
-        cp_ws_release(ctx, &iws);
-        CP_TRY(ist);
-        dw = NULL;
-    }
+    CP_TRY(cp_conv_igemm_backward(ctx, op, &ch, &ig, false, x, w, dy, &dx, &dw, accumulate,
+                                  workspace));
     if (!dx && !dw) return CP_OK;
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;

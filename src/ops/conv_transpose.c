@@ -15,8 +15,7 @@
  * Each pass may instead take the direct up2 kernels of conv_direct.c (2×2,
  * stride 2) or the implicit GEMM of conv_igemm.c: conv_route.c decides per
  * layer shape. */
-#include "ops/conv_direct.h"
-#include "ops/conv_igemm.h"
+#include "ops/conv_passes.h"
 #include "ops/conv_route.h"
 
 cp_conv_params cp_up2_params(void)
@@ -80,9 +79,7 @@ static bool direct_plan(const cp_conv_choice *ch, const cp_conv_params *p, int64
                         cp_conv_direct_cfg *dc)
 {
     bool passes[3];
-    bool any = false;
-    for (int i = 0; i < 3; i++) any |= passes[i] = ch->pass[i] == CP_CONV_DIRECT;
-    return any && cp_up2_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
+    return cp_conv_passes_on(ch, CP_CONV_DIRECT, passes) && cp_up2_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
 }
 
 size_t cp_conv_transpose2d_workspace_floats(cp_context *ctx, const cp_conv_params *p,
@@ -95,21 +92,15 @@ size_t cp_conv_transpose2d_workspace_floats(cp_context *ctx, const cp_conv_param
     cp_conv_layer l = layer_of(p, n, c_in, h, w, c_out);
     cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     size_t need = 0;
-    bool gemm = false;
-    for (int i = 0; i < 3; i++) gemm |= ch.pass[i] == CP_CONV_GEMM;
-    if (gemm) {
+    bool gemm_passes[3];
+    if (cp_conv_passes_on(&ch, CP_CONV_GEMM, gemm_passes)) {
         tplan pl = plan_t(ctx, n, c_in, h, w, c_out, p);
         need = pl.gemm_t + pl.col + pl.xp;
     }
     cp_conv_direct_cfg dc;
-    if (direct_plan(&ch, p, n, c_in, h, w, c_out, &dc) && dc.workspace > need)
-        need = dc.workspace;
-    if (ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
-        cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
-        size_t iw = cp_igemm_weight_grad_workspace(&g);
-        if (iw > need) need = iw;
-    }
-    return need > 0 ? need : 1;
+    bool direct = direct_plan(&ch, p, n, c_in, h, w, c_out, &dc);
+    cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
+    return cp_conv_routed_workspace(&ch, need, direct ? &dc : NULL, &g);
 }
 
 typedef struct tshape {
@@ -232,18 +223,8 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     if (direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
         CP_TRY(cp_up2_direct_backward(ctx, op, &dc, x, w, dy, &dx, &dw, accumulate, workspace));
     cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-    if (dx && ch.pass[CP_CONV_DX] == CP_CONV_IGEMM) {
-        CP_TRY(cp_igemm_forward(ctx, &ig, dy, w, NULL, dx, accumulate));
-        dx = NULL;
-    }
-    if (dw && ch.pass[CP_CONV_DW] == CP_CONV_IGEMM) {
-        cp_ws iws;
-        CP_TRY(cp_ws_acquire(ctx, op, workspace, cp_igemm_weight_grad_workspace(&ig), &iws));
-        cp_status ist = cp_igemm_weight_grad(ctx, &ig, dy, x, dw, accumulate, iws.buf, iws.off);
-        cp_ws_release(ctx, &iws);
-        CP_TRY(ist);
-        dw = NULL;
-    }
+    CP_TRY(cp_conv_igemm_backward(ctx, op, &ch, &ig, true, x, w, dy, &dx, &dw, accumulate,
+                                  workspace));
     if (!dx && !dw) return CP_OK;
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;

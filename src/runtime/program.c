@@ -5,6 +5,7 @@
 #include "runtime/context_internal.h"
 #include "runtime/kernels_embedded.h"
 #include "runtime/program_disk_cache.h"
+#include "util/read_stream.h"
 #include "data/data_internal.h" /* cp_warn */
 
 #include <errno.h>
@@ -37,32 +38,12 @@ static cp_status raw_source(const char *file, char **source, size_t *size)
             return cp_set_error(CP_ERR_IO,
                                 "cannot open kernel %s (CLINPAINT_KERNEL_DIR=%s): %s",
                                 path, dir, strerror(errno));
-        size_t cap = 1 << 16, n = 0;
-        char *buf = malloc(cap + 1);
-        size_t got;
-        while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-            n += got;
-            if (n == cap) {
-                char *grown = realloc(buf, cap * 2 + 1);
-                if (!grown) {
-                    free(buf);
-                    buf = NULL;
-                    break;
-                }
-                buf = grown;
-                cap *= 2;
-            }
-        }
-        bool read_error = ferror(f);
+        bool no_memory;
+        char *buf = cp_read_stream(f, size, &no_memory);
         fclose(f);
-        if (!buf) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "reading %s", path);
-        if (read_error) {
-            free(buf);
-            return cp_set_error(CP_ERR_IO, "cannot read kernel %s", path);
-        }
-        buf[n] = '\0';
+        if (no_memory) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "reading %s", path);
+        if (!buf) return cp_set_error(CP_ERR_IO, "cannot read kernel %s", path);
         *source = buf;
-        *size = n;
         return CP_OK;
     }
     for (const cp_embedded_kernel *k = cp_embedded_kernels; k->name; k++) {

@@ -5,6 +5,7 @@
 #include "runtime/check.h"
 #include "train/train_internal.h"
 #include "util/file_atomic.h"
+#include "util/read_stream.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -195,28 +196,10 @@ static char *read_all(const char *path, bool *missing)
         *missing = errno == ENOENT;
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap + 1);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *grown = realloc(buf, 2 * cap + 1);
-            if (!grown) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    bool bad = ferror(f) != 0;
+    size_t size;
+    bool no_memory;
+    char *buf = cp_read_stream(f, &size, &no_memory);
     fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    if (buf) buf[n] = '\0';
     return buf;
 }
 

@@ -2,6 +2,7 @@
 #include "util/cli_spawn.h"
 
 #include "clinpaint/image.h"
+#include "util/test_util.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -14,23 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The whole of a captured output file. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    size_t cap = 4096, n = 0, got;
-    char *buf = malloc(cap);
-    ck_assert_ptr_nonnull(buf);
-    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            buf = realloc(buf, cap *= 2);
-            ck_assert_ptr_nonnull(buf);
-        }
-    }
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
+    size_t n;
+    return tu_read_file(path, &n);
 }
 
 tu_cli_proc tu_cli_start(const char *const *argv, const tu_cli_opts *opts)

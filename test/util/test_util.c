@@ -30,6 +30,18 @@ void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi)
     for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * cp_rng_uniform(r);
 }
 
+void tu_tensor_uniform(cp_rng *r, int ndim, const int64_t *shape, float lo, float hi,
+                       const char *name, cp_tensor *out)
+{
+    TU_OK(cp_tensor_create(tu_ctx(), ndim, shape, name, out));
+    size_t n = cp_tensor_numel(out);
+    float *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    tu_fill_uniform(r, h, n, lo, hi);
+    TU_OK(cp_tensor_upload(tu_ctx(), out, h));
+    free(h);
+}
+
 cp_tensor tu_tensor_from(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
                          const char *name)
 {
@@ -105,6 +117,50 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 void tu_rmdir(const char *path)
 {
     if (path) nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tu_tmp;
+
+void tu_tmp_setup(void) { tu_tmp = tu_tempdir(); }
+
+void tu_tmp_teardown(void)
+{
+    tu_rmdir(tu_tmp);
+    free(tu_tmp);
+    tu_tmp = NULL;
+}
+
+char *tu_tmp_path(const char *name)
+{
+    static char buf[4096];
+    ck_assert_ptr_nonnull(tu_tmp);
+    snprintf(buf, sizeof buf, "%s/%s", tu_tmp, name);
+    return buf;
+}
+
+void tu_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    if (n) ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+char *tu_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    ck_assert_int_ge(size, 0);
+    rewind(f);
+    char *buf = malloc((size_t)size + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    buf[size] = '\0';
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
 }
 
 int tu_run_suite(Suite *s)

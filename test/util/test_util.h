@@ -27,6 +27,11 @@ void tu_ctx_release(void);
 /* Uniform floats in [lo, hi). */
 void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi);
 
+/* Creates *out with `shape` on tu_ctx() and fills it with uniform floats
+ * in [lo, hi) from r (graph parameters). */
+void tu_tensor_uniform(cp_rng *r, int ndim, const int64_t *shape, float lo, float hi,
+                       const char *name, cp_tensor *out);
+
 /* A device tensor holding host data (created and uploaded). */
 cp_tensor tu_tensor_from(const float *host, int64_t n, int64_t c, int64_t h, int64_t w,
                          const char *name);
@@ -46,6 +51,20 @@ void tu_assert_close(const char *what, const float *got, const double *want, siz
 /* mkdtemp under $TMPDIR (or /tmp); rm -r of it. */
 char *tu_tempdir(void);
 void tu_rmdir(const char *path);
+
+/* A fresh temporary folder per test: add tu_tmp_setup/tu_tmp_teardown as a
+ * checked fixture; tu_tmp is the folder while a test runs. */
+extern char *tu_tmp;
+void tu_tmp_setup(void);
+void tu_tmp_teardown(void);
+/* tu_tmp/name, in a static buffer that the next call overwrites. */
+char *tu_tmp_path(const char *name);
+
+/* Writes n bytes to path; fails the test on any error. */
+void tu_write_file(const char *path, const void *data, size_t n);
+/* The whole file, malloc'ed with a NUL after its *n bytes (for text);
+ * fails the test if it cannot be read. */
+char *tu_read_file(const char *path, size_t *n);
 
 /* Runs a Check suite and returns the exit code for main(). */
 int tu_run_suite(Suite *s);

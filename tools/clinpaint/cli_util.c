@@ -66,6 +66,21 @@ bool cli_parse_float(const char *s, double lo, double hi, double *out)
     return true;
 }
 
+const char *cli_option_value(int argc, char **argv, int *i, const char *name, bool *matched)
+{
+    size_t n = strlen(name);
+    *matched = false;
+    if (strncmp(argv[*i], name, n) != 0) return NULL;
+    if (argv[*i][n] == '=') {
+        *matched = true;
+        return argv[*i] + n + 1;
+    }
+    if (argv[*i][n] != '\0') return NULL;
+    *matched = true;
+    if (*i + 1 >= argc) return NULL;
+    return argv[++*i];
+}
+
 bool cli_is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;

@@ -29,6 +29,11 @@ bool cli_parse_int(const char *s, long lo, long hi, long *out);
 bool cli_parse_u64(const char *s, uint64_t *out);
 bool cli_parse_float(const char *s, double lo, double hi, double *out);
 
+/* Option argv[*i] named `name`, as "--name VALUE" or "--name=VALUE":
+ * *matched says whether it is that option; returns its value (NULL when
+ * the value is missing) and advances *i past a separate value. */
+const char *cli_option_value(int argc, char **argv, int *i, const char *name, bool *matched);
+
 /* True for "--help" and "-h". */
 bool cli_is_help(const char *arg);
 

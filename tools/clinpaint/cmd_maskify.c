@@ -34,22 +34,6 @@ static void usage(FILE *f)
             CP_MASKIFY_MIN_SIZE, CP_MASKIFY_MAX_SIZE);
 }
 
-/* Accepts "--name VALUE" and "--name=VALUE"; advances *i past the value. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, bool *matched)
-{
-    size_t n = strlen(name);
-    *matched = false;
-    if (strncmp(argv[*i], name, n) != 0) return NULL;
-    if (argv[*i][n] == '=') {
-        *matched = true;
-        return argv[*i] + n + 1;
-    }
-    if (argv[*i][n] != '\0') return NULL;
-    *matched = true;
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
-}
-
 static void show_progress(void *user, uint64_t done, uint64_t total)
 {
     (void)user;
@@ -71,30 +55,30 @@ int cmd_maskify(int argc, char **argv)
             usage(stdout);
             return CLI_EXIT_OK;
         }
-        if ((v = option_value(argc, argv, &i, "--data", &m)) || m) {
+        if ((v = cli_option_value(argc, argv, &i, "--data", &m)) || m) {
             if (!v || !*v) return cli_usage_error(cmd, "--data needs a folder");
             data = v;
-        } else if ((v = option_value(argc, argv, &i, "--out", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--out", &m)) || m) {
             if (!v || !*v) return cli_usage_error(cmd, "--out needs a folder");
             out = v;
-        } else if ((v = option_value(argc, argv, &i, "--count", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--count", &m)) || m) {
             if (!v || !cli_parse_int(v, 1, 100000000, &n))
                 return cli_usage_error(cmd, "--count needs a whole number from 1 to 100000000, got '%s'",
                                        v ? v : "");
             o.count = (uint64_t)n;
-        } else if ((v = option_value(argc, argv, &i, "--seed", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--seed", &m)) || m) {
             if (!v || !cli_parse_u64(v, &o.seed))
                 return cli_usage_error(cmd, "--seed needs a non-negative whole number, got '%s'", v ? v : "");
-        } else if ((v = option_value(argc, argv, &i, "--size", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--size", &m)) || m) {
             if (!v || !cli_parse_int(v, CP_MASKIFY_MIN_SIZE, CP_MASKIFY_MAX_SIZE, &n))
                 return cli_usage_error(cmd, "--size needs a whole number from %d to %d, got '%s'",
                                        CP_MASKIFY_MIN_SIZE, CP_MASKIFY_MAX_SIZE, v ? v : "");
             o.size = (int)n;
-        } else if ((v = option_value(argc, argv, &i, "--kinds", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--kinds", &m)) || m) {
             if (!v || cp_maskify_kinds_parse(v, &o.kinds) != CP_OK)
                 return cli_usage_error(cmd, "--kinds needs a comma-separated list of surgical, n95, cloth; "
                                        "got '%s'", v ? v : "");
-        } else if ((v = option_value(argc, argv, &i, "--split", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--split", &m)) || m) {
             if (v && strcmp(v, "all") == 0) o.split = CP_SPLIT_ALL;
             else if (v && strcmp(v, "train") == 0) o.split = CP_SPLIT_TRAIN;
             else if (v && strcmp(v, "test") == 0) o.split = CP_SPLIT_TEST;

@@ -20,22 +20,6 @@ static void usage(FILE *f)
             CP_SYNTH_MIN_SIZE, CP_SYNTH_MAX_SIZE);
 }
 
-/* Accepts "--name VALUE" and "--name=VALUE"; advances *i past the value. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, bool *matched)
-{
-    size_t n = strlen(name);
-    *matched = false;
-    if (strncmp(argv[*i], name, n) != 0) return NULL;
-    if (argv[*i][n] == '=') {
-        *matched = true;
-        return argv[*i] + n + 1;
-    }
-    if (argv[*i][n] != '\0') return NULL;
-    *matched = true;
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
-}
-
 int cmd_synth(int argc, char **argv)
 {
     const char *cmd = "synth";
@@ -49,15 +33,15 @@ int cmd_synth(int argc, char **argv)
             usage(stdout);
             return CLI_EXIT_OK;
         }
-        if ((v = option_value(argc, argv, &i, "--count", &m)) || m) {
+        if ((v = cli_option_value(argc, argv, &i, "--count", &m)) || m) {
             if (!v || !cli_parse_int(v, 1, 100000000, &count))
                 return cli_usage_error(cmd, "--count needs a whole number from 1 to 100000000, got '%s'",
                                        v ? v : "");
-        } else if ((v = option_value(argc, argv, &i, "--size", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--size", &m)) || m) {
             if (!v || !cli_parse_int(v, CP_SYNTH_MIN_SIZE, CP_SYNTH_MAX_SIZE, &size))
                 return cli_usage_error(cmd, "--size needs a whole number from %d to %d, got '%s'",
                                        CP_SYNTH_MIN_SIZE, CP_SYNTH_MAX_SIZE, v ? v : "");
-        } else if ((v = option_value(argc, argv, &i, "--seed", &m)) || m) {
+        } else if ((v = cli_option_value(argc, argv, &i, "--seed", &m)) || m) {
             if (!v || !cli_parse_u64(v, &seed))
                 return cli_usage_error(cmd, "--seed needs a non-negative whole number, got '%s'",
                                        v ? v : "");
