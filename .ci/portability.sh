@@ -4,7 +4,7 @@
 #     training whose losses must match PoCL's within 1e-5 relative;
 #   oclgrind (simulator, --check-api --data-races): the op tests' portability
 #     cases on small shapes and a short training at work-group limits 1 and
-#     64, failing on any diagnostic oclgrind prints.
+#     64 (the latter on the implicit-GEMM convolutions), failing on any diagnostic oclgrind prints.
 # Uses an existing build in $BUILD_DIR (default build/), else builds one.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,7 +51,7 @@ rusticl_icd=$(only_icd rusticl)
 train() { # OUT [extra options]
     local out=$1
     shift
-    CLINPAINT_CONV=gemm "$cli" train --data "$work/data" --preset tiny --size 32 --batch 4 \
+    CLINPAINT_CONV=${CONV:-gemm} "$cli" train --data "$work/data" --preset tiny --size 32 --batch 4 \
         --max-steps 3 --eval-images 2 --out "$out" "$@" >"$out.log" 2>&1 ||
         { cat "$out.log" >&2; echo "portability: training failed ($out)" >&2; exit 1; }
 }
@@ -66,6 +66,8 @@ same_losses() { # A B
 
 # ---- PoCL: the reference losses ----
 OCL_ICD_VENDORS=$pocl_icd train "$work/pocl"
+# The same with every convolution on the GPU-class implicit GEMM.
+OCL_ICD_VENDORS=$pocl_icd CONV=igemm train "$work/pocl-igemm"
 say "PoCL training done"
 
 # ---- rusticl on llvmpipe ----
@@ -84,6 +86,9 @@ say "PoCL training done"
     CLINPAINT_GEMM=clblast train "$work/rusticl"
     same_losses "$work/pocl/log.csv" "$work/rusticl/log.csv"
     say "rusticl training losses match PoCL's"
+    CLINPAINT_GEMM=clblast CONV=igemm train "$work/rusticl-igemm"
+    same_losses "$work/pocl-igemm/log.csv" "$work/rusticl-igemm/log.csv"
+    say "rusticl training on the implicit GEMM matches PoCL's"
 )
 
 # ---- oclgrind: API checks and data races ----
@@ -113,9 +118,13 @@ oclgrind_run() { # LOG command...
         say "oclgrind $t (portability cases, small shapes) clean"
     done
     small=(--widths 4,4,8,8,8,8 --latent 16 --batch 2 --max-steps 1)
+    # Limit 1 on im2col + our GEMM; limit 64 with every convolution on the
+    # implicit GEMM, whose local-memory tiles are where races would be.
     for wg in 1 64; do
+        conv=gemm
+        [ "$wg" = 64 ] && conv=igemm
         oclgrind_run "$work/og-train-$wg.log" --max-wgsize "$wg" \
-            "$cli" train --data "$work/data" --preset tiny --size 32 --eval-images 1 \
+            env CLINPAINT_CONV=$conv "$cli" train --data "$work/data" --preset tiny --size 32 --eval-images 1 \
             --out "$work/og-train-$wg" "${small[@]}"
         say "oclgrind training at work-group limit $wg clean"
     done
