@@ -98,6 +98,16 @@ START_TEST(devices_table_json_and_selector)
 }
 END_TEST
 
+START_TEST(results_lost_on_stdout_fail)
+{
+    /* stdout is a capture file limited to 16 bytes: the JSON cannot fit. */
+    tu_cli_opts o = {.max_file_bytes = 16};
+    tu_cli_result r = tu_cli_run_opts((const char *const[]){"devices", "--json", NULL}, &o);
+    ck_assert_msg(r.exit_code == 1, "exit %d; stderr: %s", r.exit_code, r.err);
+    tu_cli_free(&r); /* (the limit cuts the captured stderr too, so its message is not checked) */
+}
+END_TEST
+
 START_TEST(synth_full_disk_fails_naming_the_file)
 {
     /* The library's PNG writer must report a full disk. */
@@ -168,6 +178,7 @@ int main(void)
     tcase_add_test(tc, usage_errors_exit_2);
     tcase_add_test(tc, devices_table_json_and_selector);
     tcase_add_test(tc, synth_full_disk_fails_naming_the_file);
+    tcase_add_test(tc, results_lost_on_stdout_fail);
     tcase_add_test(tc, demo_second_ctrl_c_exits_at_once);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);

@@ -1,5 +1,6 @@
 /* clinpaint: the command-line entry point. Dispatches to cmd_<name>.c. */
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,18 @@ static bool set_max_megapixels(const char *value, const char *from)
     return true;
 }
 
+/* Results go to stdout: a full disk or closed pipe there is a failure too
+ * (`eval --json > file` must not exit 0 with a truncated file). */
+static int finish_stdout(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "clinpaint: cannot write the results to standard output: %s\n",
+                strerror(errno));
+        if (rc == CLI_EXIT_OK) rc = CLI_EXIT_FAIL;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *env = getenv("CLINPAINT_MAX_MEGAPIXELS");
@@ -95,7 +108,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     for (const cp_command *c = cp_commands; c->name; c++)
-        if (strcmp(c->name, name) == 0) return c->run(argc - 1, argv + 1);
+        if (strcmp(c->name, name) == 0) return finish_stdout(c->run(argc - 1, argv + 1));
     fprintf(stderr, "clinpaint: unknown command '%s'\n", name);
     fprintf(stderr, "usage: clinpaint COMMAND [options]; run 'clinpaint --help' for the list\n");
     return CLI_EXIT_USAGE;
