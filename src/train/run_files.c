@@ -99,6 +99,7 @@ cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "mask", c->mask_spec);
+    cJSON_AddStringToObject(j, "augment", cp_augment_name((cp_augment)c->augment));
     cJSON_AddNumberToObject(j, "lr", c->opts.adam_g.lr);
     cJSON_AddNumberToObject(j, "beta1", c->opts.adam_g.beta1);
     cJSON_AddNumberToObject(j, "beta2", c->opts.adam_g.beta2);
