@@ -94,6 +94,12 @@ typedef struct cp_loader_options {
      * (cp_augment_draw) before the flip; masks stay in the model's frame.
      * Ignored when !train. Default CP_AUGMENT_NONE. */
     int augment;
+    /* Evaluation (!train) only: with reframe_zoom > 0 every sample is
+     * re-framed (cp_reframe_rgb) at that zoom, its centre shifted by
+     * reframe_shift·S in a direction that turns by the golden angle from one
+     * sample to the next (sample k: angle 2.39996·k), so that a split is
+     * re-framed the same way every time. 0: as it is. */
+    float reframe_zoom, reframe_shift;
 } cp_loader_options;
 
 /* Defaults: size 128, batch 8, seed 0, train, threads 0, prefetch 0,
