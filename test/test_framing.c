@@ -1,8 +1,9 @@
-/* Framing augmentation: the draws are a pure function of (seed, epoch,
+/* Framing augmentation and the diffusion floor: the draws are a pure function of (seed, epoch,
  * position) within their documented ranges, re-framing is exact where it
  * should be, the loader's augmented batches are deterministic per seed and
  * the same after a seek, augmentation off gives today's batches bit for bit,
- * and a training run with it resumes exactly. */
+ * a training run with it resumes exactly, and the diffusion fill solves the
+ * Laplace equation in the hole. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/dataset.h"
 #include "clinpaint/image.h"
+#include "clinpaint/metrics.h"
 #include "clinpaint/synth.h"
 #include "clinpaint/train.h"
 #include "util/test_util.h"
@@ -183,6 +185,41 @@ START_TEST(augmentation_off_is_todays_batches)
 }
 END_TEST
 
+START_TEST(diffusion_fill_is_harmonic)
+{
+    static float x[3 * S * S], out[3 * S * S], mask[S * S];
+    const size_t plane = (size_t)S * S;
+    for (int y = 0; y < S; y++)
+        for (int xx = 0; xx < S; xx++) {
+            size_t i = (size_t)y * S + xx;
+            x[i] = -0.9f + 0.05f * (float)xx;                 /* a ramp in x */
+            x[plane + i] = 0.8f - 0.04f * (float)y;           /* a ramp in y */
+            x[2 * plane + i] = 0.3f;                          /* constant */
+            mask[i] = xx >= 8 && xx < 24 && y >= 6 && y < 20; /* a hole away from the edge */
+        }
+    TU_OK(cp_diffusion_fill(x, mask, S, out));
+    /* linear functions are harmonic: the hole is filled back exactly */
+    for (size_t i = 0; i < 3 * plane; i++)
+        ck_assert_msg(fabsf(out[i] - x[i]) < 1e-3f, "value %zu: %g, want %g", i, out[i], x[i]);
+    /* known pixels are copied, bit for bit, also in place */
+    static float y2[3 * S * S];
+    for (size_t i = 0; i < 3 * plane; i++) y2[i] = (float)((i * 7919) % 200) / 100.0f - 1.0f;
+    memcpy(out, y2, sizeof out);
+    TU_OK(cp_diffusion_fill(out, mask, S, out));
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++)
+            if (!mask[i]) ck_assert(out[c * plane + i] == y2[c * plane + i]);
+    /* no hole: a copy; all hole: the mean fill (0) */
+    static float none[S * S], all[S * S];
+    for (size_t i = 0; i < plane; i++) all[i] = 1.0f;
+    TU_OK(cp_diffusion_fill(y2, none, S, out));
+    ck_assert(memcmp(out, y2, sizeof out) == 0);
+    TU_OK(cp_diffusion_fill(y2, all, S, out));
+    for (size_t i = 0; i < 3 * plane; i++) ck_assert(out[i] == 0.0f);
+    ck_assert_int_eq(cp_diffusion_fill(NULL, all, S, out), CP_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 /* ---- a run with the face mask (augmented by default) resumes exactly ---- */
 
 static cp_train_result run_to(const char *out, uint64_t steps, const char *resume_from)
@@ -255,6 +292,7 @@ int main(void)
     tcase_add_test(tc, reframe_identity_zoom_and_gray);
     tcase_add_test(tc, loader_augmentation_deterministic_and_seekable);
     tcase_add_test(tc, augmentation_off_is_todays_batches);
+    tcase_add_test(tc, diffusion_fill_is_harmonic);
     tcase_add_test(tc, augmented_training_resumes_exactly);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
