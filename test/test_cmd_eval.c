@@ -1,5 +1,6 @@
-/* clinpaint eval: the metrics with their protocol and the mean-fill floor,
- * as text and as JSON; usage errors, bad data folders and bad models. */
+/* clinpaint eval: the metrics with their protocol and the mean-fill and
+ * diffusion floors, as text and as JSON, as they are and re-framed
+ * (--framing); usage errors, bad data folders and bad models. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,96 @@ START_TEST(json_parses_and_floor_matches_library)
 }
 END_TEST
 
+/* The diffusion floor of the first `count` images (file order) of the
+ * whole folder with the center mask, re-framed as eval --framing does. */
+static cp_metrics diffusion_floor(size_t count, float zoom, float shift)
+{
+    cp_dataset *ds;
+    TU_OK(cp_dataset_open(data, CP_SPLIT_ALL, &ds));
+    float *mask = malloc(sizeof *mask * S * S), *x = malloc(sizeof *x * 3 * S * S),
+          *fill = malloc(sizeof *fill * 3 * S * S);
+    uint8_t *rgb = malloc(3 * S * S), *framed = malloc(3 * S * S);
+    cp_rng rng;
+    cp_rng_seed(&rng, 0, 0);
+    TU_OK(cp_mask_generate(CP_MASK_CENTER, S, &rng, mask));
+    cp_metrics_acc acc;
+    cp_metrics_init(&acc);
+    for (size_t i = 0; i < count; i++) {
+        TU_OK(cp_dataset_load(ds, i, S, rgb));
+        float a = (float)i * 2.39996323f;
+        cp_framing f = {zoom, shift * cosf(a), shift * sinf(a), 0};
+        cp_reframe_rgb(rgb, S, &f, framed);
+        cp_rgb_to_chw(framed, S, 0, x);
+        TU_OK(cp_diffusion_fill(x, mask, S, fill));
+        TU_OK(cp_metrics_add(&acc, fill, x, mask, S));
+    }
+    cp_metrics r;
+    TU_OK(cp_metrics_result(&acc, &r));
+    free(mask);
+    free(x);
+    free(fill);
+    free(rgb);
+    free(framed);
+    cp_dataset_free(ds);
+    return r;
+}
+
+static cJSON *eval_json(const char *framing)
+{
+    tu_cli_result r = framing ? RUN("eval", "--model", model, "--data", data, "--json", "--split", "all",
+                                    "--max-images", "20", "--framing", framing)
+                              : RUN("eval", "--model", model, "--data", data, "--json", "--split", "all",
+                                    "--max-images", "20");
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_msg(j != NULL, "not JSON: %s", r.out);
+    tu_cli_free(&r);
+    return j;
+}
+
+START_TEST(framing_reframes_and_diffusion_floor)
+{
+    setup_once();
+    const char *bad[] = {"zoom=0.1", "shift=0.1", "zoom=1.3,shift=0.9", "zoom=abc", "zoom=1.3,",
+                         "zoom=1,zoom=2", "zoom=1.3,tilt=2", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tu_cli_result r = RUN("eval", "--model", model, "--data", data, "--framing", bad[i]);
+        expect(&r, 2, "--framing");
+    }
+    cJSON *plain = eval_json(NULL), *same = eval_json("zoom=1"), *tight = eval_json("zoom=1.3,shift=0.05");
+    const char *keys[] = {"hole_psnr", "psnr", "ssim", "hole_l1"};
+    /* zoom 1 without a shift re-frames nothing */
+    for (int k = 0; k < 4; k++) {
+        ck_assert_double_eq(num(cJSON_GetObjectItem(plain, "metrics"), keys[k]),
+                            num(cJSON_GetObjectItem(same, "metrics"), keys[k]));
+        ck_assert_double_eq(num(cJSON_GetObjectItem(plain, "diffusion_fill"), keys[k]),
+                            num(cJSON_GetObjectItem(same, "diffusion_fill"), keys[k]));
+    }
+    ck_assert(num(cJSON_GetObjectItem(plain, "metrics"), "hole_psnr") !=
+              num(cJSON_GetObjectItem(tight, "metrics"), "hole_psnr"));
+    cJSON *fr = cJSON_GetObjectItem(tight, "framing");
+    ck_assert_double_eq_tol(num(fr, "zoom"), 1.3, 1e-6);
+    ck_assert_double_eq_tol(num(fr, "shift"), 0.05, 1e-6);
+    /* the floors, recomputed here on the re-framed images */
+    cp_metrics want = diffusion_floor(20, 1.3f, 0.05f);
+    cJSON *df = cJSON_GetObjectItem(tight, "diffusion_fill");
+    ck_assert_double_eq_tol(num(df, "hole_psnr"), want.hole_psnr, 1e-6);
+    ck_assert_double_eq_tol(num(df, "ssim"), want.ssim, 1e-9);
+    /* smooth synthetic faces: diffusion beats the mean colour */
+    ck_assert(num(df, "hole_psnr") > num(cJSON_GetObjectItem(tight, "mean_fill"), "hole_psnr"));
+    cJSON_Delete(plain);
+    cJSON_Delete(same);
+    cJSON_Delete(tight);
+    tu_cli_result r = RUN("eval", "--model", model, "--data", data, "--max-images", "8", "--split",
+                          "all", "--framing", "shift=0.1,zoom=0.8");
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    ck_assert_msg(strstr(r.out, "diffusion floor") && strstr(r.out, "framing    zoom 0.8, shift 0.1") &&
+                      strstr(r.out, "the diffusion fill in the hole"),
+                  "stdout: %s", r.out);
+    tu_cli_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cmd_eval");
@@ -213,6 +304,7 @@ int main(void)
     tcase_add_test(tc, bad_data_and_model_refused);
     tcase_add_test(tc, text_report_has_protocol_metrics_and_floor);
     tcase_add_test(tc, json_parses_and_floor_matches_library);
+    tcase_add_test(tc, framing_reframes_and_diffusion_floor);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     tu_rmdir(work);

@@ -90,6 +90,16 @@ typedef struct cp_loader_options {
      * cp_mask_source_get(masks, relpath, mask_seed, sample_index). */
     const struct cp_mask_source *masks;
     uint64_t mask_seed;
+    /* CP_AUGMENT_FRAMING: each training sample is re-framed and recoloured
+     * (cp_augment_draw) before the flip; masks stay in the model's frame.
+     * Ignored when !train. Default CP_AUGMENT_NONE. */
+    int augment;
+    /* Evaluation (!train) only: with reframe_zoom > 0 every sample is
+     * re-framed (cp_reframe_rgb) at that zoom, its centre shifted by
+     * reframe_shift·S in a direction that turns by the golden angle from one
+     * sample to the next (sample k: angle 2.39996·k), so that a split is
+     * re-framed the same way every time. 0: as it is. */
+    float reframe_zoom, reframe_shift;
 } cp_loader_options;
 
 /* Defaults: size 128, batch 8, seed 0, train, threads 0, prefetch 0,
@@ -139,6 +149,47 @@ cp_status cp_loader_seek(cp_loader *ld, uint64_t epoch, uint64_t batch);
 /* The position of the batch the next cp_loader_next returns. */
 uint64_t cp_loader_epoch(const cp_loader *ld);
 uint64_t cp_loader_batch_index(const cp_loader *ld);
+
+/* ---- framing augmentation and re-framing (augment.c) ---- */
+
+typedef enum cp_augment {
+    CP_AUGMENT_NONE = 0,   /* the aligned crop as it is */
+    CP_AUGMENT_FRAMING = 1 /* zoom, shift, rotation, colour jitter, grayscale */
+} cp_augment;
+
+/* "none", "framing". */
+const char *cp_augment_name(cp_augment a);
+/* Parses a name of cp_augment_name; CP_ERR_INVALID_ARGUMENT otherwise. */
+cp_status cp_augment_parse(const char *name, cp_augment *out);
+
+/* A geometric re-framing of an S×S image about its centre. */
+typedef struct cp_framing {
+    float zoom;             /* > 1: a tighter crop (the face larger); < 1: a
+                               wider one, the outside filled by reflection */
+    float shift_x, shift_y; /* the image centre moves by this fraction of S */
+    float angle;            /* radians, counter-clockwise */
+} cp_framing;
+
+/* Resamples S×S HWC `src` into `dst` (both S*S*3 bytes, distinct) so that
+ * the source point at the centre lands at centre + shift·S, scaled by zoom
+ * and rotated by angle; bilinear, with coordinates outside the source
+ * reflected (mirror about the edge pixels). zoom 1, shift 0, angle 0 copies. */
+void cp_reframe_rgb(const uint8_t *src, int S, const cp_framing *f, uint8_t *dst);
+
+/* One sample's draw, a pure function of (seed, epoch, position): with
+ * probability 0.75 a framing (zoom log-uniform in [0.7, 1.5], shifts
+ * uniform in ±0.08, angle uniform in ±10°), else none; with probability 0.8
+ * a colour jitter (brightness ×[0.8, 1.2], contrast ×[0.8, 1.2] about the
+ * image's mean grey, saturation ×[0.6, 1.4]); with probability 0.15
+ * grayscale (ITU-R 601 luma in all three channels). */
+typedef struct cp_augment_params {
+    cp_framing frame;
+    bool reframe, jitter, gray;
+    float brightness, contrast, saturation;
+} cp_augment_params;
+void cp_augment_draw(uint64_t seed, uint64_t epoch, uint64_t position, cp_augment_params *out);
+/* Applies p to S×S HWC `src` into `dst` (distinct buffers). */
+void cp_augment_apply(const uint8_t *src, int S, const cp_augment_params *p, uint8_t *dst);
 
 /* Image index at `position` of `epoch`'s order, as the loader uses it
  * (before bad-file replacement); for tests and tools. */

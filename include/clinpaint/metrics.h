@@ -85,6 +85,17 @@ cp_status cp_ssim_luma(const float *y, const float *x, int S, double *out);
  * (3×S×S) may be x itself. */
 cp_status cp_mean_fill(const float *x, const float *mask, int S, float *out);
 
+/* The diffusion fill, a classical floor (in the spirit of Telea's and
+ * Navier-Stokes inpainting, without their edge terms): known pixels of x are
+ * copied and the hole, per channel, is the harmonic function (4-neighbour
+ * discrete Laplace equation) that matches the known pixels around it,
+ * solved by successive over-relaxation from the mean-colour fill for at
+ * most CP_DIFFUSION_MAX_SWEEPS sweeps, stopping early when no pixel moves
+ * more than 1e-5. Neighbours outside the image are left out (a free edge).
+ * out (3×S×S) may be x itself. */
+#define CP_DIFFUSION_MAX_SWEEPS 2000
+cp_status cp_diffusion_fill(const float *x, const float *mask, int S, float *out);
+
 #ifdef __cplusplus
 }
 #endif

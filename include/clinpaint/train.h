@@ -48,6 +48,9 @@ typedef struct cp_train_config {
     int eval_batch;         /* batch of the per-epoch evaluation */
     uint64_t eval_max_images; /* cap on test images evaluated per epoch; 0: all */
     int threads;            /* data threads; 0: default */
+    int augment;            /* cp_augment of the training samples; -1: framing for
+                               the face mask, none otherwise (resume: from the
+                               checkpoint, none when it predates the setting) */
     const volatile int *stop; /* non-zero: finish the iteration, save, stop */
     /* Data parallelism (clinpaint/dist.h): this process's replica; NULL
      * for one device. `batch` stays the global batch and must divide by

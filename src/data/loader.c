@@ -8,6 +8,7 @@
  * pure function of (seed, q) and the files, so seeking just resets the ring:
  * a resumed run sees the same batches. Work in flight when a seek happens is
  * recognised by a generation counter and thrown away. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -186,6 +187,21 @@ static cp_status fill(cp_loader *ld, slot *s, uint64_t q, uint64_t gen, uint8_t 
             item = (item + 1) % ld->count;
         }
         if (st != CP_OK) return st;
+        if (ld->o.train && ld->o.augment == CP_AUGMENT_FRAMING) {
+            /* scratch holds two images: the decode, then the augmented one */
+            uint8_t *aug = scratch + plane * 3;
+            cp_augment_params ap;
+            cp_augment_draw(ld->o.seed, epoch, pos, &ap);
+            cp_augment_apply(px, S, &ap, aug);
+            px = aug;
+        } else if (!ld->o.train && ld->o.reframe_zoom > 0) {
+            uint8_t *framed = scratch + plane * 3;
+            float a = (float)pos * 2.39996323f; /* the golden angle: directions spread evenly */
+            cp_framing f = {ld->o.reframe_zoom, ld->o.reframe_shift * cosf(a),
+                            ld->o.reframe_shift * sinf(a), 0.0f};
+            cp_reframe_rgb(px, S, &f, framed);
+            px = framed;
+        }
         bool flip = flip_of(ld, epoch, pos);
         cp_rgb_to_chw(px, S, flip, b->images + (size_t)k * 3 * plane);
         b->items[k] = item;
@@ -211,7 +227,7 @@ static cp_status fill(cp_loader *ld, slot *s, uint64_t q, uint64_t gen, uint8_t 
 static void *worker(void *arg)
 {
     cp_loader *ld = arg;
-    uint8_t *scratch = malloc((size_t)ld->o.size * ld->o.size * 3);
+    uint8_t *scratch = malloc((size_t)ld->o.size * ld->o.size * 3 * 2);
     pthread_mutex_lock(&ld->mu);
     while (!atomic_load(&ld->stop)) {
         slot *s = &ld->slots[ld->next_fill % (uint64_t)ld->nslots];
@@ -364,6 +380,12 @@ static cp_status check_options(const cp_dataset *ds, const cp_loader_options *o)
     if (o->threads < 0 || o->threads > MAX_THREADS)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "loader: thread count %d out of range (0..%d)",
                             o->threads, MAX_THREADS);
+    if (o->augment != CP_AUGMENT_NONE && o->augment != CP_AUGMENT_FRAMING)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "loader: augmentation %d unknown", o->augment);
+    if (!(o->reframe_zoom == 0 || (o->reframe_zoom >= 0.1f && o->reframe_zoom <= 10.0f)) ||
+        !(o->reframe_shift >= -1.0f && o->reframe_shift <= 1.0f))
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "loader: re-framing zoom %g or shift %g out of range",
+                            (double)o->reframe_zoom, (double)o->reframe_shift);
     if (o->prefetch < 0 || o->prefetch > 1024)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "loader: prefetch %d out of range", o->prefetch);
     if (o->train && cp_dataset_count(ds) < (size_t)o->batch)

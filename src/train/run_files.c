@@ -100,6 +100,7 @@ cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "mask", c->mask_spec);
+    cJSON_AddStringToObject(j, "augment", cp_augment_name((cp_augment)c->augment));
     cJSON_AddNumberToObject(j, "lr", c->opts.adam_g.lr);
     cJSON_AddNumberToObject(j, "beta1", c->opts.adam_g.beta1);
     cJSON_AddNumberToObject(j, "beta2", c->opts.adam_g.beta2);
@@ -205,61 +206,6 @@ cp_status cp_evaluate(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_sour
                       uint64_t seed, uint64_t max_images, int threads, cp_epoch_metrics *out,
                       cp_epoch_metrics *floor)
 {
-    memset(out, 0, sizeof *out);
-    if (floor) memset(floor, 0, sizeof *floor);
-    cp_loader_options lo = cp_loader_defaults();
-    lo.size = S;
-    lo.batch = cp_inpainter_batch(ip);
-    lo.seed = seed;
-    lo.train = false;
-    lo.threads = threads;
-    lo.cache_bytes = 0; /* one pass: caching would only cost memory */
-    lo.masks = masks;
-    lo.mask_seed = seed ^ UINT64_C(0x6576616c); /* "eval": other masks than training's */
-    cp_loader *ld;
-    CP_TRY(cp_loader_create(ds, &lo, &ld));
-    size_t px = (size_t)S * S, cap = (size_t)lo.batch;
-    float *y = malloc(cap * 3 * px * sizeof *y), *fill = malloc(3 * px * sizeof *fill);
-    cp_status st = y && fill ? CP_OK : cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "evaluation");
-    cp_metrics_acc acc, facc;
-    cp_metrics_init(&acc);
-    cp_metrics_init(&facc);
-    double rec = 0, adv = 0, d = 0;
-    uint64_t seen = 0, batches = cp_loader_batches_per_epoch(ld);
-    for (uint64_t b = 0; b < batches && st == CP_OK; b++) {
-        const cp_batch *bt;
-        st = cp_loader_next(ld, &bt);
-        if (st != CP_OK) break;
-        int n = bt->n;
-        if (max_images && seen + (uint64_t)n > max_images) n = (int)(max_images - seen);
-        if (n <= 0) break;
-        cp_eval_losses l;
-        st = cp_inpainter_run(ip, n, bt->images, bt->masks, y, NULL, &l);
-        rec += (double)l.rec * n;
-        adv += (double)l.adv * n;
-        d += (double)l.d * n;
-        for (int i = 0; i < n && st == CP_OK; i++) {
-            const float *xi = bt->images + (size_t)i * 3 * px, *mi = bt->masks + (size_t)i * px;
-            st = cp_metrics_add(&acc, y + (size_t)i * 3 * px, xi, mi, S);
-            if (st == CP_OK && floor) {
-                st = cp_mean_fill(xi, mi, S, fill);
-                if (st == CP_OK) st = cp_metrics_add(&facc, fill, xi, mi, S);
-            }
-        }
-        seen += (uint64_t)n;
-    }
-    cp_loader_free(ld);
-    free(y);
-    free(fill);
-    if (st != CP_OK) return st;
-    cp_metrics r;
-    CP_TRY(cp_metrics_result(&acc, &r));
-    *out = (cp_epoch_metrics){0, 0, r.hole_psnr, r.psnr, r.ssim, r.hole_l1,
-                              seen ? rec / (double)seen : NAN, seen ? adv / (double)seen : NAN,
-                              seen ? d / (double)seen : NAN, seen};
-    if (floor) {
-        CP_TRY(cp_metrics_result(&facc, &r));
-        *floor = (cp_epoch_metrics){0, 0, r.hole_psnr, r.psnr, r.ssim, r.hole_l1, NAN, NAN, NAN, seen};
-    }
-    return CP_OK;
+    cp_eval_request rq = {.seed = seed, .max_images = max_images, .threads = threads};
+    return cp_evaluate_framed(ip, ds, masks, S, &rq, out, floor, NULL);
 }

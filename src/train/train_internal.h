@@ -61,4 +61,18 @@ cp_status cp_evaluate(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_sour
                       int S, uint64_t seed, uint64_t max_images, int threads,
                       cp_epoch_metrics *out, cp_epoch_metrics *floor);
 
+/* What cp_evaluate_framed evaluates: masks from `seed`, at most max_images
+ * (0: all), and the split re-framed at `zoom` with centre shifts of `shift`
+ * (cp_loader_options' reframe_zoom, reframe_shift; zoom 0: as it is). */
+typedef struct cp_eval_request {
+    uint64_t seed, max_images;
+    int threads;
+    float zoom, shift;
+} cp_eval_request;
+/* cp_evaluate with re-framing and, when `diffusion` is non-NULL, the
+ * diffusion fill's metrics (cp_diffusion_fill) as a second floor. */
+cp_status cp_evaluate_framed(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_source *masks,
+                             int S, const cp_eval_request *rq, cp_epoch_metrics *out,
+                             cp_epoch_metrics *floor, cp_epoch_metrics *diffusion);
+
 #endif

@@ -32,6 +32,7 @@ cp_train_config cp_train_config_defaults(void)
     c.opts = cp_train_defaults();
     c.sample_count = 6;
     c.eval_batch = 16;
+    c.augment = -1;
     return c;
 }
 
@@ -133,6 +134,7 @@ static cp_status save_checkpoint(run *r, const char *name)
         {"lr_g", lr_g}, {"lr_d", lr_d}, {"beta1", b1}, {"beta2", b2}, {"eps", eps},
         {"rec_weight", wrec}, {"adv_weight", wadv}, {"ctx_weight", wctx},
         {"data", c->data_dir}, {"clinpaint_version", cp_version()},
+        {"augment", cp_augment_name((cp_augment)c->augment)},
     };
     /* The log reaches the disk first: it may run ahead of the checkpoint
      * (resume cuts it back) but never behind. */
@@ -206,6 +208,11 @@ static cp_status resume(run *r, char *mask_buf, size_t mask_size)
         e->model = r->model->cfg;
         snprintf(mask_buf, mask_size, "%s", cp_checkpoint_meta(ck, "mask"));
         e->mask_spec = mask_buf;
+        cp_augment aug = CP_AUGMENT_NONE; /* older checkpoints: trained without */
+        const char *a = cp_checkpoint_meta(ck, "augment");
+        if (a && cp_augment_parse(a, &aug) != CP_OK)
+            st = cp_set_error(CP_ERR_FORMAT, "%s: unknown augmentation '%s'", r->cfg->resume, a);
+        e->augment = (int)aug;
         float best = 0;
         r->best_hole_psnr = meta_f(ck, "best_hole_psnr", &best) ? best : -INFINITY;
     }
@@ -233,6 +240,7 @@ static cp_status open_data(run *r)
     lo.threads = c->threads;
     lo.masks = r->masks;
     lo.mask_seed = c->seed;
+    lo.augment = c->augment;
     CP_TRY(cp_loader_create(r->train, &lo, &r->loader));
     if (r->batch >= cp_loader_batches_per_epoch(r->loader)) { /* saved at an epoch's end */
         r->epoch++;
@@ -329,6 +337,8 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
                                           c->batch / r->replicas, c->threads, 0));
         CP_TRY(cp_model_create(r->ctx, &c->model, &r->model));
         CP_TRY(cp_model_init(r->model, c->seed));
+        if (r->eff.augment < 0)
+            r->eff.augment = strcmp(c->mask_spec, "face") == 0 ? CP_AUGMENT_FRAMING : CP_AUGMENT_NONE;
     }
     const cp_train_config *e = &r->eff;
     if (e->epochs < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--epochs must be at least 1");

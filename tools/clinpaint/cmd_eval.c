@@ -1,5 +1,6 @@
 /* clinpaint eval: MODEL.md's metrics of a model on a folder of images, next
- * to the mean-colour fill of the same images and masks as a floor. */
+ * to the mean-colour and diffusion fills of the same images and masks as
+ * floors, optionally with the images re-framed (--framing). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,9 @@ static void usage(FILE *f)
             "composite (known pixels kept, hole from the generator) is compared with the\n"
             "image. Reported: hole PSNR, whole-image PSNR, SSIM, hole L1 (0..255) and the\n"
             "losses L_rec, L_adv, L_D, next to the same metrics of the mean-colour fill\n"
-            "(every hole pixel set to the mean colour of the image's known pixels), a floor\n"
-            "any useful model must beat.\n\n"
+            "(every hole pixel set to the mean colour of the image's known pixels) and of the\n"
+            "diffusion fill (the hole as the smooth harmonic surface that meets the known\n"
+            "pixels around it), floors any useful model must beat.\n\n"
             "options:\n"
             "  --model CKPT       a checkpoint written by clinpaint train (required)\n"
             "  --data DIR         folder of images, read recursively (required)\n"
@@ -42,6 +44,12 @@ static void usage(FILE *f)
             "  --seed K           seed of the random masks (default 1: the same masks for\n"
             "                     every model, so that numbers compare)\n"
             "  --max-images N     evaluate only the first N images of the split\n"
+            "  --framing zoom=Z[,shift=D]\n"
+            "                     re-frame every image before masking: zoom Z about the\n"
+            "                     centre (1.3: a tighter crop, the face larger; 0.8: a wider\n"
+            "                     one, the outside reflected; 0.25..4) and the centre moved\n"
+            "                     by D*S (0..0.5) in a direction that turns by the golden\n"
+            "                     angle from image to image: the same every time\n"
             "  --batch N          images per run (default 16; does not change the numbers)\n"
             "  --json             print the results as one JSON object on stdout\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n");
@@ -53,7 +61,37 @@ typedef struct eval_opts {
     uint64_t seed, max_images;
     int batch;
     bool json;
+    float zoom, shift; /* --framing; zoom 0: as it is */
 } eval_opts;
+
+/* "zoom=Z[,shift=D]" (either order; zoom required). */
+static bool parse_framing(const char *v, float *zoom, float *shift)
+{
+    *zoom = 0;
+    *shift = 0;
+    bool have_zoom = false, have_shift = false;
+    while (*v) {
+        size_t len = strcspn(v, ",");
+        char part[64];
+        if (len == 0 || len >= sizeof part) return false;
+        memcpy(part, v, len);
+        part[len] = '\0';
+        double x;
+        if (strncmp(part, "zoom=", 5) == 0 && !have_zoom && cli_parse_float(part + 5, 0.25, 4, &x)) {
+            *zoom = (float)x;
+            have_zoom = true;
+        } else if (strncmp(part, "shift=", 6) == 0 && !have_shift &&
+                   cli_parse_float(part + 6, 0, 0.5, &x)) {
+            *shift = (float)x;
+            have_shift = true;
+        } else {
+            return false;
+        }
+        v += len;
+        if (*v == ',' && !*++v) return false; /* a trailing comma */
+    }
+    return have_zoom;
+}
 
 static int parse(int argc, char **argv, eval_opts *o)
 {
@@ -79,7 +117,7 @@ static int parse(int argc, char **argv, eval_opts *o)
             snprintf(name, sizeof name, "%s", a);
         }
         static const char *const known[] = {"--model", "--data", "--mask", "--split", "--seed",
-                                            "--max-images", "--batch", "--device"};
+                                            "--max-images", "--batch", "--device", "--framing"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(name, known[k]) == 0;
         if (!ok) return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -105,6 +143,10 @@ static int parse(int argc, char **argv, eval_opts *o)
         } else if (strcmp(name, "--max-images") == 0) {
             if (!cli_parse_u64(v, &o->max_images) || o->max_images == 0)
                 return cli_usage_error(cmd, "--max-images '%s': a positive whole number", v);
+        } else if (strcmp(name, "--framing") == 0) {
+            if (!parse_framing(v, &o->zoom, &o->shift))
+                return cli_usage_error(cmd, "--framing '%s': zoom=Z[,shift=D] with Z in 0.25..4 and D "
+                                            "in 0..0.5, e.g. zoom=1.3,shift=0.05", v);
         } else if (strcmp(name, "--batch") == 0) {
             if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
             o->batch = (int)n;
@@ -148,7 +190,7 @@ static cJSON *metrics_json(const cp_epoch_metrics *m, bool losses)
 static void print_json(const eval_opts *o, const cp_checkpoint *ck, const cp_model_config *c,
                        const cp_device_info *dev, const char *mask_desc, uint64_t images,
                        size_t skipped, double ctx_weight, const cp_epoch_metrics *m,
-                       const cp_epoch_metrics *fl)
+                       const cp_epoch_metrics *fl, const cp_epoch_metrics *df)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON *model = cJSON_AddObjectToObject(j, "model");
@@ -182,6 +224,10 @@ static void print_json(const eval_opts *o, const cp_checkpoint *ck, const cp_mod
     cJSON_AddStringToObject(j, "device", dev->name);
     cJSON_AddItemToObject(j, "metrics", metrics_json(m, true));
     cJSON_AddItemToObject(j, "mean_fill", metrics_json(fl, false));
+    cJSON_AddItemToObject(j, "diffusion_fill", metrics_json(df, false));
+    cJSON *fr = cJSON_AddObjectToObject(j, "framing");
+    cJSON_AddNumberToObject(fr, "zoom", o->zoom > 0 ? o->zoom : 1.0);
+    cJSON_AddNumberToObject(fr, "shift", o->shift);
     char *text = cJSON_Print(j);
     if (text) printf("%s\n", text);
     free(text);
@@ -191,7 +237,7 @@ static void print_json(const eval_opts *o, const cp_checkpoint *ck, const cp_mod
 static void print_text(const eval_opts *o, const cp_checkpoint *ck, const cp_model_config *c,
                        const cp_device_info *dev, const char *mask_desc, uint64_t images,
                        size_t skipped, double ctx_weight, const cp_epoch_metrics *m,
-                       const cp_epoch_metrics *fl)
+                       const cp_epoch_metrics *fl, const cp_epoch_metrics *df)
 {
     printf("model      %s\n"
            "           preset %s, size %dx%d, widths %d,%d,%d,%d,%d,%d, latent %d, batchnorm %s\n"
@@ -204,21 +250,29 @@ static void print_text(const eval_opts *o, const cp_checkpoint *ck, const cp_mod
     if (skipped) printf(" (%zu unreadable skipped)", skipped);
     printf("\nmask       %s (seed %llu), at %dx%d\n", mask_desc, (unsigned long long)o->seed, c->size,
            c->size);
+    if (o->zoom > 0)
+        printf("framing    zoom %.3g, shift %.3g (re-framed about the centre, outside reflected)\n",
+               (double)o->zoom, (double)o->shift);
+    else
+        printf("framing    as it is\n");
     printf("protocol   %s\n", PROTOCOL);
     printf("device     %s\n\n", dev->name);
-    printf("%-22s %12s %16s\n", "", "model", "mean-fill floor");
-    printf("%-22s %12.2f %16.2f\n", "hole PSNR (dB)", m->hole_psnr, fl->hole_psnr);
-    printf("%-22s %12.2f %16.2f\n", "PSNR (dB)", m->psnr, fl->psnr);
-    printf("%-22s %12.4f %16.4f\n", "SSIM", m->ssim, fl->ssim);
-    printf("%-22s %12.2f %16.2f\n", "hole L1 (0..255)", m->hole_l1, fl->hole_l1);
+    printf("%-22s %12s %16s %16s\n", "", "model", "mean-fill floor", "diffusion floor");
+    printf("%-22s %12.2f %16.2f %16.2f\n", "hole PSNR (dB)", m->hole_psnr, fl->hole_psnr, df->hole_psnr);
+    printf("%-22s %12.2f %16.2f %16.2f\n", "PSNR (dB)", m->psnr, fl->psnr, df->psnr);
+    printf("%-22s %12.4f %16.4f %16.4f\n", "SSIM", m->ssim, fl->ssim, df->ssim);
+    printf("%-22s %12.2f %16.2f %16.2f\n", "hole L1 (0..255)", m->hole_l1, fl->hole_l1, df->hole_l1);
     char label[64];
     snprintf(label, sizeof label, "L_rec (ctx %.3g)", ctx_weight);
-    printf("%-22s %12.5f %16s\n", label, m->rec, "-");
-    printf("%-22s %12.4f %16s\n", "L_adv", m->adv, "-");
-    printf("%-22s %12.4f %16s\n", "L_D", m->d, "-");
+    printf("%-22s %12.5f %16s %16s\n", label, m->rec, "-", "-");
+    printf("%-22s %12.4f %16s %16s\n", "L_adv", m->adv, "-", "-");
+    printf("%-22s %12.4f %16s %16s\n", "L_D", m->d, "-", "-");
     if (isfinite(m->hole_psnr) && isfinite(fl->hole_psnr))
         printf("\nthe model is %.2f dB %s the mean-colour fill in the hole\n",
                fabs(m->hole_psnr - fl->hole_psnr), m->hole_psnr >= fl->hole_psnr ? "above" : "BELOW");
+    if (isfinite(m->hole_psnr) && isfinite(df->hole_psnr))
+        printf("the model is %.2f dB %s the diffusion fill in the hole\n",
+               fabs(m->hole_psnr - df->hole_psnr), m->hole_psnr >= df->hole_psnr ? "above" : "BELOW");
 }
 
 /* NaN or Inf metrics (a model whose outputs are NaN) are a failure, never
@@ -279,12 +333,14 @@ int cmd_eval(int argc, char **argv)
     int batch = o.batch;
     if (count && (uint64_t)batch > count) batch = (int)count;
     if (st == CP_OK) st = cp_inpainter_create(model, batch, true, (float)ctx_weight, &ip);
-    cp_epoch_metrics m, fl;
+    cp_epoch_metrics m, fl, df;
     if (st == CP_OK) {
         fprintf(stderr, "clinpaint eval: %llu %s images of %s at %dx%d, mask %s, on %s ...\n",
                 (unsigned long long)count, cp_split_name(o.split), o.data, c->size, c->size,
                 cp_mask_source_describe(masks), cp_context_device(ctx)->name);
-        st = cp_evaluate(ip, ds, masks, c->size, o.seed, o.max_images, 0, &m, &fl);
+        cp_eval_request rq = {.seed = o.seed, .max_images = o.max_images, .zoom = o.zoom,
+                              .shift = o.shift};
+        st = cp_evaluate_framed(ip, ds, masks, c->size, &rq, &m, &fl, &df);
     }
     if (st == CP_OK) st = check_finite(&m, o.model);
     if (st != CP_OK) {
@@ -294,10 +350,10 @@ int cmd_eval(int argc, char **argv)
         size_t skipped = cp_dataset_skipped(ds);
         if (o.json)
             print_json(&o, ck, c, dev, cp_mask_source_describe(masks), m.images, skipped, ctx_weight,
-                       &m, &fl);
+                       &m, &fl, &df);
         else
             print_text(&o, ck, c, dev, cp_mask_source_describe(masks), m.images, skipped, ctx_weight,
-                       &m, &fl);
+                       &m, &fl, &df);
         rc = CLI_EXIT_OK;
     }
     cp_inpainter_free(ip);

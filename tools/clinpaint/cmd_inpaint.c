@@ -23,13 +23,18 @@ static void usage(FILE *f)
             "usage: clinpaint inpaint --model CKPT [options] INPUT... -o OUT_DIR\n\n"
             "Fills the masked region of each image with the generator of a trained model.\n"
             "INPUT is an image file (JPEG, PNG, BMP, TGA, GIF) of any size, or a folder (all\n"
-            "images below it). Each image is centre-cropped to a square and resized to the\n"
-            "model's size S, as in training. For each input NAME.ext it writes:\n"
+            "images below it). Each image is centre-cropped to a square (or cropped around\n"
+            "--face) and resized to the model's size S, as in training. For each input\n"
+            "NAME.ext it writes:\n"
             "  OUT_DIR/NAME.png       the result at S x S (known pixels kept, hole filled)\n"
             "  OUT_DIR/NAME_full.png  the original image at its own size with only the hole\n"
             "                         replaced (the S x S result upsampled with Catmull-Rom\n"
-            "                         and pasted inside the centre crop; every other pixel is\n"
-            "                         identical to the input)\n"
+            "                         and pasted inside the crop) and blended into the photo\n"
+            "                         over a feather of max(3, crop/S) pixels around it;\n"
+            "                         every other pixel is identical to the input\n"
+            "A grayscale photo (99%% of pixels with R, G, B within 10) gets a grayscale fill.\n"
+            "When the crop is more than twice S, the line for the image says that the fill\n"
+            "is upscaled.\n"
             "  OUT_DIR/NAME_sbs.png   with --side-by-side: input crop | masked | result\n"
             "Names that would collide get a suffix (_2, _3, ...). Inputs are never written\n"
             "over: when an output file would be one of the inputs (or the model or a mask),\n"
@@ -41,6 +46,11 @@ static void usage(FILE *f)
             "                     a PNG (any size; white = missing; the same for every image),\n"
             "                     or a folder of per-image masks matched by file name\n"
             "                     (photos/a.jpg takes MASKS/photos/a.png, else MASKS/a.png)\n"
+            "  --face X,Y,W,H     the face box in the photo (pixels; inside the photo): the\n"
+            "                     crop is the square of side 1.75*max(W,H) that puts the\n"
+            "                     box where aligned training faces sit (centre at 0.5, 0.54\n"
+            "                     of the crop; past the photo's edge it is reflected); the\n"
+            "                     same box for every INPUT\n"
             "  --side-by-side     also write NAME_sbs.png\n"
             "  --batch N          images per generator run (default 8)\n"
             "  --seed K           seed of the random masks (face, rect, free, mixed; default 1)\n"
@@ -61,6 +71,8 @@ typedef struct engine {
     float *x, *m, *y, *masked;
     uint8_t *rgb;
     cp_image *orig;  /* batch originals */
+    ic_crop *box;    /* their crops */
+    bool *gray;      /* grayscale photos: grayscale fill */
     size_t *which;   /* batch -> input index */
     float **grid;    /* grid_max * 3 cells */
     int grid_rows;
@@ -109,7 +121,9 @@ static cp_status write_outputs(engine *e, int i, const ic_input *in)
     size_t holes = 0;
     if (st == CP_OK) st = cp_chw_to_image(yi, S, S, &img);
     if (st == CP_OK) st = write_png(p_res, &img);
-    if (st == CP_OK) st = ic_paste_full(&e->orig[i], yi, mi, S, &full, &holes);
+    const ic_crop box = e->box[i];
+    if (st == CP_OK)
+        st = ic_paste_full(&e->orig[i], yi, mi, S, box, ic_feather_width(box.s, S), &full, &holes);
     if (st == CP_OK) st = write_png(p_full, &full);
     if (st == CP_OK && p_sbs) {
         const float *cells[3] = {xi, masked, yi};
@@ -129,9 +143,19 @@ static cp_status write_outputs(engine *e, int i, const ic_input *in)
         }
         if (st == CP_OK) e->grid_rows++;
     }
-    if (st == CP_OK && !e->job->quiet)
-        printf("%s -> %s (%dx%d), %s (%dx%d, %zu hole pixels)%s%s\n", in->path, p_res, S, S, p_full,
+    if (st == CP_OK && !e->job->quiet) {
+        printf("%s -> %s (%dx%d), %s (%dx%d, %zu hole pixels)%s%s", in->path, p_res, S, S, p_full,
                full.w, full.h, holes, p_sbs ? ", " : "", p_sbs ? p_sbs : "");
+        if (e->job->have_face)
+            printf("; face crop %dx%d at (%d, %d)", box.s, box.s, box.x0, box.y0);
+        if (e->gray[i]) printf("; grayscale photo: grayscale fill");
+        /* The model sees S×S: a large crop gets a soft fill, and we say so. */
+        if (box.s > 2 * S)
+            printf("; note: the fill is upscaled %.1fx from the model's %dx%d and is softer than "
+                   "the photo",
+                   (double)box.s / S, S, S);
+        printf("\n");
+    }
     cp_image_free(&img);
     cp_image_free(&full);
     cp_image_free(&sbs);
@@ -229,6 +253,8 @@ static void engine_free(engine *e)
     if (e->orig)
         for (int i = 0; i < e->batch; i++) cp_image_free(&e->orig[i]);
     free(e->orig);
+    free(e->box);
+    free(e->gray);
     free(e->which);
     free(e->x);
     free(e->m);
@@ -259,7 +285,20 @@ static cp_status run_all(engine *e, const ic_inputs *in, ic_inpaint_result *res)
             size_t k = next++;
             const ic_input *it = &in->v[k];
             cp_status st = cp_image_load(it->path, &e->orig[n]);
-            if (st == CP_OK) st = cp_image_square_resize(&e->orig[n], S, e->rgb);
+            if (st == CP_OK) {
+                const int *f = e->job->face_box, w = e->orig[n].w, h = e->orig[n].h;
+                if (e->job->have_face && (f[0] + f[2] > w || f[1] + f[3] > h)) {
+                    cp_image_free(&e->orig[n]);
+                    return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                                        "--face %d,%d,%d,%d reaches outside %s (%dx%d): the face "
+                                        "box must lie inside the photo",
+                                        f[0], f[1], f[2], f[3], it->path, w, h);
+                }
+                e->box[n] = e->job->have_face ? ic_face_crop(f[0], f[1], f[2], f[3])
+                                              : ic_centre_crop(w, h);
+                e->gray[n] = ic_is_grayscale(&e->orig[n]);
+                st = ic_crop_resize(&e->orig[n], e->box[n], S, e->rgb);
+            }
             if (st == CP_OK) {
                 cp_rgb_to_chw(e->rgb, S, 0, e->x + (size_t)n * 3 * px);
                 st = mask_for(e, it, k, e->m + (size_t)n * px);
@@ -276,6 +315,8 @@ static cp_status run_all(engine *e, const ic_inputs *in, ic_inpaint_result *res)
         if (n == 0) break;
         cp_status st = cp_inpainter_run(e->ip, n, e->x, e->m, e->y, NULL, NULL);
         if (st != CP_OK) return st;
+        for (int i = 0; i < n; i++)
+            if (e->gray[i]) ic_chw_to_gray(e->y + (size_t)i * 3 * px, S);
         for (int i = 0; i < n; i++) {
             st = write_outputs(e, i, &in->v[e->which[i]]);
             cp_image_free(&e->orig[i]);
@@ -338,8 +379,10 @@ int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
     e.rgb = malloc(3 * px);
     e.orig = calloc(nb, sizeof *e.orig);
     e.which = calloc(nb, sizeof *e.which);
+    e.box = calloc(nb, sizeof *e.box);
+    e.gray = calloc(nb, sizeof *e.gray);
     if (job->grid_path && job->grid_max > 0) e.grid = calloc((size_t)job->grid_max * 3, sizeof *e.grid);
-    if (!e.x || !e.m || !e.y || !e.masked || !e.rgb || !e.orig || !e.which ||
+    if (!e.x || !e.m || !e.y || !e.masked || !e.rgb || !e.orig || !e.which || !e.box || !e.gray ||
         (job->grid_path && job->grid_max > 0 && !e.grid)) {
         st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto fail;
@@ -377,6 +420,24 @@ out:
 }
 
 /* ---- the command ---- */
+
+/* "X,Y,W,H": four whole numbers, X, Y >= 0 and W, H >= 1. */
+static bool parse_face(const char *v, int box[4])
+{
+    const char *p = v;
+    for (int k = 0; k < 4; k++) {
+        char part[32];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof part || (k < 3) != (p[len] == ',')) return false;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        long n;
+        if (!cli_parse_int(part, k < 2 ? 0 : 1, 1 << 20, &n)) return false;
+        box[k] = (int)n;
+        p += len + (k < 3);
+    }
+    return true;
+}
 
 int cmd_inpaint(int argc, char **argv)
 {
@@ -422,7 +483,7 @@ int cmd_inpaint(int argc, char **argv)
         bool known = strcmp(name, "--model") == 0 || strcmp(name, "--mask") == 0 ||
                      strcmp(name, "--batch") == 0 || strcmp(name, "--seed") == 0 ||
                      strcmp(name, "--device") == 0 || strcmp(name, "-o") == 0 ||
-                     strcmp(name, "--out") == 0;
+                     strcmp(name, "--out") == 0 || strcmp(name, "--face") == 0;
         if (!known) {
             rc = cli_usage_error(cmd, "unknown option '%s'", a);
             break;
@@ -448,6 +509,11 @@ int cmd_inpaint(int argc, char **argv)
             else job.seed = u;
         } else if (strcmp(name, "--device") == 0) {
             device = v;
+        } else if (strcmp(name, "--face") == 0) {
+            if (!parse_face(v, job.face_box))
+                rc = cli_usage_error(cmd, "--face '%s': X,Y,W,H in pixels, X and Y >= 0 (the box's "
+                                          "top-left corner), W and H >= 1 (its size), inside the photo", v);
+            else job.have_face = true;
         } else {
             job.out_dir = v;
         }

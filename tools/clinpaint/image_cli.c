@@ -341,24 +341,59 @@ cp_status ic_resample(const float *src, int sw, int sh, int ch, float *dst, int 
     return st;
 }
 
+/* Chamfer distance (1, √2) from the hole, in place: d[i] is 0 in the hole
+ * and the distance to it elsewhere, capped where it no longer matters. */
+static void distance_to_hole(float *d, int w, int h)
+{
+    const float D = 1.41421356f;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float *p = d + (size_t)y * w + x, v = *p;
+            if (x > 0) v = fminf(v, p[-1] + 1);
+            if (y > 0) {
+                v = fminf(v, p[-w] + 1);
+                if (x > 0) v = fminf(v, p[-w - 1] + D);
+                if (x + 1 < w) v = fminf(v, p[-w + 1] + D);
+            }
+            *p = v;
+        }
+    for (int y = h - 1; y >= 0; y--)
+        for (int x = w - 1; x >= 0; x--) {
+            float *p = d + (size_t)y * w + x, v = *p;
+            if (x + 1 < w) v = fminf(v, p[1] + 1);
+            if (y + 1 < h) {
+                v = fminf(v, p[w] + 1);
+                if (x + 1 < w) v = fminf(v, p[w + 1] + D);
+                if (x > 0) v = fminf(v, p[w - 1] + D);
+            }
+            *p = v;
+        }
+}
+
 cp_status ic_paste_full(const cp_image *orig, const float *y, const float *mask, int S,
-                        cp_image *out, size_t *hole_pixels)
+                        ic_crop box, int feather, cp_image *out, size_t *hole_pixels)
 {
     memset(out, 0, sizeof *out);
     *hole_pixels = 0;
-    const int w = orig->w, h = orig->h, s = w < h ? w : h;
-    const int x0 = (w - s) / 2, y0 = (h - s) / 2;
+    const int w = orig->w, h = orig->h, s = box.s;
+    /* the part of the box inside the photo, in crop coordinates [cx0, cx1) */
+    const int cx0 = box.x0 < 0 ? -box.x0 : 0, cy0 = box.y0 < 0 ? -box.y0 : 0;
+    const int cx1 = box.x0 + s > w ? w - box.x0 : s, cy1 = box.y0 + s > h ? h - box.y0 : s;
     const size_t plane = (size_t)S * S;
     cp_status st = cp_image_alloc(w, h, out);
     if (st != CP_OK) return st;
     memcpy(out->pixels, orig->pixels, (size_t)w * h * 3);
+    if (cx1 <= cx0 || cy1 <= cy0) return CP_OK; /* the box misses the photo */
+    const int ww = cx1 - cx0, wh = cy1 - cy0;
     /* y as HWC on the 0..255 scale, then the horizontal passes (S rows of
-     * s columns); the vertical pass runs per output row, hole pixels only. */
+     * s columns); the vertical pass runs per output pixel where needed. */
     taps ti = {0}, tm = {0};
     float *src = malloc(sizeof *src * plane * 3);
     float *mid = malloc(sizeof *mid * (size_t)S * s * 3);
     float *mmid = malloc(sizeof *mmid * (size_t)S * s);
-    if (!src || !mid || !mmid) st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory (paste)");
+    float *dist = malloc(sizeof *dist * (size_t)ww * wh);
+    if (!src || !mid || !mmid || !dist)
+        st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory (paste)");
     if (st == CP_OK) st = taps_make(S, s, true, &ti);
     if (st == CP_OK) st = taps_make(S, s, false, &tm);
     if (st == CP_OK) {
@@ -366,16 +401,26 @@ cp_status ic_paste_full(const cp_image *orig, const float *y, const float *mask,
             for (int c = 0; c < 3; c++) src[p * 3 + c] = (y[c * plane + p] + 1.0f) * 127.5f;
         pass_h(src, S, S, 3, &ti, s, mid);
         pass_h(mask, S, S, 1, &tm, s, mmid);
-        for (int Y = 0; Y < s; Y++) {
-            uint8_t *row = out->pixels + ((size_t)(y0 + Y) * w + x0) * 3;
-            for (int X = 0; X < s; X++) {
-                if (pass_v(mmid, s, 1, &tm, Y, X, 0) < 0.5f) continue;
+        const float far = (float)feather + 2.0f;
+        for (int Y = 0; Y < wh; Y++)
+            for (int X = 0; X < ww; X++) {
+                bool hole = pass_v(mmid, s, 1, &tm, cy0 + Y, cx0 + X, 0) >= 0.5f;
+                dist[(size_t)Y * ww + X] = hole ? 0.0f : far;
+                *hole_pixels += hole;
+            }
+        if (feather > 0) distance_to_hole(dist, ww, wh);
+        for (int Y = 0; Y < wh; Y++) {
+            uint8_t *row = out->pixels + ((size_t)(box.y0 + cy0 + Y) * w + box.x0 + cx0) * 3;
+            for (int X = 0; X < ww; X++) {
+                float d = dist[(size_t)Y * ww + X];
+                if (d > (float)feather) continue; /* untouched: bit-identical */
+                float a = 1.0f - d / (float)(feather + 1);
                 for (int c = 0; c < 3; c++) {
-                    float v = pass_v(mid, s, 3, &ti, Y, X, c);
+                    float v = pass_v(mid, s, 3, &ti, cy0 + Y, cx0 + X, c);
                     v = isnan(v) ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v; /* NaN -> 0 */
+                    if (a < 1.0f) v = a * v + (1.0f - a) * (float)row[X * 3 + c];
                     row[X * 3 + c] = (uint8_t)lrintf(v);
                 }
-                (*hole_pixels)++;
             }
         }
     }
@@ -384,6 +429,7 @@ cp_status ic_paste_full(const cp_image *orig, const float *y, const float *mask,
     free(src);
     free(mid);
     free(mmid);
+    free(dist);
     if (st != CP_OK) cp_image_free(out);
     return st;
 }

@@ -50,15 +50,49 @@ cp_status ic_mkdirs(const char *path);
 cp_status ic_resample(const float *src, int sw, int sh, int ch, float *dst, int dw, int dh,
                       bool cubic);
 
+/* A square crop box in photo pixels: side s at (x0, y0). It may reach past
+ * the photo (a face near an edge); pixels outside are reflected when the
+ * crop is read and never written when pasting back. */
+typedef struct ic_crop {
+    int x0, y0, s;
+} ic_crop;
+
+/* MODEL.md's data rule: side min(w, h) at (floor((w − s)/2), floor((h − s)/2)). */
+ic_crop ic_centre_crop(int w, int h);
+
+/* The crop that frames a face box (X, Y, W, H) as an aligned CelebA-style
+ * crop does: side s = round(IC_FACE_CROP_RATIO · max(W, H)), the box centre
+ * at (0.5·s, IC_FACE_CENTRE_ROW·s) of the crop (docs/commands.md). */
+#define IC_FACE_CROP_RATIO 1.75
+#define IC_FACE_CENTRE_ROW 0.54
+ic_crop ic_face_crop(int X, int Y, int W, int H);
+
+/* The crop resized to S×S HWC bytes (cp_resize_square_rgb's filters),
+ * the part outside the photo filled by reflection about its edge pixels. */
+cp_status ic_crop_resize(const cp_image *img, ic_crop box, int S, uint8_t *rgb);
+
+/* True when the photo is grayscale: at least 99% of its pixels have
+ * max(R, G, B) − min(R, G, B) <= IC_GRAY_TOLERANCE. */
+#define IC_GRAY_TOLERANCE 10
+bool ic_is_grayscale(const cp_image *img);
+
+/* 3×S×S floats: every pixel's three channels replaced by its ITU-R 601 luma. */
+void ic_chw_to_gray(float *chw, int S);
+
+/* The feather width in photo pixels for a crop of side s from a model of
+ * size S: max(3, ceil(s/S)), at least one model pixel. */
+int ic_feather_width(int s, int S);
+
 /* The composite y (3×S×S, [−1, 1]) pasted back into `orig` at its own
- * resolution: the centre crop box of side s = min(w, h) at
- * (floor((w − s)/2), floor((h − s)/2)) (MODEL.md's data rule) receives y
- * resampled to s×s with Catmull-Rom, but only where the mask resampled to
- * s×s with the triangle filter is >= 0.5 (for an integer factor s/S this
- * is exactly the nearest-neighbour mask); every other pixel is a copy of
- * `orig`. Allocates `out`. *hole_pixels: pixels replaced. */
+ * resolution, inside `box`: the hole is where the mask resampled to s×s with
+ * the triangle filter is >= 0.5 (for an integer factor s/S exactly the
+ * nearest-neighbour mask); it receives y resampled to s×s with Catmull-Rom.
+ * Pixels outside the hole within `feather` pixels of it (Euclidean, by a
+ * chamfer distance transform, inside the box) are blended: weight 1 − d/(F+1)
+ * for the resampled y. Every other pixel is a copy of `orig`. Allocates
+ * `out`. *hole_pixels: pixels of the hole (inside the photo). */
 cp_status ic_paste_full(const cp_image *orig, const float *y, const float *mask, int S,
-                        cp_image *out, size_t *hole_pixels);
+                        ic_crop box, int feather, cp_image *out, size_t *hole_pixels);
 
 /* ---- the inpainting engine (cmd_inpaint.c) ---- */
 
@@ -74,6 +108,8 @@ typedef struct ic_inpaint_job {
     bool side_by_side;
     bool quiet;             /* no line per image */
     const char *grid_path;  /* optional: rows of (input | masked | result) */
+    bool have_face;         /* crop around face_box instead of the centre */
+    int face_box[4];        /* X, Y, W, H in photo pixels */
     int grid_max;           /* rows in that grid */
 } ic_inpaint_job;
 

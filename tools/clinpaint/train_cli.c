@@ -7,6 +7,7 @@
 
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
+#include "clinpaint/dataset.h"
 
 static bool parse_widths(const char *s, int w[6])
 {
@@ -37,6 +38,11 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
             bn = model_opts = true;
             continue;
         }
+        if (strcmp(a, "--no-framing-aug") == 0) {
+            cfg->augment = CP_AUGMENT_NONE;
+            math_opts = true;
+            continue;
+        }
         if (strcmp(a, "--overwrite") == 0) {
             cfg->overwrite = true;
             continue;
@@ -57,6 +63,12 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
             *device = v;
         } else if (strcmp(a, "--mask") == 0) {
             cfg->mask_spec = v;
+            math_opts = true;
+        } else if (strcmp(a, "--augment") == 0) {
+            cp_augment aug;
+            if (cp_augment_parse(v, &aug) != CP_OK)
+                return cli_usage_error(cmd, "--augment '%s': choose none or framing", v);
+            cfg->augment = (int)aug;
             math_opts = true;
         } else if (strcmp(a, "--preset") == 0) {
             preset = v;
