@@ -23,18 +23,7 @@
 
 static char *work_dir, *data_dir, clinpaint_bin[1024], mpirun_bin[1024];
 
-static char *path_in(const char *name)
-{
-    if (!work_dir) {
-        work_dir = tu_tempdir();
-        data_dir = malloc(strlen(work_dir) + 8);
-        sprintf(data_dir, "%s/faces", work_dir);
-        TU_OK(cp_synth_write_dataset(data_dir, 48, 32, 5));
-    }
-    char *p = malloc(strlen(work_dir) + strlen(name) + 2);
-    sprintf(p, "%s/%s", work_dir, name);
-    return p;
-}
+static char *path_in(const char *name) { return tu_run_work_path(name, &work_dir, &data_dir); }
 
 static bool find_mpirun(void)
 {

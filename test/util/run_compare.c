@@ -4,8 +4,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clinpaint/checkpoint.h"
+#include "clinpaint/synth.h"
 #include "util/test_util.h"
 
 int tu_read_losses(const char *out, double v[][6], int max)
@@ -70,3 +72,16 @@ double tu_param_difference(const char *run_a, const char *run_b)
     return worst;
 }
 
+
+char *tu_run_work_path(const char *name, char **work, char **faces)
+{
+    if (!*work) {
+        *work = tu_tempdir();
+        *faces = malloc(strlen(*work) + 8);
+        sprintf(*faces, "%s/faces", *work);
+        TU_OK(cp_synth_write_dataset(*faces, 48, 32, 5));
+    }
+    char *p = malloc(strlen(*work) + strlen(name) + 2);
+    sprintf(p, "%s/%s", *work, name);
+    return p;
+}

@@ -12,4 +12,9 @@ void tu_assert_losses_close(const char *run_a, const char *run_b, int from, int 
  * two runs' last checkpoints (which must be at the same step). */
 double tu_param_difference(const char *run_a, const char *run_b);
 
+/* A per-process work folder holding `faces`, 48 synthetic 32 px faces made
+ * on first use: `*work` and `*faces` are set then. Returns work/name (free
+ * it). */
+char *tu_run_work_path(const char *name, char **work, char **faces);
+
 #endif
