@@ -83,6 +83,11 @@ say "PoCL training done"
     (cd "$build" && ctest -j2 --output-on-failure --timeout 400 \
         -R 'test_(gemm|loss|batchnorm|elementwise|activation|pool|adam|dense|runtime)$')
     say "rusticl op tests passed"
+    # The convolution tests on the GPU-class implicit GEMM only (every case
+    # and finite-difference check; the other routes take many minutes here).
+    (cd "$build" && CLINPAINT_TEST_CONV_ROUTES=igemm ctest -j2 --output-on-failure --timeout 400 \
+        -R 'test_conv(_transpose)?$')
+    say "rusticl convolution tests on the implicit GEMM passed"
     CLINPAINT_GEMM=clblast train "$work/rusticl"
     same_losses "$work/pocl/log.csv" "$work/rusticl/log.csv"
     say "rusticl training losses match PoCL's"

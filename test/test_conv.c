@@ -196,7 +196,7 @@ static cp_conv_params strided_params(void)
 
 START_TEST(test_conv_small_shapes)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     const conv_case cases[] = {
         {"conv3 batch 1, odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
         {"conv3 no bias, offsets, 5->6", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_OFFSET, false},
@@ -212,7 +212,7 @@ END_TEST
 /* The `tiny` preset (S = 64, widths 16, 32, 64, 64, 128, 128) at batch 2. */
 START_TEST(test_conv_tiny_preset)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     const conv_case cases[] = {
         {"tiny G enc1 conv3 4->16 64x64", cp_conv3_params(), 2, 4, 64, 64, 16, 0, WS_EXACT, true},
         {"tiny enc1 conv2 16->16 64x64", cp_conv2_params(), 2, 16, 64, 64, 16, 0, WS_EXACT, true},
@@ -232,7 +232,7 @@ END_TEST
  * rows of 64 + 64 channels × 64 px, then 72). */
 START_TEST(test_conv_direct_shapes)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     const conv_case cases[] = {
         {"conv3 w12 (vw 4) 3->5", cp_conv3_params(), 2, 3, 7, 12, 5, 0, WS_EXACT, true},
         {"conv2 w20 (vw 4, 5 vectors) 5->9", cp_conv2_params(), 1, 5, 5, 20, 9, 3, WS_OFFSET, true},
@@ -255,7 +255,7 @@ END_TEST
 
 START_TEST(test_conv_large)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     const conv_case c = {"8x64x32x32 conv3 64->64", cp_conv3_params(), 8, 64, 32, 32, 64, 0,
                          WS_EXACT, true};
     run_case(&c, 300);
@@ -265,7 +265,7 @@ END_TEST
 /* Only the requested gradients are computed; the others may be NULL. */
 START_TEST(test_conv_partial_backward)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     cp_context *ctx = tu_ctx();
     cp_conv_params p = cp_conv3_params();
     shape s = {2, 3, 5, 4, 4, 5, 4};
@@ -493,7 +493,7 @@ END_TEST
 
 START_TEST(test_conv_gradcheck)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     cp_conv_params c3 = cp_conv3_params(), c2 = cp_conv2_params(), st = strided_params();
     tu_conv_gradcheck("conv3", &c3, false, 2, 3, 5, 6, 4, 500);
     tu_conv_gradcheck("conv2", &c2, false, 2, 3, 5, 4, 3, 501);

@@ -201,7 +201,7 @@ static cp_conv_params k4s2p1(void)
 
 START_TEST(test_up2_shapes)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     const tc_case cases[] = {
         {"up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
         {"up2 offsets no bias 7x6, 6->3", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_OFFSET, false},
@@ -224,7 +224,7 @@ END_TEST
 
 START_TEST(test_general_shapes)
 {
-    tu_set_conv_route(_i); /* direct does not apply: GEMM or igemm */
+    TU_CONV_ROUTE_OR_SKIP(_i); /* direct does not apply: GEMM or igemm */
     const tc_case cases[] = {
         {"k3 s2 asym pad 5x4, 3->5", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_EXACT, true},
         {"k3 s2 asym pad 1x2 batch 1", k3s2_asym(), 1, 2, 1, 2, 3, 0, WS_OFFSET, true},
@@ -275,7 +275,7 @@ END_TEST
 
 START_TEST(test_conv_transpose_gradcheck)
 {
-    tu_set_conv_route(_i);
+    TU_CONV_ROUTE_OR_SKIP(_i);
     cp_conv_params up = cp_up2_params(), a = k3s2_asym(), gaps = k2s3_gaps();
     tu_conv_gradcheck("up2", &up, true, 2, 3, 3, 4, 4, 500);
     tu_conv_gradcheck("k3 s2 asym", &a, true, 2, 2, 3, 4, 3, 501);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/gradcheck.h"
 #include "util/test_util.h"
@@ -75,11 +76,18 @@ void tu_set_clblast_min_indirect(size_t v)
     ck_assert_msg(e == 0, "CLBlastOverrideParameters: %d", e);
 }
 
-void tu_set_conv_route(int i)
+bool tu_set_conv_route(int i)
 {
     static const char *const routes[TU_CONV_ROUTES] = {NULL, "gemm", "direct", "igemm"};
     if (i >= 0 && i < TU_CONV_ROUTES && routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
     else unsetenv("CLINPAINT_CONV");
+    const char *only = getenv("CLINPAINT_TEST_CONV_ROUTES");
+    if (!only || !*only) return true;
+    const char *name = i >= 0 && i < TU_CONV_ROUTES && routes[i] ? routes[i] : "default";
+    size_t n = strlen(name);
+    for (const char *p = only; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return true;
+    return false;
 }
 
 /* ---- finite-difference check of a convolution or transposed convolution ---- */

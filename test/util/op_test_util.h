@@ -3,6 +3,7 @@
 #ifndef CP_TEST_OP_TEST_UTIL_H
 #define CP_TEST_OP_TEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,14 @@ void tu_set_clblast_min_indirect(size_t v);
  * GEMM (CLINPAINT_CONV=gemm), 2 the direct kernels (CLINPAINT_CONV=direct),
  * 3 the implicit GEMM (CLINPAINT_CONV=igemm). */
 #define TU_CONV_ROUTES 4
-void tu_set_conv_route(int i);
+bool tu_set_conv_route(int i);
+/* In a loop test over routes: run iteration i only when its route is among
+ * CLINPAINT_TEST_CONV_ROUTES (a comma list of default,gemm,direct,igemm;
+ * unset: all), so slow implementations can test one route. */
+#define TU_CONV_ROUTE_OR_SKIP(i)            \
+    do {                                    \
+        if (!tu_set_conv_route(i)) return; \
+    } while (0)
 
 /* Central finite differences of dx, dw and db of cp_conv2d_* (or, with
  * transposed, cp_conv_transpose2d_*) on random data, against the analytic
