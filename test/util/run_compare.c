@@ -1,6 +1,7 @@
 /* Comparing two training runs' folders (run_compare.h). */
 #include "util/run_compare.h"
 
+#include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,4 +85,12 @@ char *tu_run_work_path(const char *name, char **work, char **faces)
     char *p = malloc(strlen(*work) + strlen(name) + 2);
     sprintf(p, "%s/%s", *work, name);
     return p;
+}
+
+void tu_assert_same_training(const char *run_a, const char *run_b, int from, int to, double tol)
+{
+    tu_assert_losses_close(run_a, run_b, from, to, tol);
+    double d = tu_param_difference(run_a, run_b);
+    ck_assert_msg(d <= tol, "parameters of %s and %s differ by %.3g after step %d", run_a, run_b,
+                  d, to);
 }

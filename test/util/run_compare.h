@@ -11,6 +11,10 @@ void tu_assert_losses_close(const char *run_a, const char *run_b, int from, int 
 /* Largest absolute difference between the trainable parameters of the
  * two runs' last checkpoints (which must be at the same step). */
 double tu_param_difference(const char *run_a, const char *run_b);
+/* The two runs trained the same model: losses of steps from..to and the
+ * last checkpoints' parameters within `tol` (relative for losses,
+ * absolute for parameters). */
+void tu_assert_same_training(const char *run_a, const char *run_b, int from, int to, double tol);
 
 /* A per-process work folder holding `faces`, 48 synthetic 32 px faces made
  * on first use: `*work` and `*faces` are set then. Returns work/name (free
