@@ -37,14 +37,9 @@ static void setup_once(void)
     work = tu_tempdir();
     data = at("faces");
     TU_OK(cp_synth_write_dataset(data, COUNT, S, 2));
-    cp_model_config cfg = {"custom", S, {4, 8, 8, 8, 8, 8}, 16, false};
-    cp_model *m;
-    TU_OK(cp_model_create(tu_ctx(), &cfg, &m));
-    TU_OK(cp_model_init(m, 11));
     model = at("model.safetensors");
     const cp_meta_entry meta[] = {{"step", "0"}, {"epoch", "0"}, {"mask", "center"}, {"ctx_weight", "0.1"}};
-    TU_OK(cp_checkpoint_save(m, model, meta, 4));
-    cp_model_free(m);
+    tu_write_small_model(model, S, 11, meta, 4);
 }
 
 #define RUN(...) tu_cli_run((const char *const[]){__VA_ARGS__, NULL}, NULL)

@@ -174,3 +174,14 @@ int tu_run_suite(Suite *s)
     tu_ctx_release();
     return failed == 0 ? 0 : 1;
 }
+
+void tu_write_small_model(const char *path, int size, uint64_t seed, const cp_meta_entry *meta,
+                          int n_meta)
+{
+    cp_model_config cfg = {"custom", size, {4, 8, 8, 8, 8, 8}, 16, false};
+    cp_model *m;
+    TU_OK(cp_model_create(tu_ctx(), &cfg, &m));
+    TU_OK(cp_model_init(m, seed));
+    TU_OK(cp_checkpoint_save(m, path, meta, n_meta));
+    cp_model_free(m);
+}

@@ -50,6 +50,10 @@ void tu_assert_close(const char *what, const float *got, const double *want, siz
 
 /* mkdtemp under $TMPDIR (or /tmp); rm -r of it. */
 char *tu_tempdir(void);
+/* An initialised (untrained) checkpoint of the small model the CLI tests
+ * use (widths 4,8,8,8,8,8, latent 16, no batch norm) at `size` px. */
+void tu_write_small_model(const char *path, int size, uint64_t seed, const cp_meta_entry *meta,
+                          int n_meta);
 void tu_rmdir(const char *path);
 
 /* A fresh temporary folder per test: add tu_tmp_setup/tu_tmp_teardown as a
