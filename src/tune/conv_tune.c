@@ -23,6 +23,7 @@
 #include "ops/conv_route.h"
 #include "runtime/check.h"
 #include "util/file_atomic.h"
+#include "util/read_stream.h"
 
 #define ROUTES_FORMAT "clinpaint-conv-routes-1"
 /* A route slower than this many times the best on its first timed run is
@@ -333,14 +334,12 @@ static cJSON *load_routes(cp_context *ctx, const char *path)
     cJSON *j = NULL;
     FILE *fp = fopen(path, "rb");
     if (fp) {
-        char *buf = malloc(1u << 20);
-        size_t n = buf ? fread(buf, 1, (1u << 20) - 1, fp) : 0;
-        bool ok = buf && !ferror(fp) && feof(fp);
+        size_t n;
+        bool no_memory;
+        char *buf = cp_read_stream(fp, &n, &no_memory);
         fclose(fp);
-        if (ok) {
-            buf[n] = '\0';
-            j = cJSON_Parse(buf);
-        }
+        /* As before: a file of 1 MiB - 1 bytes or more is not one of ours. */
+        if (buf && n < (1u << 20) - 1) j = cJSON_Parse(buf);
         free(buf);
     }
     const cJSON *f = j ? cJSON_GetObjectItemCaseSensitive(j, "format") : NULL;
