@@ -1,5 +1,5 @@
 /* Direct stride-1 convolution for CPU devices (the route of cp_conv2d_* on
- * CPUs, src/ops/conv_direct.c): no im2col matrix, no layout permutes. Each
+ * CPUs, src/backend/opencl/ops/conv_direct.c): no im2col matrix, no layout permutes. Each
  * work-item keeps a TM × (TN·VW) register tile (TM output channels × TN
  * vectors of VW neighbouring pixels of one output row), and per input
  * channel and kernel row loads TN + 2 aligned vectors of the input row

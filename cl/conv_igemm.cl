@@ -1,4 +1,4 @@
-/* Implicit-GEMM convolution for GPU-class devices (src/ops/conv_igemm.c):
+/* Implicit-GEMM convolution for GPU-class devices (src/backend/opencl/ops/conv_igemm.c):
  * the GEMM of im2col + GEMM, with the column matrix gathered on the fly
  * into local memory instead of written to global memory.
  *

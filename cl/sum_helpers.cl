@@ -30,7 +30,7 @@ float wg_sum(float v, __local float *scratch)
     return r;
 }
 
-/* ---- bounded multi-pass reductions (host side: src/ops/reduce.c) ----
+/* ---- bounded multi-pass reductions (host side: src/backend/opencl/ops/reduce.c) ----
  *
  * A reduction of `segs` segments (one per output) of `count` elements each
  * runs as passes. Pass 1 (a map kernel per op) gives each segment

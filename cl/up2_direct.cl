@@ -1,4 +1,4 @@
-/* up2 for CPU devices (src/ops/conv_direct.c): the 2×2 transposed
+/* up2 for CPU devices (src/backend/opencl/ops/conv_direct.c): the 2×2 transposed
  * convolution with stride 2 and no padding,
  * y[n, co, 2i + a, 2j + b] = sum_ci x[n, ci, i, j] · w[ci, co, a, b] (+ b[co]),
  * x: [N, C_in, H, W], w: [C_in, C_out, 2, 2], y: [N, C_out, 2H, 2W].

@@ -19,8 +19,8 @@
 
 #include "clinpaint/ops.h"
 #include "clinpaint/tune.h"
-#include "ops/conv_igemm.h"
-#include "ops/conv_route.h"
+#include "backend/opencl/ops/conv_igemm.h"
+#include "backend/opencl/ops/conv_route.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 

@@ -14,7 +14,7 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
-#include "ops/conv_igemm.h"
+#include "backend/opencl/ops/conv_igemm.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 

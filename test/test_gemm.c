@@ -11,7 +11,7 @@
 
 #include "clinpaint/ops.h"
 #include "clinpaint/tune.h"
-#include "ops/conv_internal.h"
+#include "backend/opencl/ops/conv_internal.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 

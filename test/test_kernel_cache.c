@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/program_disk_cache.h"
+#include "backend/opencl/runtime/program_disk_cache.h"
 #include "util/cli_spawn.h"
 #include "util/test_util.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "clinpaint/ops.h"
-#include "ops/ops_internal.h"
+#include "backend/opencl/ops/ops_internal.h"
 #include "util/gradcheck.h"
 #include "util/test_util.h"
 

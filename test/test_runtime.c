@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/context_internal.h"
+#include "backend/opencl/runtime/context_internal.h"
 #include "util/test_util.h"
 
 static void write_file(const char *path, const char *text)

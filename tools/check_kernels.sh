@@ -2,7 +2,7 @@
 # Every kernel file must be valid OpenCL C 1.2, as strict GPU compilers read
 # it (PoCL accepts more): clang's OpenCL front end, syntax and semantics
 # only, warnings as errors, with the kinds of build options the runtime uses
-# (src/ops/*.c). Run by ctest as kernels_opencl_c_1_2.
+# (src/backend/opencl/ops/*.c). Run by ctest as kernels_opencl_c_1_2.
 #   tools/check_kernels.sh [CL_DIR]     (default: the repository's cl/)
 # Exit 0: all valid; 1: a file failed (clang's message says where);
 # 77: no clang (ctest reports the test as skipped; apt install clang).

@@ -15,7 +15,7 @@
 #include "clinpaint/tune.h"
 #include "bench/bench_internal.h"
 #include "graph/graph_internal.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 static double now_s(void)
 {

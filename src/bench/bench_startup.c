@@ -9,7 +9,7 @@
 #include "bench/bench_internal.h"
 #include "clinpaint/model.h"
 #include "clinpaint/train_step.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 static double now_s(void)
 {

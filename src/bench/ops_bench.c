@@ -10,7 +10,7 @@
 #include "clinpaint/model.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/tensor.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 static double now_s(void)
 {

@@ -1,6 +1,6 @@
 /* The communicator's public entry points: dispatch to its kind. */
 #include "dist/comm_internal.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 int cp_comm_rank(const cp_comm *c) { return c ? c->rank : 0; }
 int cp_comm_size(const cp_comm *c) { return c ? c->size : 1; }

@@ -2,7 +2,7 @@
  * collective is a barrier; the last replica to arrive does the work for
  * all (sums in rank order, so every replica gets the same bits). */
 #include "dist/comm_internal.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * Gradients reach it in host memory, so it needs no GPU-aware MPI. Built
  * with MPI only when CMake found it (CLINPAINT_HAVE_MPI). */
 #include "dist/comm_internal.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* One data-parallel replica's part of a training step (replica.h). */
 #include "dist/replica.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "util/hash.h"
 
 #include <inttypes.h>

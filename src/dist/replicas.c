@@ -1,7 +1,7 @@
 /* Several devices in one process: one thread per replica, each running
  * the trainer on its own context, joined by the in-process communicator. */
 #include "dist/comm_internal.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -2,8 +2,8 @@
  * in-order queue. No clFinish and no host read inside a run. */
 #include "graph/graph_internal.h"
 #include "graph/planner.h"
-#include "runtime/check.h"
-#include "runtime/profile.h"
+#include "backend/opencl/runtime/check.h"
+#include "backend/opencl/runtime/profile.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/safetensors.h"
 #include "clinpaint/train.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "model/checkpoint_internal.h"
 
 #include <inttypes.h>

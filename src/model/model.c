@@ -3,7 +3,7 @@
 #include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/rng.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <math.h>
 #include <stdio.h>

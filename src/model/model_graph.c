@@ -2,7 +2,7 @@
  * the training and inference graphs built from them. */
 #include "clinpaint/layers.h"
 #include "clinpaint/model.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * layer table every other part derives the network from. */
 #include "clinpaint/layers.h"
 #include "clinpaint/model.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <stdio.h>
 #include <string.h>

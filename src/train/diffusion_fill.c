@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "clinpaint/metrics.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 cp_status cp_diffusion_fill(const float *x, const float *mask, int S, float *out)
 {

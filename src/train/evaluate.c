@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "clinpaint/metrics.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "train/train_internal.h"
 
 cp_status cp_evaluate_framed(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_source *masks,

@@ -5,7 +5,7 @@
 #include "clinpaint/image.h"
 #include "clinpaint/train.h"
 #include "data/dataset_internal.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * graph's gets a graph of its own size (built on first use), so that
  * batch statistics and losses never include padding. */
 #include "clinpaint/inpaint.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #define SSIM_R 5 /* window radius: 11 = 2·5 + 1 */
 

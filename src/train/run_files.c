@@ -4,7 +4,7 @@
 #include "clinpaint/image.h"
 #include "clinpaint/metrics.h"
 #include "clinpaint/plot.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "train/train_internal.h"
 #include "util/file_atomic.h"
 

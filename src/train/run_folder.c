@@ -2,7 +2,7 @@
  * refusal to mix a new run into an old one, and the CSV logs cut back to
  * the checkpoint's step on resume, so the folder is always one history. */
 #define _DEFAULT_SOURCE /* flock */
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "train/train_internal.h"
 #include "util/file_atomic.h"
 #include "util/read_stream.h"

@@ -1,7 +1,7 @@
 /* Will a training iteration fit the device? Planned before anything runs,
  * so a too-large batch is refused with the largest one that fits. */
 #include "clinpaint/train.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "train/train_internal.h"
 
 /* Activations of one iteration at `batch`, from the plan (no allocation).

@@ -1,6 +1,6 @@
 /* One training iteration (include/clinpaint/train_step.h). */
 #include "clinpaint/train_step.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 
 #include <stddef.h>
 

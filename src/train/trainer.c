@@ -7,7 +7,7 @@
 #include "clinpaint/train_step.h"
 #include "dist/comm_internal.h"
 #include "dist/replica.h"
-#include "runtime/check.h"
+#include "backend/opencl/runtime/check.h"
 #include "train/train_internal.h"
 
 #include <errno.h>

@@ -1,0 +1,521 @@
+/* 2-D convolution as im2col + one SGEMM over the whole batch, and the
+ * shared kernel wrappers of cl/conv.cl (also used by conv_transpose.c and
+ * dense.c).
+ *
+ * Forward:  col[K, P] = im2col(x)   (K = C_in*kh*kw, P = N*Ho*Wo)
+ *           tmp[C_out, P] = W[C_out, K] × col
+ *           y[n, c, p] = tmp[c, n*HoWo + p] + b[c]   (permute + bias fused)
+ * (With N = 1 the CNHW and NCHW layouts coincide: the permutes are skipped.)
+ * Backward: dY'[C_out, P] = permute(dy)
+ *           dx: dcol = Wᵀ × dY'; dx (+)= col2im(dcol)  (gather, deterministic)
+ *           dw: col = im2col(x); dW = dY' × colᵀ (+ beta dW)
+ *           db: per-channel reduction of dy
+ * Workspace (floats, from the workspace tensor's offset):
+ *   [0, T)          CLBlast's GEMM temporary (used only at buffer offset 0)
+ *   [T, T+K*P)      col / dcol
+ *   [T+K*P, +C_out*P) tmp / dY'
+ * Each pass may instead take the direct kernels (conv_direct.c) or the
+ * implicit GEMM (conv_igemm.c): conv_route.c decides per layer shape. */
+#include "backend/opencl/ops/conv_passes.h"
+#include "backend/opencl/ops/conv_route.h"
+#include "backend/opencl/ops/ops_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+cp_status cp_ops_check_fits(const char *op, const cp_tensor *t, size_t numel)
+{
+    size_t bytes = 0;
+    CP_CL_CHECK(clGetMemObjectInfo(t->buf, CL_MEM_SIZE, sizeof bytes, &bytes, NULL));
+    if (t->offset > bytes / sizeof(float) || numel > bytes / sizeof(float) - t->offset) {
+        char d[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s: %s at offset %zu with %zu elements runs past the end of its "
+                            "buffer (%zu floats)",
+                            op, cp_tensor_describe(t, d, sizeof d), t->offset, numel,
+                            bytes / sizeof(float));
+    }
+    return CP_OK;
+}
+
+cp_status cp_ops_expect_numel(const char *op, const cp_tensor *t, size_t numel,
+                              const char *what)
+{
+    if (!t || !t->buf)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, what);
+    if (cp_tensor_numel(t) != numel) {
+        char d[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: %s %s has %zu elements, expected %zu",
+                            op, what, cp_tensor_describe(t, d, sizeof d), cp_tensor_numel(t),
+                            numel);
+    }
+    return cp_ops_check_fits(op, t, numel);
+}
+
+cp_status cp_ops_expect_shape4(const char *op, const cp_tensor *t, int64_t n, int64_t c,
+                               int64_t h, int64_t w)
+{
+    if (!t || !t->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: NULL tensor", op);
+    if (t->shape[0] != n || t->shape[1] != c || t->shape[2] != h || t->shape[3] != w) {
+        char d[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s: %s has the wrong shape, expected [%lld,%lld,%lld,%lld]", op,
+                            cp_tensor_describe(t, d, sizeof d), (long long)n, (long long)c,
+                            (long long)h, (long long)w);
+    }
+    return cp_ops_check_fits(op, t, cp_tensor_numel(t));
+}
+
+cp_status cp_ops_check_u32(const char *op, size_t count, const char *what)
+{
+    if (count > (size_t)INT32_MAX)
+        return cp_set_error(CP_ERR_UNSUPPORTED,
+                            "%s: %s has %zu elements, more than the kernels' 31-bit indices "
+                            "allow: use a smaller batch",
+                            op, what, count);
+    return CP_OK;
+}
+
+cp_status cp_conv_check_params(const char *op, const cp_conv_params *p)
+{
+    if (!p || p->kh < 1 || p->kw < 1 || p->stride_h < 1 || p->stride_w < 1 ||
+        p->pad_top < 0 || p->pad_left < 0 || p->pad_bottom < 0 || p->pad_right < 0 ||
+        p->kh > 64 || p->kw > 64 || p->stride_h > 64 || p->stride_w > 64 ||
+        p->pad_top > 64 || p->pad_left > 64 || p->pad_bottom > 64 || p->pad_right > 64)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s: bad convolution parameters (kernel, stride >= 1, "
+                            "padding >= 0, all <= 64)",
+                            op);
+    return CP_OK;
+}
+
+/* Elementwise kernels run in 1-D groups of this size. */
+#define CP_CONV_WG 256
+
+static void build_options(cp_context *ctx, const cp_conv_params *p, char *buf, size_t size)
+{
+    (void)ctx;
+    snprintf(buf, size, "-DKH=%d -DKW=%d -DSH=%d -DSW=%d -DPT=%d -DPL=%d", p->kh, p->kw,
+             p->stride_h, p->stride_w, p->pad_top, p->pad_left);
+}
+
+/* Kernels that do not depend on the window share the conv3 program. */
+static cp_status kernel_plain(cp_context *ctx, const char *name, cl_kernel *k)
+{
+    cp_conv_params p = cp_conv3_params();
+    char opts[160];
+    build_options(ctx, &p, opts, sizeof opts);
+    return cp_kernel_get(ctx, "conv.cl", opts, name, k);
+}
+
+static cp_status kernel_geom(cp_context *ctx, const cp_conv_params *p, const char *name,
+                             cl_kernel *k)
+{
+    char opts[160];
+    build_options(ctx, p, opts, sizeof opts);
+    return cp_kernel_get(ctx, "conv.cl", opts, name, k);
+}
+
+/* (m, s) for the kernels' fdiv(): n / d = (mul_hi(n, m) + n) >> s, exact
+ * for n, d < 2^31 (the operators check their sizes against that). */
+/* A cl_uint2 kernel argument (CP_ARG's compound literal cannot wrap a union). */
+#define ARG_U2(var) ((cp_kernel_arg){sizeof(cl_uint2), &(var)})
+
+static cl_uint2 fastdiv(uint32_t d)
+{
+    cl_uint2 r;
+    uint32_t s = 0;
+    if (d == 0) d = 1;
+    while ((UINT64_C(1) << s) < d) s++;
+    r.s[0] = (cl_uint)(((UINT64_C(1) << 32) * ((UINT64_C(1) << s) - d)) / d + 1);
+    r.s[1] = s;
+    return r;
+}
+
+cp_status cp_im2col(cp_context *ctx, const cp_col_geom *g, cl_mem img, size_t img_off,
+                    cl_mem col, size_t col_off)
+{
+    cl_kernel k;
+    CP_TRY(kernel_geom(ctx, g->p, "im2col", &k));
+    cl_uint hwo = g->ho * g->wo, P = g->n * hwo;
+    cl_uint total = g->c * P;
+    cl_uint2 dp = fastdiv(P), dhwo = fastdiv(hwo), dwo = fastdiv(g->wo);
+    CP_ARGS(k, CP_ARG(cl_mem, img), CP_ARG(cl_ulong, img_off), CP_ARG(cl_mem, col),
+            CP_ARG(cl_ulong, col_off), CP_ARG(cl_uint, g->c), CP_ARG(cl_uint, g->h),
+            CP_ARG(cl_uint, g->w), CP_ARG(cl_uint, g->ho), CP_ARG(cl_uint, g->wo),
+            CP_ARG(cl_uint, P), CP_ARG(cl_uint, total), ARG_U2(dp), ARG_U2(dhwo),
+            ARG_U2(dwo));
+    return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
+}
+
+cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t col_off,
+                    cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate)
+{
+    cl_kernel k;
+    CP_TRY(kernel_geom(ctx, g->p, "col2im", &k));
+    cl_uint P = g->n * g->ho * g->wo;
+    cl_uint total = g->n * g->c * g->h * g->w;
+    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    cl_uint2 dw = fastdiv(g->w), dh = fastdiv(g->h), dc = fastdiv(g->c);
+    /* Without a bias the kernel never reads it: pass any valid buffer. */
+    CP_ARGS(k, CP_ARG(cl_mem, col), CP_ARG(cl_ulong, col_off), CP_ARG(cl_mem, img),
+            CP_ARG(cl_ulong, img_off), CP_ARG(cl_mem, bias ? bias->buf : col),
+            CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_uint, g->c),
+            CP_ARG(cl_uint, g->h), CP_ARG(cl_uint, g->w), CP_ARG(cl_uint, g->ho),
+            CP_ARG(cl_uint, g->wo), CP_ARG(cl_uint, P), CP_ARG(cl_uint, total),
+            CP_ARG(cl_uint, flags), ARG_U2(dw), ARG_U2(dh), ARG_U2(dc));
+    return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
+}
+
+cp_status cp_nchw_to_cnhw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem x,
+                          size_t x_off, cl_mem t, size_t t_off)
+{
+    cl_kernel k;
+    CP_TRY(kernel_plain(ctx, "nchw_to_cnhw", &k));
+    cl_uint total = n * c * hw;
+    cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
+    CP_ARGS(k, CP_ARG(cl_mem, x), CP_ARG(cl_ulong, x_off), CP_ARG(cl_mem, t),
+            CP_ARG(cl_ulong, t_off), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
+            CP_ARG(cl_uint, hw), CP_ARG(cl_uint, total), ARG_U2(dhw), ARG_U2(dc));
+    return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
+}
+
+cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem t,
+                          size_t t_off, cl_mem y, size_t y_off, const cp_tensor *bias,
+                          bool accumulate)
+{
+    cl_kernel k;
+    CP_TRY(kernel_plain(ctx, "cnhw_to_nchw", &k));
+    cl_uint total = n * c * hw;
+    cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
+    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    CP_ARGS(k, CP_ARG(cl_mem, t), CP_ARG(cl_ulong, t_off), CP_ARG(cl_mem, y),
+            CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, bias ? bias->buf : t),
+            CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
+            CP_ARG(cl_uint, hw), CP_ARG(cl_uint, total), CP_ARG(cl_uint, flags),
+            ARG_U2(dhw), ARG_U2(dc));
+    return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
+}
+
+cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
+                            const cp_tensor *dy, cp_tensor *db, bool accumulate)
+{
+    /* A bounded multi-pass sum per channel (ops_internal.h): one long loop
+     * per channel would hit llvmpipe's loop limit and GPU watchdogs. */
+    return cp_opsi_channel_sum(ctx, dy, n, c, hw, db, accumulate);
+}
+
+cp_status cp_conv_dw_reduce(cp_context *ctx, cl_mem part, size_t part_off, uint32_t chunks,
+                            cp_tensor *dw, uint32_t count, bool accumulate)
+{
+    cl_kernel k;
+    CP_TRY(kernel_plain(ctx, "conv_dw_reduce", &k));
+    CP_ARGS(k, CP_ARG(cl_mem, part), CP_ARG(cl_ulong, part_off), CP_ARG(cl_mem, dw->buf),
+            CP_ARG(cl_ulong, dw->offset), CP_ARG(cl_uint, count), CP_ARG(cl_uint, chunks),
+            CP_ARG(cl_uint, accumulate ? 1u : 0u));
+    return cp_enqueue_1d(ctx, k, count, 64, NULL);
+}
+
+cp_status cp_conv_bias_inplace(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
+                               cl_mem y, size_t y_off, const cp_tensor *b)
+{
+    cl_kernel k;
+    CP_TRY(kernel_plain(ctx, "bias_inplace", &k));
+    cl_uint total = n * c * hw;
+    cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
+    CP_ARGS(k, CP_ARG(cl_mem, y), CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, b->buf),
+            CP_ARG(cl_ulong, b->offset), CP_ARG(cl_uint, c), CP_ARG(cl_uint, hw),
+            CP_ARG(cl_uint, total), ARG_U2(dhw), ARG_U2(dc));
+    return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
+}
+
+cp_status cp_ws_acquire(cp_context *ctx, const char *op, const cp_tensor *workspace,
+                        size_t need, cp_ws *ws)
+{
+    memset(ws, 0, sizeof *ws);
+    if (!workspace || !workspace->buf) {
+        /* No workspace: a temporary buffer, released once enqueued (OpenCL
+         * keeps it alive until the commands using it have finished). */
+        if (need == 0) return CP_OK;
+        CP_TRY(cp_buffer_alloc(ctx, need * sizeof(float), &ws->owned));
+        ws->buf = ws->owned;
+        ws->off = 0;
+        return CP_OK;
+    }
+    if (cp_tensor_numel(workspace) < need) {
+        char d[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s: workspace %s has %zu floats, %zu needed (see the "
+                            "*_workspace_floats functions)",
+                            op, cp_tensor_describe(workspace, d, sizeof d),
+                            cp_tensor_numel(workspace), need);
+    }
+    CP_TRY(cp_ops_check_fits(op, workspace, need));
+    ws->buf = workspace->buf;
+    ws->off = workspace->offset;
+    return CP_OK;
+}
+
+void cp_ws_release(cp_context *ctx, cp_ws *ws)
+{
+    if (ws->owned) cp_buffer_free(ctx, ws->owned);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ----------------------------------------------------------- convolution */
+
+cp_conv_params cp_conv3_params(void)
+{
+    return (cp_conv_params){.kh = 3, .kw = 3, .stride_h = 1, .stride_w = 1,
+                            .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
+}
+
+cp_conv_params cp_conv2_params(void)
+{
+    return (cp_conv_params){.kh = 2, .kw = 2, .stride_h = 1, .stride_w = 1,
+                            .pad_top = 0, .pad_left = 0, .pad_bottom = 1, .pad_right = 1};
+}
+
+bool cp_conv_out_size(const cp_conv_params *p, int64_t h, int64_t w, int64_t *ho, int64_t *wo)
+{
+    if (!p || p->kh < 1 || p->kw < 1 || p->stride_h < 1 || p->stride_w < 1 || h < 1 || w < 1)
+        return false;
+    int64_t eh = h + p->pad_top + p->pad_bottom - p->kh;
+    int64_t ew = w + p->pad_left + p->pad_right - p->kw;
+    if (eh < 0 || ew < 0) return false;
+    if (ho) *ho = eh / p->stride_h + 1;
+    if (wo) *wo = ew / p->stride_w + 1;
+    return true;
+}
+
+/* Workspace pieces of a conv: GEMM temporary, col [K, P], tmp [C_out, P]. */
+typedef struct conv_plan {
+    size_t k, p, gemm_t, col, tmp;
+} conv_plan;
+
+static conv_plan plan_conv(cp_context *ctx, int64_t n, int64_t c_in, int64_t ho, int64_t wo,
+                           int64_t c_out, const cp_conv_params *prm)
+{
+    conv_plan pl;
+    pl.k = (size_t)c_in * (size_t)prm->kh * (size_t)prm->kw;
+    pl.p = (size_t)n * (size_t)ho * (size_t)wo;
+    size_t co = (size_t)c_out;
+    size_t t1 = cp_gemm_worst_workspace_floats(ctx, false, false, co, pl.p, pl.k);
+    size_t t2 = cp_gemm_worst_workspace_floats(ctx, true, false, pl.k, pl.p, co);
+    size_t t3 = cp_gemm_worst_workspace_floats(ctx, false, true, co, pl.k, pl.p);
+    pl.gemm_t = t1 > t2 ? t1 : t2;
+    if (t3 > pl.gemm_t) pl.gemm_t = t3;
+    pl.col = pl.k * pl.p;
+    pl.tmp = co * pl.p;
+    return pl;
+}
+
+static cp_conv_layer layer_of(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                              int64_t w, int64_t c_out)
+{
+    return (cp_conv_layer){.transposed = false, .p = *p, .n = n, .c_in = c_in, .h = h,
+                           .w = w, .c_out = c_out};
+}
+
+static cp_igemm_geom igemm_geom(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
+                                int64_t w, int64_t c_out, int64_t ho, int64_t wo)
+{
+    return (cp_igemm_geom){p, (uint32_t)n, (uint32_t)c_in, (uint32_t)h, (uint32_t)w,
+                           (uint32_t)c_out, (uint32_t)ho, (uint32_t)wo};
+}
+
+/* The direct kernels' plan for the passes of ch that take them. */
+static bool direct_plan(const cp_conv_choice *ch, const cp_conv_params *p, int64_t n,
+                        int64_t c_in, int64_t h, int64_t w, int64_t c_out,
+                        cp_conv_direct_cfg *dc)
+{
+    bool passes[3];
+    return cp_conv_passes_on(ch, CP_CONV_DIRECT, passes) && cp_conv_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
+}
+
+size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int64_t n,
+                                  int64_t c_in, int64_t h, int64_t w, int64_t c_out)
+{
+    int64_t ho, wo;
+    if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_out_size(p, h, w, &ho, &wo)) return 0;
+    cp_conv_layer l = layer_of(p, n, c_in, h, w, c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
+    size_t need = 0;
+    bool gemm_passes[3];
+    if (cp_conv_passes_on(&ch, CP_CONV_GEMM, gemm_passes)) {
+        conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
+        need = pl.gemm_t + pl.col + pl.tmp;
+    }
+    cp_conv_direct_cfg dc;
+    bool direct = direct_plan(&ch, p, n, c_in, h, w, c_out, &dc);
+    cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
+    return cp_conv_routed_workspace(&ch, need, direct ? &dc : NULL, &g);
+}
+
+typedef struct conv_shape {
+    int64_t n, c_in, h, w, c_out, ho, wo;
+} conv_shape;
+
+static cp_status check_conv(const char *op, const cp_conv_params *p, const cp_tensor *x,
+                            const cp_tensor *w, conv_shape *s)
+{
+    CP_TRY(cp_conv_check_params(op, p));
+    if (!x || !x->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: x is NULL", op);
+    if (!w || !w->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: w is NULL", op);
+    s->n = x->shape[0];
+    s->c_in = x->shape[1];
+    s->h = x->shape[2];
+    s->w = x->shape[3];
+    s->c_out = w->shape[0];
+    if (w->shape[1] != s->c_in || w->shape[2] != p->kh || w->shape[3] != p->kw) {
+        char a[160], b[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "%s: weights %s do not fit input %s and kernel %dx%d (expected "
+                            "[C_out,%lld,%d,%d])",
+                            op, cp_tensor_describe(w, a, sizeof a),
+                            cp_tensor_describe(x, b, sizeof b), p->kh, p->kw,
+                            (long long)s->c_in, p->kh, p->kw);
+    }
+    if (!cp_conv_out_size(p, s->h, s->w, &s->ho, &s->wo)) {
+        char a[160];
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: input %s is smaller than the kernel",
+                            op, cp_tensor_describe(x, a, sizeof a));
+    }
+    CP_TRY(cp_ops_check_fits(op, x, cp_tensor_numel(x)));
+    CP_TRY(cp_ops_check_fits(op, w, cp_tensor_numel(w)));
+    size_t P = (size_t)(s->n * s->ho * s->wo);
+    size_t K = (size_t)s->c_in * (size_t)(p->kh * p->kw);
+    CP_TRY(cp_ops_check_u32(op, cp_tensor_numel(x), "x"));
+    CP_TRY(cp_ops_check_u32(op, K * P, "the column matrix"));
+    CP_TRY(cp_ops_check_u32(op, (size_t)s->c_out * P, "y"));
+    return CP_OK;
+}
+
+cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_tensor *x,
+                            const cp_tensor *w, const cp_tensor *b, cp_tensor *y,
+                            const cp_tensor *workspace)
+{
+    static const char op[] = "cp_conv2d_forward";
+    conv_shape s;
+    CP_TRY(check_conv(op, p, x, w, &s));
+    if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
+    CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
+    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
+    cp_conv_direct_cfg dc;
+    if (ch.pass[CP_CONV_FWD] == CP_CONV_DIRECT &&
+        direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+        return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y);
+    if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
+        cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
+        return cp_igemm_forward(ctx, &g, x, w, b, y, false);
+    }
+    conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
+    cp_ws ws;
+    CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));
+    size_t col_off = ws.off + pl.gemm_t, tmp_off = col_off + pl.col;
+    cl_mem gemm_ws = ws.off == 0 ? ws.buf : NULL;
+
+    cp_col_geom g = {p, (uint32_t)s.n, (uint32_t)s.c_in, (uint32_t)s.h, (uint32_t)s.w,
+                     (uint32_t)s.ho, (uint32_t)s.wo};
+    /* With one image, [C_out, HoWo] is already y's layout: no permute. */
+    bool direct = s.n == 1;
+    cp_status st = cp_im2col(ctx, &g, x->buf, x->offset, ws.buf, col_off);
+    if (st == CP_OK) {
+        cp_gemm_args ga = {.trans_a = false, .trans_b = false, .m = (size_t)s.c_out,
+                           .n = pl.p, .k = pl.k, .alpha = 1.0f, .beta = 0.0f,
+                           .a = w->buf, .a_off = w->offset, .lda = pl.k,
+                           .b = ws.buf, .b_off = col_off, .ldb = pl.p,
+                           .c = direct ? y->buf : ws.buf,
+                           .c_off = direct ? y->offset : tmp_off, .ldc = pl.p};
+        st = cp_gemm(ctx, &ga, gemm_ws, 0);
+    }
+    if (st == CP_OK && direct && b)
+        st = cp_conv_bias_inplace(ctx, 1, (uint32_t)s.c_out, (uint32_t)(s.ho * s.wo), y->buf,
+                                  y->offset, b);
+    if (st == CP_OK && !direct)
+        st = cp_cnhw_to_nchw(ctx, (uint32_t)s.n, (uint32_t)s.c_out, (uint32_t)(s.ho * s.wo),
+                             ws.buf, tmp_off, y->buf, y->offset, b, false);
+    cp_ws_release(ctx, &ws);
+    return st;
+}
+
+cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_tensor *x,
+                             const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                             cp_tensor *dw, cp_tensor *db, bool accumulate,
+                             const cp_tensor *workspace)
+{
+    static const char op[] = "cp_conv2d_backward";
+    conv_shape s;
+    CP_TRY(check_conv(op, p, x, w, &s));
+    CP_TRY(cp_ops_expect_shape4(op, dy, s.n, s.c_out, s.ho, s.wo));
+    if (dx) CP_TRY(cp_ops_expect_shape4(op, dx, s.n, s.c_in, s.h, s.w));
+    if (dw) CP_TRY(cp_ops_expect_numel(op, dw, cp_tensor_numel(w), "dw"));
+    if (db) CP_TRY(cp_ops_expect_numel(op, db, (size_t)s.c_out, "db"));
+    if (!dx && !dw && !db) return CP_OK;
+    uint32_t hwo = (uint32_t)(s.ho * s.wo);
+    if (db)
+        CP_TRY(cp_conv_bias_grad(ctx, (uint32_t)s.n, (uint32_t)s.c_out, hwo, dy, db,
+                                 accumulate));
+    if (!dx && !dw) return CP_OK;
+
+    /* Each pass on its route: direct kernels, implicit GEMM, or (what is
+     * left) im2col + GEMM. */
+    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
+    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
+    cp_conv_direct_cfg dc;
+    if (direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
+        CP_TRY(cp_conv_direct_backward(ctx, op, &dc, p, x, w, dy, &dx, &dw, accumulate,
+                                       workspace));
+    cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
+    CP_TRY(cp_conv_igemm_backward(ctx, op, &ch, &ig, false, x, w, dy, &dx, &dw, accumulate,
+                                  workspace));
+    if (!dx && !dw) return CP_OK;
+    conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
+    cp_ws ws;
+    CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));
+    size_t col_off = ws.off + pl.gemm_t, dyp_off = col_off + pl.col;
+    cl_mem gemm_ws = ws.off == 0 ? ws.buf : NULL;
+    cp_col_geom g = {p, (uint32_t)s.n, (uint32_t)s.c_in, (uint32_t)s.h, (uint32_t)s.w,
+                     (uint32_t)s.ho, (uint32_t)s.wo};
+
+    /* dY'[C_out, P]; with one image that is dy itself. */
+    cl_mem dyp = ws.buf;
+    cp_status st = CP_OK;
+    if (s.n == 1) {
+        dyp = dy->buf;
+        dyp_off = dy->offset;
+    } else {
+        st = cp_nchw_to_cnhw(ctx, (uint32_t)s.n, (uint32_t)s.c_out, hwo, dy->buf, dy->offset,
+                             ws.buf, dyp_off);
+    }
+    if (st == CP_OK && dx) {
+        /* dcol[K, P] = Wᵀ × dY', then gathered into dx */
+        cp_gemm_args ga = {.trans_a = true, .trans_b = false, .m = pl.k, .n = pl.p,
+                           .k = (size_t)s.c_out, .alpha = 1.0f, .beta = 0.0f,
+                           .a = w->buf, .a_off = w->offset, .lda = pl.k,
+                           .b = dyp, .b_off = dyp_off, .ldb = pl.p,
+                           .c = ws.buf, .c_off = col_off, .ldc = pl.p};
+        st = cp_gemm(ctx, &ga, gemm_ws, 0);
+        if (st == CP_OK)
+            st = cp_col2im(ctx, &g, ws.buf, col_off, dx->buf, dx->offset, NULL, accumulate);
+    }
+    if (st == CP_OK && dw) {
+        /* col = im2col(x) (the in-order queue serialises it after col2im),
+         * dW[C_out, K] (+)= dY' × colᵀ */
+        st = cp_im2col(ctx, &g, x->buf, x->offset, ws.buf, col_off);
+        if (st == CP_OK) {
+            cp_gemm_args ga = {.trans_a = false, .trans_b = true, .m = (size_t)s.c_out,
+                               .n = pl.k, .k = pl.p, .alpha = 1.0f,
+                               .beta = accumulate ? 1.0f : 0.0f,
+                               .a = dyp, .a_off = dyp_off, .lda = pl.p,
+                               .b = ws.buf, .b_off = col_off, .ldb = pl.p,
+                               .c = dw->buf, .c_off = dw->offset, .ldc = pl.k};
+            st = cp_gemm(ctx, &ga, gemm_ws, 0);
+        }
+    }
+    cp_ws_release(ctx, &ws);
+    return st;
+}
