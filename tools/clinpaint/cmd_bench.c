@@ -17,6 +17,7 @@
 #include "cli_util.h"
 #include "clinpaint/files.h"
 #include "commands.h"
+#include "env_options.h"
 #include "clinpaint/bench.h"
 #include "clinpaint/clinpaint.h"
 
@@ -68,7 +69,9 @@ static void progress(void *user, const char *line)
 static int startup_child(const char *sel, const char *preset, int batch)
 {
     cp_bench_startup s;
-    cp_status st = cp_bench_startup_probe(sel, preset, batch, &s);
+    env_options e;
+    env_options_read(sel, &e);
+    cp_status st = cp_bench_startup_probe(&e.context, e.apply_tuning, preset, batch, &s);
     if (st != CP_OK) return cli_fail(CMD, st);
     printf("startup-probe %.6f %.6f %.6f %u %u %.6f\n", s.context_s, s.first_iter_s, s.total_s,
            s.programs.builds, s.programs.disk_hits, s.programs.build_seconds);
@@ -669,7 +672,7 @@ int cmd_bench(int argc, char **argv)
     cp_status st = CP_OK;
     if (ndev == 0) {
         cp_device_info d;
-        st = cp_device_select(NULL, &d);
+        st = env_device_select(NULL, &d);
         if (st == CP_OK) snprintf(sels[nsel++], sizeof sels[0], "%d:%d", d.platform_index, d.device_index);
     }
     for (int i = 0; st == CP_OK && i < ndev; i++) {
@@ -680,7 +683,7 @@ int cmd_bench(int argc, char **argv)
                          all[k].device_index);
         } else {
             cp_device_info d;
-            st = cp_device_select(devsel[i], &d);
+            st = env_device_select(devsel[i], &d);
             if (st == CP_OK && nsel < MAX_DEVICES * 4)
                 snprintf(sels[nsel++], sizeof sels[0], "%d:%d", d.platform_index, d.device_index);
         }
@@ -722,7 +725,7 @@ int cmd_bench(int argc, char **argv)
          * context yet. */
         cp_context *ctx = NULL;
         cli_warn_cache_dir("bench");
-        st = cp_context_create(sels[i], &ctx);
+        st = env_context_create(sels[i], &ctx);
         if (st != CP_OK) {
             rc = cli_fail(CMD, st);
             break;

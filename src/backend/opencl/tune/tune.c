@@ -35,7 +35,7 @@ static bool g_clblast_overridden;
 bool cp_tune_file_path(cp_context *ctx, char *path, size_t size)
 {
     char dir[1024];
-    if (!cp_cache_dir(dir, sizeof dir)) return false;
+    if (!cp_cache_dir(ctx, dir, sizeof dir)) return false;
     const cp_device_info *d = cp_context_device(ctx);
     uint64_t h = cp_fnv1a64(d->platform_name, strlen(d->platform_name));
     h = cp_fnv1a64_update(h, "\n", 1);
@@ -320,14 +320,6 @@ cp_status cp_tune_apply_file(cp_context *ctx, const char *path)
 
 cp_status cp_tune_apply(cp_context *ctx)
 {
-    /* CLINPAINT_GEMM=clblast: every GEMM through CLBlast (comparisons). */
-    const char *force = getenv("CLINPAINT_GEMM");
-    if (force && strcmp(force, "clblast") == 0) {
-        cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
-        cp_gemm_force_route(ctx, &clb);
-    }
-    const char *off = getenv("CLINPAINT_NO_TUNE");
-    if (off && *off && strcmp(off, "0") != 0) return CP_OK;
     char path[1100];
     if (!cp_tune_file_path(ctx, path, sizeof path)) return CP_OK;
     cp_status st = cp_tune_apply_file(ctx, path);
