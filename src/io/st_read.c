@@ -1,7 +1,7 @@
 /* safetensors reader: every field of the header is validated before any
  * offset or size from it is used, since checkpoints may come from anywhere. */
 #include "io/st_internal.h"
-#include "backend/opencl/runtime/check.h"
+#include "util/try.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
