@@ -16,7 +16,7 @@
 #include "clinpaint/mask.h"
 #include "commands.h"
 #include "env_options.h"
-#include "train/train_internal.h"
+#include "clinpaint/evaluate.h"
 
 #define PROTOCOL                                                                          \
     "composite vs ground truth, [0,255] clipped, not rounded; per-image averages; "      \
