@@ -7,16 +7,13 @@
 #include <stdint.h>
 
 #include "clinpaint/status.h"
+#include "util/try.h"
 #include "util/warning_internal.h"
 #include "clinpaint/image.h"       /* cp_resize_square_rgb */
 #include "clinpaint/image_files.h" /* cp_scan_images, cp_path_join */
 
 /* Returns a failed status unchanged (its message is already set). */
-#define CP_DATA_TRY(expr)                                                    \
-    do {                                                                     \
-        cp_status cp_dst_ = (expr);                                          \
-        if (cp_dst_ != CP_OK) return cp_dst_;                                \
-    } while (0)
+#define CP_DATA_TRY(expr) CP_TRY(expr)
 
 /* Mixes two 64-bit words into one well-distributed word (splitmix64 finaliser
  * of a combination); used to derive RNG streams and per-sample decisions. */

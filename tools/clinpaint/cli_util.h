@@ -46,14 +46,6 @@ void cli_catch_sigint(volatile int *flag);
 /* Back to the default (Ctrl-C ends the process at once). */
 void cli_release_sigint(void);
 
-/* Prints one "clinpaint: warning: ..." line on stderr, as the library's
- * warnings are printed (warning_cli.c). */
-void cli_warn(const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
 /* Prints, once per process, why the kernel cache folder is not used (see
  * CLINPAINT_CACHE_DIR in the README), if it is not. */
 void cli_warn_cache_dir(const char *cmd);

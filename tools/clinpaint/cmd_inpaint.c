@@ -305,7 +305,7 @@ static cp_status run_all(engine *e, const ic_inputs *in, ic_inpaint_result *res)
             }
             if (st != CP_OK) {
                 if (st == CP_ERR_OUT_OF_HOST_MEMORY) return st;
-                cli_warn("%s; skipped", cp_last_error());
+                cp_warn("%s; skipped", cp_last_error());
                 cp_image_free(&e->orig[n]);
                 res->skipped++;
                 continue;

@@ -9,7 +9,7 @@
 
 #include "clinpaint/dataset.h"
 #include "clinpaint/image_files.h"
-#include "cli_util.h"
+#include "clinpaint/warning.h"
 
 /* ---- inputs ---- */
 
@@ -149,7 +149,7 @@ cp_status ic_collect_inputs(const char *const *args, int count, ic_inputs *out, 
     for (int a = 0; a < count && st == CP_OK; a++) {
         struct stat sb;
         if (stat(args[a], &sb) != 0) {
-            cli_warn("cannot read input '%s': %s; skipped", args[a], strerror(errno));
+            cp_warn("cannot read input '%s': %s; skipped", args[a], strerror(errno));
             (*missing)++;
             continue;
         }
@@ -159,13 +159,13 @@ cp_status ic_collect_inputs(const char *const *args, int count, ic_inputs *out, 
         }
         if (!S_ISDIR(sb.st_mode)) {
             /* Never opened: open() on a FIFO blocks until a writer comes. */
-            cli_warn("input '%s' is not a regular file or a folder; skipped", args[a]);
+            cp_warn("input '%s' is not a regular file or a folder; skipped", args[a]);
             (*missing)++;
             continue;
         }
         cp_file_list files;
         if (cp_scan_images(args[a], "input", &files) != CP_OK) {
-            cli_warn("%s; skipped", cp_last_error());
+            cp_warn("%s; skipped", cp_last_error());
             (*missing)++;
             continue;
         }
@@ -173,7 +173,7 @@ cp_status ic_collect_inputs(const char *const *args, int count, ic_inputs *out, 
         for (size_t i = 0; i < files.skipped_count; i++) cp_warn_skipped(args[a], &files.skipped[i]);
         *missing += files.skipped_count;
         if (files.count == 0 && files.skipped_count == 0) {
-            cli_warn("input folder '%s' holds no image files (.png .jpg .jpeg .bmp .tga .gif); skipped",
+            cp_warn("input folder '%s' holds no image files (.png .jpg .jpeg .bmp .tga .gif); skipped",
                     args[a]);
             (*missing)++;
         }
