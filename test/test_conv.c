@@ -355,7 +355,7 @@ END_TEST
  * channel counts not a multiple of any tile, dw in one chunk and in several. */
 START_TEST(test_conv_igemm_wg_caps)
 {
-    setenv("CLINPAINT_CONV", "igemm", 1);
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_IGEMM);
     static const size_t caps[] = {1, 4, 64};
     const conv_case cases[] = {
         {"igemm conv3 batch 1 odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
@@ -371,7 +371,7 @@ START_TEST(test_conv_igemm_wg_caps)
         tu_conv_gradcheck("igemm conv3 capped", &c3, false, 2, 3, 5, 6, 4, 810);
     }
     cp_igemm_wg_cap = 0;
-    unsetenv("CLINPAINT_CONV");
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
 }
 END_TEST
 
@@ -387,7 +387,7 @@ static double igemm_wins(const cp_conv_layer *l, int pass, cp_conv_route r, doub
  * is kept for the shape, and the op then runs on it with correct results. */
 START_TEST(test_conv_route_by_measurement)
 {
-    unsetenv("CLINPAINT_CONV");
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
     cp_context *ctx = tu_ctx();
     cp_conv_layer l = {.transposed = false, .p = cp_conv3_params(), .n = 2, .c_in = 5,
                        .h = 6, .w = 16, .c_out = 7};
@@ -412,10 +412,10 @@ START_TEST(test_conv_route_by_measurement)
                          WS_EXACT, true};
     run_case(&c, 900);
     /* A forced route still wins over the table. */
-    setenv("CLINPAINT_CONV", "gemm", 1);
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_GEMM);
     got = cp_conv_route_for(ctx, &l);
     ck_assert_int_eq(got.pass[CP_CONV_FWD], CP_CONV_GEMM);
-    unsetenv("CLINPAINT_CONV");
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
     cp_conv_route r;
     ck_assert(cp_conv_route_parse("igemm", &r) && r == CP_CONV_IGEMM);
     ck_assert(!cp_conv_route_parse("fast", &r));
@@ -434,7 +434,7 @@ END_TEST
  * budget and saves them. */
 START_TEST(test_conv_routes_file)
 {
-    unsetenv("CLINPAINT_CONV");
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
     char *dir = tu_tempdir();
     setenv("CLINPAINT_CACHE_DIR", dir, 1);
     cp_context *ctx = tu_ctx();

@@ -286,7 +286,7 @@ END_TEST
 /* The implicit GEMM at work-group caps 1 and 4 (fallback tiles). */
 START_TEST(test_conv_transpose_igemm_wg_caps)
 {
-    setenv("CLINPAINT_CONV", "igemm", 1);
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_IGEMM);
     static const size_t caps[] = {1, 4};
     const tc_case cases[] = {
         {"igemm up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
@@ -300,7 +300,7 @@ START_TEST(test_conv_transpose_igemm_wg_caps)
         tu_conv_gradcheck("igemm up2 capped", &up, true, 2, 3, 3, 4, 4, 710);
     }
     cp_igemm_wg_cap = 0;
-    unsetenv("CLINPAINT_CONV");
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
 }
 END_TEST
 

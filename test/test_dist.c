@@ -46,7 +46,7 @@ static cp_train_config config(const char *out, uint64_t steps)
 static void train_on(int replicas, const cp_train_config *c)
 {
     cp_context *ctx[2] = {NULL, NULL};
-    for (int i = 0; i < replicas; i++) TU_OK(cp_context_create(NULL, &ctx[i]));
+    for (int i = 0; i < replicas; i++) TU_OK(env_context_create(NULL, &ctx[i]));
     cp_train_result r;
     TU_OK(cp_train_replicas(ctx, replicas, c, &r));
     ck_assert_uint_eq(r.step, c->max_steps);
@@ -112,8 +112,8 @@ START_TEST(global_batch_must_divide)
     cp_train_config c = config(out, 2);
     c.batch = 3;
     cp_context *ctx[2];
-    TU_OK(cp_context_create(NULL, &ctx[0]));
-    TU_OK(cp_context_create(NULL, &ctx[1]));
+    TU_OK(env_context_create(NULL, &ctx[0]));
+    TU_OK(env_context_create(NULL, &ctx[1]));
     cp_train_result r;
     ck_assert_int_eq(cp_train_replicas(ctx, 2, &c, &r), CP_ERR_INVALID_ARGUMENT);
     ck_assert_msg(strstr(cp_last_error(), "divide"), "%s", cp_last_error());
@@ -229,8 +229,8 @@ START_TEST(diverged_parameters_are_caught)
     peer p[2] = {{.comm = eps[0], .seed = 1}, {.comm = eps[1], .seed = 2}};
     /* One after the other: OpenCL platform discovery is not safe to run
      * on two threads at once (cp_train_replicas gets its contexts made). */
-    TU_OK(cp_context_create(NULL, &p[0].ctx));
-    TU_OK(cp_context_create(NULL, &p[1].ctx));
+    TU_OK(env_context_create(NULL, &p[0].ctx));
+    TU_OK(env_context_create(NULL, &p[1].ctx));
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, peer_models, &p[1]), 0);
     peer_models(&p[0]);

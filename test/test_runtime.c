@@ -102,16 +102,22 @@ END_TEST
 
 START_TEST(select_from_environment)
 {
+    /* The tools' mapping (tools/clinpaint/env_options.c). */
     cp_device_info d;
     setenv("CLINPAINT_DEVICE", "no-such-device-xyz", 1);
-    ck_assert_int_eq(cp_device_select(NULL, &d), CP_ERR_NO_DEVICE);
+    ck_assert_int_eq(env_device_select(NULL, &d), CP_ERR_NO_DEVICE);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "CLINPAINT_DEVICE"));
     setenv("CLINPAINT_DEVICE", "0:0", 1);
-    TU_OK(cp_device_select(NULL, &d));
+    TU_OK(env_device_select(NULL, &d));
     ck_assert_int_eq(d.platform_index, 0);
     /* An explicit selector wins over the environment. */
     setenv("CLINPAINT_DEVICE", "no-such-device-xyz", 1);
-    TU_OK(cp_device_select("0:0", &d));
+    TU_OK(env_device_select("0:0", &d));
+    /* The library itself reads no environment: the default device. */
+    TU_OK(cp_device_select(NULL, &d));
+    cp_context *ctx;
+    TU_OK(cp_context_create(NULL, &ctx));
+    cp_context_free(ctx);
     unsetenv("CLINPAINT_DEVICE");
 }
 END_TEST
@@ -169,12 +175,12 @@ START_TEST(kernel_dir_override)
     setenv("CLINPAINT_NO_CACHE", "1", 1);
     unsetenv("CLINPAINT_KERNEL_DIR");
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     ck_assert_float_eq(run_axpy(ctx), 3.0f); /* embedded: 2*1 + 1 */
     cp_context_free(ctx);
 
     setenv("CLINPAINT_KERNEL_DIR", dir, 1);
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     ck_assert_float_eq(run_axpy(ctx), 1.0f); /* override: 2*1 - 1 */
     cl_kernel k;
     ck_assert_int_eq(cp_kernel_get(ctx, "pool.cl", "", "x", &k), CP_ERR_IO);
@@ -212,13 +218,16 @@ START_TEST(includes_are_expanded)
     write_file(path, "c\n");
     snprintf(path, sizeof path, "%s/bad.cl", dir);
     write_file(path, "#include \"missing.cl\"\n");
-    setenv("CLINPAINT_KERNEL_DIR", dir, 1);
-    TU_OK(cp_kernel_source("a.cl", &src, &n));
+    TU_OK(cp_kernel_source_from(dir, "a.cl", &src, &n));
     ck_assert_str_eq(src, "// a\nb1\nc\n\nb2\nkernel_a\n");
     ck_assert_uint_eq(n, strlen(src));
     free(src);
-    ck_assert_int_eq(cp_kernel_source("bad.cl", &src, &n), CP_ERR_IO);
+    ck_assert_int_eq(cp_kernel_source_from(dir, "bad.cl", &src, &n), CP_ERR_IO);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "missing.cl"));
+    /* The library reads no environment: the embedded copy. */
+    setenv("CLINPAINT_KERNEL_DIR", dir, 1);
+    TU_OK(cp_kernel_source("reduce.cl", &src, &n));
+    free(src);
     unsetenv("CLINPAINT_KERNEL_DIR");
     tu_rmdir(dir);
     free(dir);
@@ -234,7 +243,7 @@ START_TEST(build_failure_reports_file_options_log)
     setenv("CLINPAINT_KERNEL_DIR", dir, 1);
     setenv("CLINPAINT_NO_CACHE", "1", 1);
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     cl_kernel k;
     ck_assert_int_eq(cp_kernel_get(ctx, "broken.cl", "-DMY_OPTION=7", "f", &k), CP_ERR_BUILD);
     const char *msg = cp_last_error();
@@ -243,7 +252,9 @@ START_TEST(build_failure_reports_file_options_log)
     ck_assert_ptr_nonnull(strstr(msg, "undeclared_name"));
     /* An unknown kernel name in a good program is a clear error too. */
     ck_assert_int_eq(cp_kernel_get(ctx, "util.cl", "", "no_such_kernel", &k), CP_ERR_IO);
+    cp_context_free(ctx);
     unsetenv("CLINPAINT_KERNEL_DIR");
+    TU_OK(env_context_create(NULL, &ctx));
     ck_assert_int_eq(cp_kernel_get(ctx, "util.cl", "", "no_such_kernel", &k),
                      CP_ERR_INTERNAL);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "no_such_kernel"));
@@ -278,7 +289,7 @@ static int count_entries(const char *dir, char *first, size_t size)
 static cp_program_stats stats_after_axpy(void)
 {
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     ck_assert_float_eq(run_axpy(ctx), 3.0f);
     cp_program_stats s = cp_context_program_stats(ctx);
     cp_context_free(ctx);
@@ -304,7 +315,7 @@ START_TEST(program_cache_hit_miss_corrupt)
 
     /* In memory: the second request in one context is a memory hit. */
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     run_axpy(ctx);
     run_axpy(ctx);
     s = cp_context_program_stats(ctx);
@@ -343,7 +354,7 @@ START_TEST(program_cache_hit_miss_corrupt)
     ck_assert_int_eq(count_entries(dir, NULL, 0), 1);
 
     /* Other options are another entry. */
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     cl_kernel k;
     TU_OK(cp_kernel_get(ctx, "util.cl", "-DUNUSED=1", "axpy_f32", &k));
     cp_context_free(ctx);

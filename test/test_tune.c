@@ -134,7 +134,7 @@ static void compare_with_clblast(cp_context *ctx, const cp_gemm_shape *s, float 
 START_TEST(test_tune_file_apply_resume)
 {
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     char path[1100];
     ck_assert(cp_tune_file_path(ctx, path, sizeof path));
     ck_assert_msg(strncmp(path, g_dir, strlen(g_dir)) == 0, "file %s not in the cache dir", path);
@@ -159,7 +159,7 @@ START_TEST(test_tune_file_apply_resume)
     cp_context_free(ctx);
 
     /* A new context applies the file: its routes are the file's. */
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     j = read_json(path);
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "classes"))
@@ -188,7 +188,7 @@ START_TEST(test_tune_file_apply_resume)
 
     /* A tuning file for the whole default set of routes must not change the
      * result of a model-like GEMM either. */
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     cp_gemm_shape conv = {.m = 32, .n = 2048, .k = 144, .label = "conv"};
     compare_with_clblast(ctx, &conv, 0.0f);
     TU_OK(cp_gemm_set_routes(ctx, NULL, NULL, 0));
@@ -199,7 +199,7 @@ END_TEST
 START_TEST(test_tune_corrupt_file)
 {
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     char path[1100];
     ck_assert(cp_tune_file_path(ctx, path, sizeof path));
     cp_context_free(ctx);
@@ -213,12 +213,12 @@ START_TEST(test_tune_corrupt_file)
     };
     for (int i = 0; bad[i]; i++) {
         write_text(path, bad[i]);
-        TU_OK(cp_context_create(NULL, &ctx)); /* never fails */
+        TU_OK(env_context_create(NULL, &ctx)); /* never fails */
         ck_assert_int_eq(cp_tune_apply(ctx), CP_ERR_FORMAT);
         cp_context_free(ctx);
     }
     /* Valid header, invalid entries: vw 3, unknown kernel, unknown CLBlast name. */
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     const cp_device_info *d = cp_context_device(ctx);
     const char *entries[] = {
         "\"classes\": [{\"ta\":0,\"tb\":0,\"lm\":1,\"ln\":1,\"lk\":1,\"backend\":\"own\","
@@ -243,7 +243,7 @@ START_TEST(test_tune_corrupt_file)
     cp_context_free(ctx);
     /* A tuning run over a corrupt file starts afresh. */
     write_text(path, "{{{{");
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     cp_tune_options o = options(1);
     TU_OK(cp_tune_run(ctx, &o));
     TU_OK(cp_tune_apply(ctx));
@@ -260,7 +260,7 @@ END_TEST
 START_TEST(test_tune_budget)
 {
     cp_context *ctx;
-    TU_OK(cp_context_create(NULL, &ctx));
+    TU_OK(env_context_create(NULL, &ctx));
     char path[1100];
     ck_assert(cp_tune_file_path(ctx, path, sizeof path));
     remove(path);
@@ -296,17 +296,17 @@ START_TEST(test_tune_model_shapes)
     /* With the device's direct convolutions, their GEMMs are not listed. */
     cp_context *ctx = tu_ctx();
     int all = n;
-    setenv("CLINPAINT_CONV", "direct", 1);
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_DIRECT);
     TU_OK(cp_tune_model_shapes(ctx, "tiny", 8, &s, &n));
     ck_assert_int_lt(n, all);
     for (int i = 0; i < n; i++) /* G.enc2.conv3 forward runs direct */
         ck_assert(!(!s[i].ta && !s[i].tb && s[i].m == 32 && s[i].n == 8192 && s[i].k == 144));
     free(s);
-    setenv("CLINPAINT_CONV", "gemm", 1);
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_GEMM);
     TU_OK(cp_tune_model_shapes(ctx, "tiny", 8, &s, &n));
     ck_assert_int_eq(n, all);
     free(s);
-    unsetenv("CLINPAINT_CONV");
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
     ck_assert_int_eq(cp_tune_model_shapes(NULL, "nope", 8, &s, &n), CP_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(cp_tune_model_shapes(NULL, "tiny", 0, &s, &n), CP_ERR_INVALID_ARGUMENT);
 }

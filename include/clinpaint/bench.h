@@ -116,14 +116,15 @@ cp_bench_config cp_bench_defaults(void);
 cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_result *out);
 
 /* Start-up probe (run in a child process by `clinpaint bench`): a fresh
- * context on `selector`, the model and training graph of the preset at
- * `batch`, one iteration. Times in seconds. */
+ * context with `options` (and the device's tuning file applied when
+ * `apply_tuning`, as a command starts), the model and training graph of the
+ * preset at `batch`, one iteration. Times in seconds. */
 typedef struct cp_bench_startup {
     double context_s, first_iter_s, total_s;
     cp_program_stats programs;
 } cp_bench_startup;
-cp_status cp_bench_startup_probe(const char *selector, const char *preset, int batch,
-                                 cp_bench_startup *out);
+cp_status cp_bench_startup_probe(const cp_context_options *options, bool apply_tuning,
+                                 const char *preset, int batch, cp_bench_startup *out);
 
 /* Median etc. of `n` samples (sorted in place), in the samples' unit. */
 cp_bench_stat cp_bench_stat_of(double *samples, int n);

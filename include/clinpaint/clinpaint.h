@@ -24,5 +24,7 @@
 #include "clinpaint/train.h"
 #include "clinpaint/train_step.h"
 #include "clinpaint/dist.h"
+#include "clinpaint/evaluate.h"
+#include "clinpaint/image_files.h"
 
 #endif

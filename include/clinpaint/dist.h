@@ -45,9 +45,6 @@ cp_status cp_train_replicas(cp_context *const *ctxs, int n, const cp_train_confi
 /* ---- MPI (built when CMake found MPI: cp_comm_mpi_available) ---- */
 
 bool cp_comm_mpi_available(void);
-/* True when this process was started by an MPI launcher (mpirun, srun):
- * its environment names a rank. Calls nothing in MPI. */
-bool cp_comm_mpi_launched(void);
 /* MPI_Init, then a communicator over MPI_COMM_WORLD. *local_rank: this
  * process's index among the ranks on its node (to pick its device).
  * CP_ERR_UNSUPPORTED when built without MPI. Only call it when asked to:

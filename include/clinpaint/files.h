@@ -18,15 +18,13 @@ extern "C" {
  * and the system error; nothing left behind. */
 cp_status cp_write_file_atomic(const char *path, const char *data, size_t len);
 
-/* Folder of the compiled-kernel cache, or false when disabled
- * (CLINPAINT_NO_CACHE=1) or no folder can be found. The folder is created
- * if missing (mode 0700). It is refused (false) when it cannot be created,
- * is not owned by this user, or is writable by its group or others: cached
- * binaries run as native code on CPU drivers. Each folder is checked once
- * per process. */
-bool cp_cache_dir(char *dir, size_t size);
-/* Why the last folder checked was refused (for one warning), or NULL. */
-const char *cp_cache_dir_problem(void);
+/* Whether `dir` can hold the compiled-kernel cache (cp_context_options.
+ * cache_dir). It is created if missing (mode 0700) and refused when it
+ * cannot be, is not owned by this user, or is writable by its group or
+ * others: cached binaries run as native code on CPU drivers. If refused,
+ * why (in `why`; "" for NULL or ""). Each folder is checked once per
+ * process. */
+bool cp_cache_dir_usable(const char *dir, char *why, size_t why_size);
 
 #ifdef __cplusplus
 }

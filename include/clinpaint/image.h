@@ -88,6 +88,13 @@ cp_status cp_image_grid(const float *const *chw, int count, int cols, int S,
 cp_status cp_image_write_grid_png(const char *path, const float *const *chw,
                                   int count, int cols, int S);
 
+/* Resamples an s×s window (top-left (x0, y0), row stride `stride` bytes) of a
+ * 3-channel image to S×S: exact area average (integer weights, rounded half
+ * up) when s > S, bilinear with pixel centres aligned when s < S, copy when
+ * equal. */
+cp_status cp_resize_square_rgb(const uint8_t *src, size_t stride, int x0,
+                               int y0, int s, int S, uint8_t *dst);
+
 #ifdef __cplusplus
 }
 #endif

@@ -57,8 +57,9 @@ bool cp_conv_out_size(const cp_conv_params *p, int64_t h, int64_t w, int64_t *ho
 /* Workspace for forward and backward (the larger of the two), in floats. It
  * depends on the route each pass takes, chosen per layer shape on first ask
  * and kept (clinpaint/tune.h: measured, or direct kernels on CPU devices
- * and im2col + GEMM elsewhere; $CLINPAINT_CONV=gemm|direct|igemm forces
- * one: set it before planning, as the plan sizes workspaces once). */
+ * and im2col + GEMM elsewhere; the context's conv_route option
+ * (CLINPAINT_CONV=gemm|direct|igemm in the command) forces one: set it
+ * before planning, as the plan sizes workspaces once). */
 size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int64_t n,
                                   int64_t c_in, int64_t h, int64_t w, int64_t c_out);
 

@@ -43,11 +43,15 @@ typedef struct cp_device_info {
 cp_status cp_device_list(cp_device_info **devices, int *count);
 
 /* Picks a device. `selector` is "P:D", or a case-insensitive substring of the
- * device name; NULL or "" means $CLINPAINT_DEVICE, and if that is unset the
- * first GPU, else the first device (unsupported devices are never the
- * default). No match is CP_ERR_NO_DEVICE, with the list of devices in the
- * message; an unsupported match is CP_ERR_UNSUPPORTED with the reason. */
+ * device name; NULL or "" means the first GPU, else the first device
+ * (unsupported devices are never the default). No match is
+ * CP_ERR_NO_DEVICE, with the list of devices in the message; an unsupported
+ * match is CP_ERR_UNSUPPORTED with the reason. */
 cp_status cp_device_select(const char *selector, cp_device_info *out);
+/* The same, naming where the selector came from in the message of a
+ * selector that matches nothing ("--device", "CLINPAINT_DEVICE"). */
+cp_status cp_device_select_named(const char *selector, const char *origin,
+                                 cp_device_info *out);
 
 /* Library version and the OpenCL platform / CLBlast versions in this process
  * (platform: of the default device; "none" when no platform). */
@@ -60,7 +64,48 @@ void cp_runtime_versions(char *platform, size_t platform_size,
  * cp_context per thread that enqueues work. */
 typedef struct cp_context cp_context;
 
+/* Routes every convolution pass takes (include/clinpaint/tune.h). */
+typedef enum cp_conv_route {
+    CP_CONV_AUTO = 0, /* measured / default */
+    CP_CONV_GEMM = 1,
+    CP_CONV_DIRECT = 2,
+    CP_CONV_IGEMM = 3,
+} cp_conv_route;
+#define CP_CONV_ROUTES 4
+
+/* Which GEMM route a context takes where nothing is tuned or forced. */
+typedef enum cp_gemm_preference {
+    CP_GEMM_PREFER_DEFAULT = 0, /* own kernels on CPUs, CLBlast elsewhere */
+    CP_GEMM_PREFER_OWN = 1,     /* own kernels on every device (simulators) */
+    CP_GEMM_PREFER_CLBLAST = 2, /* every GEMM through CLBlast, tuned routes too */
+} cp_gemm_preference;
+
+/* The settings of a context. The library reads no environment: the
+ * clinpaint command maps its environment variables (README) onto these.
+ * Strings are copied by cp_context_create_with. */
+typedef struct cp_context_options {
+    const char *device;        /* selector as cp_device_select; NULL or "": default */
+    const char *device_origin; /* named when the selector matches nothing (NULL: "--device") */
+    const char *kernel_dir;    /* kernel sources from this folder; NULL or "": built in */
+    const char *cache_dir;     /* kernel binaries and tuning files; NULL or "": no disk cache */
+    cp_conv_route conv_route;  /* forced for every convolution; CP_CONV_AUTO: measured */
+    cp_gemm_preference gemm;
+} cp_context_options;
+
+/* Every field zero: the default device, built-in kernels, no disk cache,
+ * nothing forced. */
+cp_context_options cp_context_options_default(void);
+
+/* Creates a context. The device's tuning file is not applied here: that is
+ * a separate step (cp_tune_apply, include/clinpaint/tune.h). */
+cp_status cp_context_create_with(const cp_context_options *options, cp_context **out);
+/* cp_context_create_with the defaults and this device selector. */
 cp_status cp_context_create(const char *selector, cp_context **out);
+/* The options the context was created with (its own copies). */
+const cp_context_options *cp_context_options_of(const cp_context *ctx);
+/* Changes the forced convolution route of a live context (tests run each
+ * case on every route; CP_CONV_AUTO: measured again). */
+void cp_context_set_conv_route(cp_context *ctx, cp_conv_route route);
 void cp_context_free(cp_context *ctx);
 
 const cp_device_info *cp_context_device(const cp_context *ctx);
@@ -97,8 +142,12 @@ typedef struct cp_program_stats {
 } cp_program_stats;
 cp_program_stats cp_context_program_stats(const cp_context *ctx);
 
-/* Source text of a kernel file: from $CLINPAINT_KERNEL_DIR if set, else the
- * copy embedded at build time. Caller frees with free(). */
+/* Source text of a kernel file: from the folder `kernel_dir` (NULL or "":
+ * the copy embedded at build time), #include lines expanded. Caller frees
+ * with free(). */
+cp_status cp_kernel_source_from(const char *kernel_dir, const char *file, char **source,
+                                size_t *size);
+/* The embedded copy (cp_kernel_source_from(NULL, ...)). */
 cp_status cp_kernel_source(const char *file, char **source, size_t *size);
 
 /* Largest work-group size to use for a 1-D kernel on this device:

@@ -3,7 +3,8 @@
  * cp_gemm sends each GEMM either to CLBlast or to clinpaint's own kernels
  * (cl/gemm.cl), per "shape class" (transposes and the rough size of m, n,
  * k). The choice comes from a tuning file for the device when one has been
- * applied (`clinpaint tune` writes it; cp_context_create applies it), else
+ * applied (`clinpaint tune` writes it; cp_tune_apply applies it, a step of
+ * its own after cp_context_create_with, which every command takes), else
  * from a default: own kernels on CPU devices, CLBlast elsewhere.
  * Routes are kept per OpenCL device, process-wide (as CLBlast's parameter
  * overrides are). */
@@ -73,16 +74,11 @@ cp_status cp_gemm_set_routes(cp_context *ctx, const cp_gemm_class *classes,
  * be: cp_tune_apply) and by cp_tune_conv_run; it is kept in the tuning
  * file. Until a shape is measured the device type picks the default:
  * direct where it is faster on CPUs (notes/ops.md), im2col + CLBlast
- * elsewhere. A forced route (CLINPAINT_CONV=gemm|direct|igemm or
+ * elsewhere. A forced route (cp_context_options.conv_route, which the
+ * command takes from CLINPAINT_CONV=gemm|direct|igemm, or
  * cp_conv_force_route) overrides all of that (direct: where the shape
  * allows it, else GEMM). */
-typedef enum cp_conv_route {
-    CP_CONV_AUTO = 0, /* measured / default */
-    CP_CONV_GEMM = 1,
-    CP_CONV_DIRECT = 2,
-    CP_CONV_IGEMM = 3,
-} cp_conv_route;
-#define CP_CONV_ROUTES 4
+/* cp_conv_route and CP_CONV_ROUTES: include/clinpaint/runtime.h. */
 
 /* "auto", "gemm", "direct", "igemm"; parse: false for anything else. */
 const char *cp_conv_route_name(cp_conv_route r);
@@ -111,7 +107,8 @@ cp_conv_choice cp_conv_route_default(cp_context *ctx, const cp_conv_layer *l);
 /* Whether `r` can run pass `pass` of this layer (GEMM and igemm: always). */
 bool cp_conv_route_applies(const cp_conv_layer *l, int pass, cp_conv_route r);
 /* Forces one route for every convolution on ctx's device (CP_CONV_AUTO
- * removes the override; CLINPAINT_CONV, read at each call, wins over it). */
+ * removes the override; the context's own conv_route option, read at each
+ * call, wins over it). */
 void cp_conv_force_route(cp_context *ctx, cp_conv_route r);
 
 /* Times every route that applies to each pass of `l` (the fastest of 1 +
@@ -189,9 +186,10 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt);
 
 /* Loads the device's tuning file (if any) and applies it: CLBlast parameter
  * overrides and the routing table. A missing file is CP_OK; a corrupt one is
- * CP_ERR_FORMAT and changes nothing. Environment: CLINPAINT_NO_TUNE=1 skips
- * the file (and the convolution routes' file and first-use measurement);
- * CLINPAINT_GEMM=clblast routes every GEMM to CLBlast. */
+ * CP_ERR_FORMAT and changes nothing. A context without a cache folder
+ * (cp_context_options.cache_dir) has no file. The command calls it after
+ * creating its context unless CLINPAINT_NO_TUNE=1 (which so skips the file,
+ * the convolution routes' file and first-use measurement). */
 cp_status cp_tune_apply(cp_context *ctx);
 cp_status cp_tune_apply_file(cp_context *ctx, const char *path);
 

@@ -23,6 +23,15 @@ void cp_set_warning_handler(cp_warning_fn fn, void *user);
 /* Warnings issued so far in this process (handled or not). */
 size_t cp_warning_count(void);
 
+/* Issues one warning as the library does: formats the line and hands it to
+ * the installed handler (or only counts it). Thread-safe. Programs use it
+ * for their own warnings so that every warning reaches one handler. */
+void cp_warn(const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 #ifdef __cplusplus
 }
 #endif

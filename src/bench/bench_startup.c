@@ -9,6 +9,7 @@
 #include "bench/bench_internal.h"
 #include "clinpaint/model.h"
 #include "clinpaint/train_step.h"
+#include "clinpaint/tune.h"
 #include "backend/opencl/runtime/check.h"
 
 static double now_s(void)
@@ -18,13 +19,15 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-cp_status cp_bench_startup_probe(const char *selector, const char *preset, int batch,
-                                 cp_bench_startup *out)
+cp_status cp_bench_startup_probe(const cp_context_options *options, bool apply_tuning,
+                                 const char *preset, int batch, cp_bench_startup *out)
 {
     memset(out, 0, sizeof *out);
     double t0 = now_s();
     cp_context *ctx;
-    CP_TRY(cp_context_create(selector, &ctx));
+    CP_TRY(cp_context_create_with(options, &ctx));
+    /* a missing or corrupt tuning file only means the untuned defaults */
+    if (apply_tuning) (void)cp_tune_apply(ctx);
     out->context_s = now_s() - t0;
     cp_model_config mc;
     cp_model *model = NULL;

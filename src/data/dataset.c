@@ -25,11 +25,6 @@ struct cp_dataset {
     size_t skipped_folders; /* unreadable subfolders, at open */
 };
 
-uint64_t cp_fnv1a64(const void *data, size_t size)
-{
-    return cp_fnv1a64_update(CP_FNV1A64_INIT, data, size);
-}
-
 cp_split cp_split_of(const char *relpath)
 {
     return cp_fnv1a64(relpath, strlen(relpath)) % 10 == 0 ? CP_SPLIT_TEST : CP_SPLIT_TRAIN;

@@ -8,17 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const RANK_VARIABLES[] = {
-    "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MPI_LOCALRANKID",
-};
-
-bool cp_comm_mpi_launched(void)
-{
-    for (size_t i = 0; i < sizeof RANK_VARIABLES / sizeof RANK_VARIABLES[0]; i++)
-        if (getenv(RANK_VARIABLES[i])) return true;
-    return false;
-}
-
 #ifdef CLINPAINT_HAVE_MPI
 #include <mpi.h>
 

@@ -1,4 +1,4 @@
-/* Internal: shared helpers of the safetensors reader and writer, and the
+/* Internal: the open file, shared helpers of the safetensors reader and writer, and the
  * test-only failure hooks of the writer. */
 #ifndef CP_IO_ST_INTERNAL_H
 #define CP_IO_ST_INTERNAL_H
@@ -8,6 +8,23 @@
 #include <stdint.h>
 
 #include "clinpaint/safetensors.h"
+
+/* An open file: the bytes, the parsed header and the lookup tables. */
+struct cJSON;
+struct cp_st_file {
+    char *label;
+    uint8_t *buf;            /* the whole file */
+    size_t size;
+    struct cJSON *root;             /* parsed header; names point into it */
+    cp_st_tensor *tensors;   /* data-area order */
+    size_t count;
+    const cp_st_tensor **by_name;
+    const struct cJSON **meta;      /* __metadata__ entries sorted by key */
+    size_t meta_count;
+};
+
+/* Validates f->buf[0..f->size) and fills the tables (st_header.c). */
+cp_status cp_st_parse_buffer(cp_st_file *f);
 
 /* dtype from its header name ("F32"); false if unknown. */
 bool cp_st_dtype_from_name(const char *name, cp_st_dtype *out);

@@ -2,7 +2,7 @@
  * time; save writes a temporary file and renames it, so a crash or a full
  * disk never leaves a half-written checkpoint under the final name. */
 #include "io/st_internal.h"
-#include "backend/opencl/runtime/check.h"
+#include "util/try.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "clinpaint/evaluate.h"
 #include "clinpaint/dataset.h"
 #include "clinpaint/inpaint.h"
 #include "clinpaint/mask.h"
@@ -55,24 +56,4 @@ cp_status cp_run_write_loss_svg(const char *out_dir, const cp_loss_history *h);
 /* samples/epoch_NNN.png: rows of (masked input | output | ground truth). */
 cp_status cp_run_write_samples(const char *path, cp_inpainter *ip, const cp_dataset *test,
                                const cp_mask_source *masks, int S, int count, uint64_t seed);
-/* MODEL.md's metrics over (up to max_images of) a split. With
- * `mean_fill`, also the mean-colour fill floor into *floor. */
-cp_status cp_evaluate(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_source *masks,
-                      int S, uint64_t seed, uint64_t max_images, int threads,
-                      cp_epoch_metrics *out, cp_epoch_metrics *floor);
-
-/* What cp_evaluate_framed evaluates: masks from `seed`, at most max_images
- * (0: all), and the split re-framed at `zoom` with centre shifts of `shift`
- * (cp_loader_options' reframe_zoom, reframe_shift; zoom 0: as it is). */
-typedef struct cp_eval_request {
-    uint64_t seed, max_images;
-    int threads;
-    float zoom, shift;
-} cp_eval_request;
-/* cp_evaluate with re-framing and, when `diffusion` is non-NULL, the
- * diffusion fill's metrics (cp_diffusion_fill) as a second floor. */
-cp_status cp_evaluate_framed(cp_inpainter *ip, const cp_dataset *ds, const cp_mask_source *masks,
-                             int S, const cp_eval_request *rq, cp_epoch_metrics *out,
-                             cp_epoch_metrics *floor, cp_epoch_metrics *diffusion);
-
 #endif

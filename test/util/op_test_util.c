@@ -79,8 +79,9 @@ void tu_set_clblast_min_indirect(size_t v)
 bool tu_set_conv_route(int i)
 {
     static const char *const routes[TU_CONV_ROUTES] = {NULL, "gemm", "direct", "igemm"};
-    if (i >= 0 && i < TU_CONV_ROUTES && routes[i]) setenv("CLINPAINT_CONV", routes[i], 1);
-    else unsetenv("CLINPAINT_CONV");
+    static const cp_conv_route route[TU_CONV_ROUTES] = {CP_CONV_AUTO, CP_CONV_GEMM,
+                                                        CP_CONV_DIRECT, CP_CONV_IGEMM};
+    cp_context_set_conv_route(tu_ctx(), i >= 0 && i < TU_CONV_ROUTES ? route[i] : CP_CONV_AUTO);
     const char *only = getenv("CLINPAINT_TEST_CONV_ROUTES");
     if (!only || !*only) return true;
     const char *name = i >= 0 && i < TU_CONV_ROUTES && routes[i] ? routes[i] : "default";

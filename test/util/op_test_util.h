@@ -31,9 +31,9 @@ size_t tu_gemm_temp_floats(size_t s);   /* temporary of an s³ GEMM (offsets 1) 
 size_t tu_clblast_min_indirect(void);   /* smallest s whose s³ GEMM needs one */
 void tu_set_clblast_min_indirect(size_t v);
 
-/* Convolution route for loop tests (_i): 0 the device's default, 1 im2col +
- * GEMM (CLINPAINT_CONV=gemm), 2 the direct kernels (CLINPAINT_CONV=direct),
- * 3 the implicit GEMM (CLINPAINT_CONV=igemm). */
+/* Convolution route of tu_ctx() for loop tests (_i): 0 the device's
+ * default, 1 im2col + GEMM (as CLINPAINT_CONV=gemm), 2 the direct kernels
+ * (=direct), 3 the implicit GEMM (=igemm). */
 #define TU_CONV_ROUTES 4
 bool tu_set_conv_route(int i);
 /* In a loop test over routes: run iteration i only when its route is among

@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700
 #include "util/test_util.h"
+#include "env_options.h"
 
 #include <ftw.h>
 #include <math.h>
@@ -13,7 +14,7 @@ static cp_context *g_ctx;
 cp_context *tu_ctx(void)
 {
     if (!g_ctx) {
-        cp_status st = cp_context_create(NULL, &g_ctx);
+        cp_status st = env_context_create(NULL, &g_ctx);
         ck_assert_msg(st == CP_OK, "no OpenCL device for tests: %s", cp_last_error());
     }
     return g_ctx;

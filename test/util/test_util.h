@@ -10,6 +10,7 @@
 
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/rng.h"
+#include "env_options.h" /* the tools' environment mapping */
 
 /* The device context for tests ($CLINPAINT_DEVICE or the default device),
  * created on first use and freed at exit. Fails the test if none. */

@@ -1,4 +1,5 @@
 #include "cli_util.h"
+#include "env_options.h"
 
 #include <errno.h>
 #include <math.h>
@@ -124,10 +125,11 @@ void cli_release_sigint(void)
 void cli_warn_cache_dir(const char *cmd)
 {
     static bool warned;
-    char dir[1024];
-    if (warned || cp_cache_dir(dir, sizeof dir)) return;
-    const char *why = cp_cache_dir_problem();
-    if (!why) return; /* switched off, or no home folder: nothing to say */
+    env_options e;
+    env_options_read(NULL, &e);
+    char why[1400];
+    if (warned || cp_cache_dir_usable(e.context.cache_dir, why, sizeof why)) return;
+    if (!why[0]) return; /* switched off, or no home folder: nothing to say */
     warned = true;
     fprintf(stderr, "clinpaint %s: warning: %s\n", cmd, why);
 }

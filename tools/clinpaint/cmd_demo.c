@@ -19,6 +19,7 @@
 #include "clinpaint/synth.h"
 #include "clinpaint/train.h"
 #include "commands.h"
+#include "env_options.h"
 #include "image_cli.h"
 #include "train_cli.h"
 
@@ -237,7 +238,7 @@ int cmd_demo(int argc, char **argv)
     /* 2. + 3. training, figures each epoch */
     cli_catch_sigint(&stop_requested); /* from here: a kernel build can take a minute */
     cli_warn_cache_dir(cmd);
-    if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+    if ((st = env_context_create(device, &ctx)) != CP_OK) goto fail;
     cp_train_config cfg = cp_train_config_defaults();
     cp_model_config_preset("tiny", &cfg.model);
     cfg.data_dir = data;

@@ -8,6 +8,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "env_options.h"
 #include "clinpaint/clinpaint.h"
 
 static void usage(FILE *f)
@@ -94,7 +95,7 @@ static int print_json(const cp_device_info *d, int n)
 static int run_check(const char *selector)
 {
     cp_context *ctx;
-    cp_status st = cp_context_create(selector, &ctx);
+    cp_status st = env_context_create(selector, &ctx);
     if (st != CP_OK) return cli_fail("devices", st);
     const cp_device_info *d = cp_context_device(ctx);
     printf("checking %d:%d %s ... ", d->platform_index, d->device_index, d->name);

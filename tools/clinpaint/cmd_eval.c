@@ -15,7 +15,8 @@
 #include "clinpaint/inpaint.h"
 #include "clinpaint/mask.h"
 #include "commands.h"
-#include "train/train_internal.h"
+#include "env_options.h"
+#include "clinpaint/evaluate.h"
 
 #define PROTOCOL                                                                          \
     "composite vs ground truth, [0,255] clipped, not rounded; per-image averages; "      \
@@ -319,7 +320,7 @@ int cmd_eval(int argc, char **argv)
     if (st == CP_OK) st = cp_dataset_verify(ds, 0);
     if (st == CP_OK) st = cp_mask_source_create(o.mask, c->size, &masks);
     if (st == CP_OK) st = cp_mask_source_check(masks, ds);
-    if (st == CP_OK) st = cp_context_create(o.device, &ctx);
+    if (st == CP_OK) st = env_context_create(o.device, &ctx);
     if (st == CP_OK) st = cp_checkpoint_load_model(ck, ctx, false, &model);
     double ctx_weight = 0.1; /* MODEL.md's default when the file does not say */
     if (st == CP_OK) {

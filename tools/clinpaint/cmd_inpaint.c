@@ -14,7 +14,7 @@
 #include "clinpaint/inpaint.h"
 #include "clinpaint/mask.h"
 #include "commands.h"
-#include "data/data_internal.h"
+#include "env_options.h"
 #include "image_cli.h"
 
 static void usage(FILE *f)
@@ -359,7 +359,7 @@ int ic_inpaint(const ic_inpaint_job *job, cp_context *ctx, const char *device,
     if ((st = ic_mkdirs(job->out_dir)) != CP_OK) goto fail;
     if (!ctx) {
         cli_warn_cache_dir(cmd);
-        if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+        if ((st = env_context_create(device, &ctx)) != CP_OK) goto fail;
         own_ctx = true;
     }
     if ((st = cp_checkpoint_load_model(ck, ctx, false, &model)) != CP_OK) goto fail;

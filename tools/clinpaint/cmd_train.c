@@ -10,6 +10,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "env_options.h"
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/dist.h"
 #include "clinpaint/train.h"
@@ -145,7 +146,7 @@ int cmd_train(int argc, char **argv)
      * rank picks from --device (or the default device). */
     cp_comm *comm = NULL;
     int local_rank = 0;
-    if (cp_comm_mpi_launched()) {
+    if (env_mpi_launched()) {
         if (!cp_comm_mpi_available()) {
             fprintf(stderr, "clinpaint train: started by an MPI launcher, but this clinpaint was "
                             "built without MPI: every rank would train alone\n");
@@ -198,7 +199,7 @@ int cmd_train(int argc, char **argv)
     char gpu_buf[32];
     if (comm && !device) sel[0] = local_rank_gpu(local_rank, gpu_buf, sizeof gpu_buf);
     for (int i = 0; i < nctx && st == CP_OK; i++)
-        st = cp_context_create(comm ? sel[local_rank % ndev] : sel[i], &ctx[i]);
+        st = env_context_create(comm ? sel[local_rank % ndev] : sel[i], &ctx[i]);
     if (st != CP_OK) {
         cli_release_sigint();
         for (int i = 0; i < nctx; i++) cp_context_free(ctx[i]);

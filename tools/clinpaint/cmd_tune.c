@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "clinpaint/tune.h"
 #include "commands.h"
+#include "env_options.h"
 
 static void usage(FILE *f)
 {
@@ -143,7 +144,7 @@ int cmd_tune(int argc, char **argv)
     if (!do_bench) setenv("CLINPAINT_NO_TUNE", "1", 1);
     cp_context *ctx;
     cli_warn_cache_dir("tune");
-    st = cp_context_create(selector, &ctx);
+    st = env_context_create(selector, &ctx);
     if (st != CP_OK) {
         free(shapes);
         return cli_fail("tune", st);

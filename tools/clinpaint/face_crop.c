@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_internal.h"
+#include "clinpaint/image.h"
 #include "image_cli.h"
 
 ic_crop ic_centre_crop(int w, int h)

@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 
 #include "clinpaint/dataset.h"
-#include "data/data_internal.h"
+#include "clinpaint/image_files.h"
+#include "clinpaint/warning.h"
 
 /* ---- inputs ---- */
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 
 static double now(void)
 {
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: conv_layers [tiny|small|base] [batch] [fwd|dx|dw]\n");
         return 2;
     }
-    if (cp_context_create(NULL, &ctx)) {
+    if (env_context_create(NULL, &ctx)) {
         fprintf(stderr, "conv_layers: %s\n", cp_last_error());
         return 1;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 #include "clinpaint/tune.h"
 
 int main(int argc, char **argv)
@@ -18,7 +19,7 @@ int main(int argc, char **argv)
     bool save = argc > 3 && strcmp(argv[3], "--save") == 0;
     setenv("CLINPAINT_NO_TUNE", "1", 1); /* defaults, not an earlier file */
     cp_context *ctx;
-    if (cp_context_create(NULL, &ctx) != CP_OK) {
+    if (env_context_create(NULL, &ctx) != CP_OK) {
         fprintf(stderr, "conv_routes: %s\n", cp_last_error());
         return 1;
     }

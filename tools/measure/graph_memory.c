@@ -4,11 +4,12 @@
 #include <stdlib.h>
 
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 
 int main(void)
 {
     cp_context *ctx;
-    if (cp_context_create(NULL, &ctx)) {
+    if (env_context_create(NULL, &ctx)) {
         fprintf(stderr, "graph_memory: %s\n", cp_last_error());
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 
 static int fail(void)
 {
@@ -22,7 +23,7 @@ int main(int argc, char **argv)
     cp_train_graph tg;
     cp_train_options o = cp_train_defaults();
     cp_plan_options po = cp_plan_defaults();
-    if (cp_context_create(NULL, &ctx) || cp_model_config_preset(preset, &cfg) ||
+    if (env_context_create(NULL, &ctx) || cp_model_config_preset(preset, &cfg) ||
         cp_model_create(ctx, &cfg, &m) || cp_model_init(m, 1) ||
         cp_model_build_train(m, batch, &o, &tg))
         return fail();

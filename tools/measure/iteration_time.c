@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 
 static cp_status no_op(void *user, cp_model *m, cp_train_graph *t, int group)
 {
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
     cp_train_graph tg = {0};
     cp_train_options o = cp_train_defaults();
     cp_plan_options po = cp_plan_defaults();
-    if (cp_context_create(NULL, &ctx) || cp_model_config_preset(preset, &cfg) ||
+    if (env_context_create(NULL, &ctx) || cp_model_config_preset(preset, &cfg) ||
         cp_model_create(ctx, &cfg, &m) || cp_model_init(m, 1) ||
         cp_model_build_train(m, batch, &o, &tg) || cp_graph_plan(tg.graph, &po)) {
         fprintf(stderr, "iteration_time: %s\n", cp_last_error());

@@ -110,20 +110,12 @@ cp_conv_choice cp_conv_route_default(cp_context *ctx, const cp_conv_layer *l)
     return c;
 }
 
-/* CLINPAINT_CONV=gemm|direct|igemm forces a route (tests run every case on
- * each); "auto" or unset: the table. */
-static cp_conv_route env_route(void)
-{
-    cp_conv_route r = CP_CONV_AUTO;
-    const char *e = getenv("CLINPAINT_CONV");
-    if (e && !cp_conv_route_parse(e, &r)) r = CP_CONV_AUTO;
-    return r;
-}
-
 cp_conv_choice cp_conv_route_for(cp_context *ctx, const cp_conv_layer *l)
 {
-    cp_conv_route env = env_route();
-    if (env != CP_CONV_AUTO) return forced_choice(l, env);
+    /* The context's forced route (CLINPAINT_CONV in the CLI; tests run every
+     * case on each) wins over everything; CP_CONV_AUTO: the table. */
+    cp_conv_route forced = cp_context_options_of(ctx)->conv_route;
+    if (forced != CP_CONV_AUTO) return forced_choice(l, forced);
     cl_device_id dev = cp_context_device(ctx)->device;
     cp_conv_choice c;
     cp_conv_first_use_fn fn = NULL;

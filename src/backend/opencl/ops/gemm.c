@@ -137,27 +137,24 @@ cp_gemm_route cp_gemm_default_own(bool ta, bool tb, size_t m)
                            .tn = 2, .vw = 16, .lx = 1, .ly = 1};
 }
 
-/* CLINPAINT_GEMM=own: our kernels on every device type, as on CPUs (for
- * simulators such as oclgrind run with small work-group limits, where
- * CLBlast's fixed work-group shapes cannot run; =clblast is tune.c's). */
-static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
-static bool g_env_own;
-static void read_env(void)
-{
-    const char *v = getenv("CLINPAINT_GEMM");
-    g_env_own = v && strcmp(v, "own") == 0;
-}
-
 cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
 {
     const cp_device_info *dev = cp_context_device(ctx);
     cp_gemm_class c = cp_gemm_class_of(g->trans_a, g->trans_b, g->m, g->n, g->k);
     cp_gemm_route r;
     bool found = false;
+    /* CP_GEMM_PREFER_OWN: our kernels on every device type, as on CPUs (for
+     * simulators such as oclgrind run with small work-group limits, where
+     * CLBlast's fixed work-group shapes cannot run); _CLBLAST: every GEMM
+     * through CLBlast, tuned classes too (comparisons). */
+    cp_gemm_preference prefer = cp_context_options_of(ctx)->gemm;
     pthread_mutex_lock(&g_lock);
     device_routes *e = find_device(dev->device, false);
     if (e && e->forced) {
         r = e->force;
+        found = true;
+    } else if (prefer == CP_GEMM_PREFER_CLBLAST) {
+        r = (cp_gemm_route){.backend = CP_GEMM_CLBLAST};
         found = true;
     } else if (e) {
         for (int i = 0; i < e->count && !found; i++)
@@ -168,8 +165,7 @@ cp_gemm_route cp_gemm_route_for(cp_context *ctx, const cp_gemm_args *g)
     }
     pthread_mutex_unlock(&g_lock);
     if (found) return r;
-    pthread_once(&g_env_once, read_env);
-    if ((dev->type & CL_DEVICE_TYPE_CPU) || g_env_own)
+    if ((dev->type & CL_DEVICE_TYPE_CPU) || prefer == CP_GEMM_PREFER_OWN)
         return cp_gemm_default_own(g->trans_a, g->trans_b, g->m);
     return (cp_gemm_route){.backend = CP_GEMM_CLBLAST};
 }

@@ -10,6 +10,7 @@
 #include <CL/cl.h>
 
 #include "clinpaint/status.h"
+#include "util/try.h" /* CP_TRY, CP_TRY_GOTO */
 
 #define CL_PLATFORM_NOT_FOUND_KHR_CODE (-1001)
 
@@ -37,19 +38,6 @@ cp_status cp_clblast_fail(int code, const char *call, const char *file, int line
         int cp_err_ = (int)(expr);                                           \
         if (cp_err_ != 0)                                                    \
             return cp_clblast_fail(cp_err_, #expr, __FILE__, __LINE__);      \
-    } while (0)
-
-/* Propagates a failed cp_status unchanged (the message is already set). */
-#define CP_TRY(expr)                                                         \
-    do {                                                                     \
-        cp_status cp_st_ = (expr);                                           \
-        if (cp_st_ != CP_OK) return cp_st_;                                  \
-    } while (0)
-
-#define CP_TRY_GOTO(expr, label)                                             \
-    do {                                                                     \
-        st = (expr);                                                         \
-        if (st != CP_OK) goto label;                                         \
     } while (0)
 
 #endif

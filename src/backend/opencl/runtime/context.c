@@ -1,7 +1,6 @@
 /* The per-device context: OpenCL context, one in-order profiling queue,
- * and device memory accounting. */
+ * device memory accounting and the settings it was created with. */
 #include "clinpaint/runtime.h"
-#include "clinpaint/tune.h"
 #include "backend/opencl/runtime/check.h"
 #include "backend/opencl/runtime/context_internal.h"
 #include "backend/opencl/runtime/profile.h"
@@ -11,14 +10,44 @@
 
 #include <clblast_c.h>
 
-cp_status cp_context_create(const char *selector, cp_context **out)
+cp_context_options cp_context_options_default(void)
+{
+    return (cp_context_options){.conv_route = CP_CONV_AUTO, .gemm = CP_GEMM_PREFER_DEFAULT};
+}
+
+/* A copy of s (NULL stays NULL); false only when out of memory. */
+static bool copy_setting(const char *s, char **copy)
+{
+    *copy = NULL;
+    if (!s) return true;
+    size_t n = strlen(s) + 1;
+    *copy = malloc(n);
+    if (!*copy) return false;
+    memcpy(*copy, s, n);
+    return true;
+}
+
+cp_status cp_context_create_with(const cp_context_options *options, cp_context **out)
 {
     *out = NULL;
     cp_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "context");
-    cp_status st = cp_device_select(selector, &ctx->info);
+    cp_context_options o = options ? *options : cp_context_options_default();
+    if (!copy_setting(o.device, &ctx->device_copy) ||
+        !copy_setting(o.kernel_dir, &ctx->kernel_dir_copy) ||
+        !copy_setting(o.cache_dir, &ctx->cache_dir_copy)) {
+        cp_context_free(ctx);
+        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "context options");
+    }
+    o.device = ctx->device_copy;
+    o.kernel_dir = ctx->kernel_dir_copy;
+    o.cache_dir = ctx->cache_dir_copy;
+    o.device_origin = NULL; /* only needed while selecting */
+    ctx->options = o;
+    cp_status st = cp_device_select_named(options ? options->device : NULL,
+                                          options ? options->device_origin : NULL, &ctx->info);
     if (st != CP_OK) {
-        free(ctx);
+        cp_context_free(ctx);
         return st;
     }
     cl_int err;
@@ -31,14 +60,24 @@ cp_status cp_context_create(const char *selector, cp_context **out)
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->info.device,
                                       CL_QUEUE_PROFILING_ENABLE, &err);
     CP_CL_CHECK_GOTO(err, fail);
-    /* Stored GEMM tuning for this device (clinpaint tune); a missing or
-     * corrupt file only means the untuned defaults. */
-    (void)cp_tune_apply(ctx);
     *out = ctx;
     return CP_OK;
 fail:
     cp_context_free(ctx);
     return st;
+}
+
+cp_status cp_context_create(const char *selector, cp_context **out)
+{
+    cp_context_options o = cp_context_options_default();
+    o.device = selector;
+    return cp_context_create_with(&o, out);
+}
+
+const cp_context_options *cp_context_options_of(const cp_context *ctx) { return &ctx->options; }
+void cp_context_set_conv_route(cp_context *ctx, cp_conv_route route)
+{
+    ctx->options.conv_route = route;
 }
 
 void cp_context_free(cp_context *ctx)
@@ -56,6 +95,9 @@ void cp_context_free(cp_context *ctx)
     CLBlastClearCache();
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
+    free(ctx->device_copy);
+    free(ctx->kernel_dir_copy);
+    free(ctx->cache_dir_copy);
     free(ctx);
 }
 

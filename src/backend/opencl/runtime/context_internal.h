@@ -22,6 +22,9 @@ typedef struct cp_program_entry {
 
 struct cp_context {
     cp_device_info info;
+    /* the settings it was created with; the strings point at owned copies */
+    cp_context_options options;
+    char *device_copy, *kernel_dir_copy, *cache_dir_copy;
     cl_context cl;
     cl_command_queue queue;
     cp_program_entry *programs;

@@ -1,5 +1,5 @@
-/* Device enumeration and selection ("P:D", a name substring, or the
- * CLINPAINT_DEVICE variable; default: the first GPU, else the first device). */
+/* Device enumeration and selection ("P:D" or a name substring; default:
+ * the first GPU, else the first device). */
 #include "clinpaint/runtime.h"
 #include "backend/opencl/runtime/check.h"
 #include "backend/opencl/runtime/context_internal.h"
@@ -234,11 +234,13 @@ static bool parse_index_selector(const char *s, int *p, int *d)
 
 cp_status cp_device_select(const char *selector, cp_device_info *out)
 {
-    const char *source = "--device";
-    if (!selector || !*selector) {
-        selector = getenv("CLINPAINT_DEVICE");
-        source = "CLINPAINT_DEVICE";
-    }
+    return cp_device_select_named(selector, NULL, out);
+}
+
+cp_status cp_device_select_named(const char *selector, const char *origin,
+                                 cp_device_info *out)
+{
+    const char *source = origin && *origin ? origin : "--device";
     cp_device_info *list;
     int n;
     CP_TRY(cp_device_list(&list, &n));

@@ -1,4 +1,4 @@
-/* Kernel programs: sources (embedded, or $CLINPAINT_KERNEL_DIR), builds with
+/* Kernel programs: sources (embedded, or the context's kernel folder), builds with
  * -D options, an in-memory cache per (file, options) and the disk cache. */
 #include "clinpaint/runtime.h"
 #include "backend/opencl/runtime/check.h"
@@ -6,7 +6,7 @@
 #include "backend/opencl/runtime/kernels_embedded.h"
 #include "backend/opencl/runtime/program_disk_cache.h"
 #include "util/read_stream.h"
-#include "data/data_internal.h" /* cp_warn */
+#include "util/warning_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,18 +25,17 @@ static char *dup_str(const char *s)
 }
 
 /* The text of one kernel file, without #include expansion. */
-static cp_status raw_source(const char *file, char **source, size_t *size)
+static cp_status raw_source(const char *dir, const char *file, char **source, size_t *size)
 {
     *source = NULL;
     *size = 0;
-    const char *dir = getenv("CLINPAINT_KERNEL_DIR");
     if (dir && *dir) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, file);
         FILE *f = fopen(path, "rb");
         if (!f)
             return cp_set_error(CP_ERR_IO,
-                                "cannot open kernel %s (CLINPAINT_KERNEL_DIR=%s): %s",
+                                "cannot open kernel %s (kernel folder %s): %s",
                                 path, dir, strerror(errno));
         bool no_memory;
         char *buf = cp_read_stream(f, size, &no_memory);
@@ -61,9 +60,10 @@ static cp_status raw_source(const char *file, char **source, size_t *size)
 }
 
 /* Replaces each line `#include "name.cl"` with that file's text (from the
- * same place: embedded or CLINPAINT_KERNEL_DIR), so that kernel files share
+ * same place: embedded or the kernel folder), so that kernel files share
  * helpers although the driver never sees a file system. */
-static cp_status expand_includes(const char *file, char **text, size_t *size, int depth)
+static cp_status expand_includes(const char *dir, const char *file, char **text, size_t *size,
+                                 int depth)
 {
     static const char directive[] = "#include \"";
     char *src = *text;
@@ -81,8 +81,8 @@ static cp_status expand_includes(const char *file, char **text, size_t *size, in
     inc_name[end - name] = '\0';
     char *inc;
     size_t inc_size;
-    CP_TRY(raw_source(inc_name, &inc, &inc_size));
-    cp_status st = expand_includes(inc_name, &inc, &inc_size, depth + 1);
+    CP_TRY(raw_source(dir, inc_name, &inc, &inc_size));
+    cp_status st = expand_includes(dir, inc_name, &inc, &inc_size, depth + 1);
     size_t head = (size_t)(hit - src);
     const char *rest = eol ? eol + 1 : src + *size;
     size_t tail = (size_t)(src + *size - rest);
@@ -100,13 +100,19 @@ static cp_status expand_includes(const char *file, char **text, size_t *size, in
     }
     free(inc);
     /* further #include lines of this file */
-    return st == CP_OK ? expand_includes(file, text, size, depth) : st;
+    return st == CP_OK ? expand_includes(dir, file, text, size, depth) : st;
 }
 
 cp_status cp_kernel_source(const char *file, char **source, size_t *size)
 {
-    CP_TRY(raw_source(file, source, size));
-    cp_status st = expand_includes(file, source, size, 0);
+    return cp_kernel_source_from(NULL, file, source, size);
+}
+
+cp_status cp_kernel_source_from(const char *kernel_dir, const char *file, char **source,
+                                size_t *size)
+{
+    CP_TRY(raw_source(kernel_dir, file, source, size));
+    cp_status st = expand_includes(kernel_dir, file, source, size, 0);
     if (st != CP_OK) {
         free(*source);
         *source = NULL;
@@ -189,10 +195,10 @@ static cp_status build_program(cp_context *ctx, const char *file, const char *op
     from_disk[0] = '\0';
     char *source;
     size_t size;
-    CP_TRY(cp_kernel_source(file, &source, &size));
+    CP_TRY(cp_kernel_source_from(ctx->options.kernel_dir, file, &source, &size));
     double t0 = cp_seconds();
     char dir[900], path[1100];
-    bool use_disk = cp_cache_dir(dir, sizeof dir);
+    bool use_disk = cp_cache_dir(ctx, dir, sizeof dir);
     cp_cache_key key = cp_cache_key_make(&ctx->info, source, size, options);
     if (use_disk) {
         cp_cache_entry_path(dir, key, path, sizeof path);

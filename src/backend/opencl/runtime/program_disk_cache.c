@@ -2,6 +2,7 @@
  *   "CPCLBIN1" | key h0 | key h1 | payload size | payload FNV-1a | payload
  * Everything is checked on load; anything off is a BAD entry. */
 #include "backend/opencl/runtime/program_disk_cache.h"
+#include "clinpaint/files.h"
 #include "util/hash.h"
 
 #include <errno.h>
@@ -99,37 +100,36 @@ static char g_checked[1024];
 static bool g_checked_ok;
 static char g_problem[1400];
 
-const char *cp_cache_dir_problem(void)
+bool cp_cache_dir_usable(const char *dir, char *why, size_t why_size)
 {
-    return g_problem[0] ? g_problem : NULL;
-}
-
-bool cp_cache_dir(char *dir, size_t size)
-{
-    const char *off = getenv("CLINPAINT_NO_CACHE");
-    if (off && *off && strcmp(off, "0") != 0) return false;
-    const char *env = getenv("CLINPAINT_CACHE_DIR");
-    int n;
-    if (env && *env) {
-        n = snprintf(dir, size, "%s", env);
-    } else if ((env = getenv("XDG_CACHE_HOME")) && *env) {
-        n = snprintf(dir, size, "%s/clinpaint", env);
-    } else if ((env = getenv("HOME")) && *env) {
-        n = snprintf(dir, size, "%s/.cache/clinpaint", env);
-    } else {
+    if (why_size) why[0] = '\0';
+    if (!dir || !*dir) return false;
+    if (strlen(dir) >= sizeof g_checked) {
+        snprintf(why, why_size, "the kernel cache folder name is too long");
         return false;
     }
-    if (n < 0 || (size_t)n >= size || (size_t)n >= sizeof g_checked) return false;
     pthread_mutex_lock(&g_lock);
     if (strcmp(g_checked, dir) != 0) {
-        char why[sizeof g_problem];
-        g_checked_ok = mkdir_p(dir, why, sizeof why) && is_private(dir, why, sizeof why);
-        snprintf(g_problem, sizeof g_problem, "%s", g_checked_ok ? "" : why);
+        char problem[sizeof g_problem];
+        g_checked_ok = mkdir_p(dir, problem, sizeof problem) &&
+                       is_private(dir, problem, sizeof problem);
+        snprintf(g_problem, sizeof g_problem, "%s", g_checked_ok ? "" : problem);
         snprintf(g_checked, sizeof g_checked, "%s", dir);
     }
     bool ok = g_checked_ok;
+    if (!ok) snprintf(why, why_size, "%s", g_problem);
     pthread_mutex_unlock(&g_lock);
     return ok;
+}
+
+bool cp_cache_dir(const cp_context *ctx, char *dir, size_t size)
+{
+    const char *configured = cp_context_options_of(ctx)->cache_dir;
+    if (!configured || !*configured) return false;
+    int n = snprintf(dir, size, "%s", configured);
+    if (n < 0 || (size_t)n >= size) return false;
+    char why[sizeof g_problem];
+    return cp_cache_dir_usable(dir, why, sizeof why);
 }
 
 void cp_cache_entry_path(const char *dir, cp_cache_key key, char *path, size_t size)

@@ -17,14 +17,9 @@ typedef struct cp_cache_key {
 cp_cache_key cp_cache_key_make(const cp_device_info *dev, const char *source,
                                size_t source_size, const char *options);
 
-/* Folder of the cache, or false when disabled (CLINPAINT_NO_CACHE=1) or no
- * folder can be found. The folder is created if missing (mode 0700). It is
- * refused (false) when it cannot be created, is not owned by this user, or
- * is writable by its group or others: cached binaries run as native code
- * on CPU drivers. Each folder is checked once per process. */
-bool cp_cache_dir(char *dir, size_t size);
-/* Why the last folder checked was refused (for one warning), or NULL. */
-const char *cp_cache_dir_problem(void);
+/* Folder of the context's cache (cp_context_options.cache_dir), or false
+ * when it has none or cp_cache_dir_usable refuses it. */
+bool cp_cache_dir(const cp_context *ctx, char *dir, size_t size);
 
 /* Path of the entry for `key` inside `dir`. */
 void cp_cache_entry_path(const char *dir, cp_cache_key key, char *path, size_t size);

@@ -1,342 +1,16 @@
 /* `clinpaint tune`: per shape class, time CLBlast and our own GEMM kernels,
- * verify, keep the fastest, save to the cache folder, apply at start-up.
- *
- * File (JSON, one per device name + driver version):
- * {"format": "clinpaint-gemm-tune-1", "device": ..., "driver": ...,
- *  "clblast_done": bool,
- *  "clblast": {"XgemmDirect": {"WGD": 8, ...}, ...}      (optional)
- *  "classes": [{"ta","tb","lm","ln","lk", "backend": "own"|"clblast",
- *               "kernel": "rowvec"|"dot"|"local", "tm","tn","vw","lx","ly","tk",
- *               "seconds", "clblast_seconds", "label"}]} */
+ * verify, keep the fastest, save to the device's tuning file (tune_file.c)
+ * and apply it (tune_apply.c). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <clblast_c.h>
 
-#include "clinpaint/tune.h"
 #include "backend/opencl/runtime/check.h"
-#include "util/file_atomic.h"
-#include "backend/opencl/runtime/program_disk_cache.h"
-#include "util/hash.h"
-
-#define TUNE_FORMAT "clinpaint-gemm-tune-1"
-#define MAX_CLASSES 128
-
-static const char *kernel_names[] = {"rowvec", "dot", "local"};
-
-/* Set once this process has overridden CLBlast's parameters: CLBlast is then
- * no longer "untuned" and cannot serve as the reference. */
-static bool g_clblast_overridden;
-
-bool cp_tune_file_path(cp_context *ctx, char *path, size_t size)
-{
-    char dir[1024];
-    if (!cp_cache_dir(dir, sizeof dir)) return false;
-    const cp_device_info *d = cp_context_device(ctx);
-    uint64_t h = cp_fnv1a64(d->platform_name, strlen(d->platform_name));
-    h = cp_fnv1a64_update(h, "\n", 1);
-    h = cp_fnv1a64_update(h, d->name, strlen(d->name));
-    h = cp_fnv1a64_update(h, "\n", 1);
-    h = cp_fnv1a64_update(h, d->driver_version, strlen(d->driver_version));
-    int n = snprintf(path, size, "%s/gemm-tune-%016llx.json", dir, (unsigned long long)h);
-    return n > 0 && (size_t)n < size;
-}
-
-/* ---- the file ---- */
-
-typedef struct tune_entry {
-    cp_gemm_class cls;
-    cp_gemm_route route;
-    double seconds, clblast_seconds;
-    char label[64];
-} tune_entry;
-
-typedef struct clblast_set {
-    const char *kernel; /* "Xgemm" / "XgemmDirect" */
-    int count;
-    const char *names[16];
-    size_t values[16];
-} clblast_set;
-
-typedef struct tune_file {
-    bool clblast_done;
-    bool has_clblast;
-    clblast_set clblast;
-    tune_entry entries[MAX_CLASSES];
-    int count;
-} tune_file;
-
-static bool route_valid(const cp_gemm_route *r)
-{
-    if (r->backend == CP_GEMM_CLBLAST) return true;
-    if (r->backend != CP_GEMM_OWN) return false;
-    bool vw = r->vw == 1 || r->vw == 2 || r->vw == 4 || r->vw == 8 || r->vw == 16;
-    return (int)r->kernel >= 0 && (int)r->kernel <= 2 && vw && r->tm >= 1 && r->tm <= 16 &&
-           r->tn >= 1 && r->tn <= 16 && r->lx >= 1 && r->lx <= 1024 && r->ly >= 1 &&
-           r->ly <= 1024 &&
-           (r->kernel == CP_GEMM_K_LOCAL ? r->tk >= 1 && r->tk <= 64
-                                         : r->tk >= 0 && r->tk % r->vw == 0);
-}
-
-static bool get_int(const cJSON *o, const char *key, int lo, int hi, int *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
-        v->valuedouble != floor(v->valuedouble))
-        return false;
-    *out = (int)v->valuedouble;
-    return true;
-}
-
-/* Names CLBlast accepts; the file's names must be among these (they are
- * kept as pointers to these literals). */
-static const char *known_param(const char *s)
-{
-    static const char *names[] = {"GEMMK", "KREG", "KWG", "KWI", "MDIMA", "MDIMC", "MWG",
-                                  "NDIMB", "NDIMC", "NWG", "SA", "SB", "STRM", "STRN",
-                                  "VWM", "VWN", "WGD", "MDIMCD", "NDIMCD", "MDIMAD",
-                                  "NDIMBD", "KWID", "VWMD", "VWND", "PADA", "PADB"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strcmp(s, names[i]) == 0) return names[i];
-    return NULL;
-}
-
-static cp_status parse_file(const cp_device_info *dev, const char *text, tune_file *f)
-{
-    memset(f, 0, sizeof *f);
-    cJSON *j = cJSON_Parse(text);
-    cp_status st = cp_set_error(CP_ERR_FORMAT, "tuning file: not valid JSON");
-    if (!j) return st;
-    st = cp_set_error(CP_ERR_FORMAT, "tuning file: wrong format, device or contents");
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
-    const cJSON *devn = cJSON_GetObjectItemCaseSensitive(j, "device");
-    const cJSON *drv = cJSON_GetObjectItemCaseSensitive(j, "driver");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, TUNE_FORMAT) != 0 ||
-        !cJSON_IsString(devn) || strcmp(devn->valuestring, dev->name) != 0 ||
-        !cJSON_IsString(drv) || strcmp(drv->valuestring, dev->driver_version) != 0)
-        goto done;
-    f->clblast_done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "clblast_done"));
-    const cJSON *cb = cJSON_GetObjectItemCaseSensitive(j, "clblast");
-    if (cb) {
-        if (!cJSON_IsObject(cb) || cJSON_GetArraySize(cb) != 1) goto done;
-        const cJSON *kern = cb->child;
-        if (!cJSON_IsObject(kern) || !kern->string) goto done;
-        if (strcmp(kern->string, "Xgemm") == 0) f->clblast.kernel = "Xgemm";
-        else if (strcmp(kern->string, "XgemmDirect") == 0) f->clblast.kernel = "XgemmDirect";
-        else goto done;
-        const cJSON *p;
-        cJSON_ArrayForEach(p, kern)
-        {
-            const char *nm = p->string ? known_param(p->string) : NULL;
-            if (!nm || f->clblast.count == 16 || !cJSON_IsNumber(p) || p->valuedouble < 0 ||
-                p->valuedouble > 4096 || p->valuedouble != floor(p->valuedouble))
-                goto done;
-            f->clblast.names[f->clblast.count] = nm;
-            f->clblast.values[f->clblast.count++] = (size_t)p->valuedouble;
-        }
-        f->has_clblast = f->clblast.count > 0;
-    }
-    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(j, "classes");
-    if (!cJSON_IsArray(cls)) goto done;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cls)
-    {
-        if (f->count == MAX_CLASSES || !cJSON_IsObject(e)) goto done;
-        tune_entry *t = &f->entries[f->count];
-        int ta, tb, kern = 0;
-        if (!get_int(e, "ta", 0, 1, &ta) || !get_int(e, "tb", 0, 1, &tb) ||
-            !get_int(e, "lm", 0, 12, &t->cls.lm) || !get_int(e, "ln", 0, 12, &t->cls.ln) ||
-            !get_int(e, "lk", 0, 12, &t->cls.lk))
-            goto done;
-        t->cls.ta = ta;
-        t->cls.tb = tb;
-        const cJSON *be = cJSON_GetObjectItemCaseSensitive(e, "backend");
-        if (!cJSON_IsString(be)) goto done;
-        if (strcmp(be->valuestring, "clblast") == 0) {
-            t->route = (cp_gemm_route){.backend = CP_GEMM_CLBLAST};
-        } else if (strcmp(be->valuestring, "own") == 0) {
-            const cJSON *kn = cJSON_GetObjectItemCaseSensitive(e, "kernel");
-            if (!cJSON_IsString(kn)) goto done;
-            kern = -1;
-            for (int i = 0; i < 3; i++)
-                if (strcmp(kn->valuestring, kernel_names[i]) == 0) kern = i;
-            t->route = (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = (cp_gemm_kernel)kern};
-            if (kern < 0 || !get_int(e, "tm", 1, 16, &t->route.tm) ||
-                !get_int(e, "tn", 1, 16, &t->route.tn) ||
-                !get_int(e, "vw", 1, 16, &t->route.vw) ||
-                !get_int(e, "lx", 1, 1024, &t->route.lx) ||
-                !get_int(e, "ly", 1, 1024, &t->route.ly) ||
-                !get_int(e, "tk", 0, 65536, &t->route.tk) || !route_valid(&t->route))
-                goto done;
-        } else {
-            goto done;
-        }
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "seconds");
-        t->seconds = cJSON_IsNumber(s) ? s->valuedouble : 0;
-        s = cJSON_GetObjectItemCaseSensitive(e, "clblast_seconds");
-        t->clblast_seconds = cJSON_IsNumber(s) ? s->valuedouble : 0;
-        s = cJSON_GetObjectItemCaseSensitive(e, "label");
-        snprintf(t->label, sizeof t->label, "%s", cJSON_IsString(s) ? s->valuestring : "");
-        f->count++;
-    }
-    st = CP_OK;
-done:
-    cJSON_Delete(j);
-    return st;
-}
-
-static cp_status read_text(const char *path, char **out, bool *missing)
-{
-    *out = NULL;
-    *missing = false;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        *missing = true;
-        return CP_OK;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            if (cap > (16u << 20)) break; /* far larger than any tuning file */
-            char *b = realloc(buf, cap);
-            if (!b) break;
-            buf = b;
-        }
-        size_t r = fread(buf + n, 1, 4096, fp);
-        n += r;
-        if (r < 4096) break;
-    }
-    bool err = ferror(fp) || !buf || !feof(fp);
-    fclose(fp);
-    if (err) {
-        free(buf);
-        return cp_set_error(CP_ERR_IO, "tuning file %s: cannot read", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return CP_OK;
-}
-
-static cp_status write_file(cp_context *ctx, const char *path, const tune_file *f)
-{
-    const cp_device_info *dev = cp_context_device(ctx);
-    cJSON *j = cJSON_CreateObject();
-    if (!j) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "tuning file");
-    cJSON_AddStringToObject(j, "format", TUNE_FORMAT);
-    cJSON_AddStringToObject(j, "device", dev->name);
-    cJSON_AddStringToObject(j, "driver", dev->driver_version);
-    cJSON_AddBoolToObject(j, "clblast_done", f->clblast_done);
-    if (f->has_clblast) {
-        cJSON *cb = cJSON_AddObjectToObject(j, "clblast");
-        cJSON *k = cb ? cJSON_AddObjectToObject(cb, f->clblast.kernel) : NULL;
-        for (int i = 0; k && i < f->clblast.count; i++)
-            cJSON_AddNumberToObject(k, f->clblast.names[i], (double)f->clblast.values[i]);
-    }
-    cJSON *arr = cJSON_AddArrayToObject(j, "classes");
-    for (int i = 0; arr && i < f->count; i++) {
-        const tune_entry *t = &f->entries[i];
-        cJSON *e = cJSON_CreateObject();
-        if (!e) break;
-        cJSON_AddItemToArray(arr, e);
-        cJSON_AddNumberToObject(e, "ta", t->cls.ta);
-        cJSON_AddNumberToObject(e, "tb", t->cls.tb);
-        cJSON_AddNumberToObject(e, "lm", t->cls.lm);
-        cJSON_AddNumberToObject(e, "ln", t->cls.ln);
-        cJSON_AddNumberToObject(e, "lk", t->cls.lk);
-        bool own = t->route.backend == CP_GEMM_OWN;
-        cJSON_AddStringToObject(e, "backend", own ? "own" : "clblast");
-        if (own) {
-            cJSON_AddStringToObject(e, "kernel", kernel_names[t->route.kernel]);
-            cJSON_AddNumberToObject(e, "tm", t->route.tm);
-            cJSON_AddNumberToObject(e, "tn", t->route.tn);
-            cJSON_AddNumberToObject(e, "vw", t->route.vw);
-            cJSON_AddNumberToObject(e, "lx", t->route.lx);
-            cJSON_AddNumberToObject(e, "ly", t->route.ly);
-            cJSON_AddNumberToObject(e, "tk", t->route.tk);
-        }
-        cJSON_AddNumberToObject(e, "seconds", t->seconds);
-        cJSON_AddNumberToObject(e, "clblast_seconds", t->clblast_seconds);
-        cJSON_AddStringToObject(e, "label", t->label);
-    }
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "tuning file");
-    cp_status st = cp_write_file_atomic(path, text, strlen(text));
-    free(text);
-    return st;
-}
-
-static cp_status apply_parsed(cp_context *ctx, const tune_file *f)
-{
-    if (f->has_clblast) {
-        const char *names[16];
-        for (int i = 0; i < f->clblast.count; i++) names[i] = f->clblast.names[i];
-        int e = CLBlastOverrideParameters(cp_context_device(ctx)->device, f->clblast.kernel,
-                                          CLBlastPrecisionSingle, (size_t)f->clblast.count,
-                                          names, f->clblast.values);
-        if (e != 0)
-            return cp_set_error(CP_ERR_CLBLAST, "tuning file: CLBlast refused the %s parameters (%d)",
-                                f->clblast.kernel, e);
-        g_clblast_overridden = true;
-    }
-    cp_gemm_class cls[MAX_CLASSES];
-    cp_gemm_route routes[MAX_CLASSES];
-    for (int i = 0; i < f->count; i++) {
-        cls[i] = f->entries[i].cls;
-        routes[i] = f->entries[i].route;
-    }
-    return cp_gemm_set_routes(ctx, cls, routes, f->count);
-}
-
-/* Loads `path` into f; missing: *missing true and f empty. */
-static cp_status load_file(cp_context *ctx, const char *path, tune_file *f, bool *missing)
-{
-    memset(f, 0, sizeof *f);
-    char *text;
-    CP_TRY(read_text(path, &text, missing));
-    if (*missing) return CP_OK;
-    cp_status st = parse_file(cp_context_device(ctx), text, f);
-    free(text);
-    if (st != CP_OK) memset(f, 0, sizeof *f);
-    return st;
-}
-
-cp_status cp_tune_apply_file(cp_context *ctx, const char *path)
-{
-    tune_file *f = malloc(sizeof *f);
-    if (!f) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "tuning file");
-    bool missing;
-    cp_status st = load_file(ctx, path, f, &missing);
-    if (st == CP_OK && !missing) st = apply_parsed(ctx, f);
-    free(f);
-    return st;
-}
-
-cp_status cp_tune_apply(cp_context *ctx)
-{
-    /* CLINPAINT_GEMM=clblast: every GEMM through CLBlast (comparisons). */
-    const char *force = getenv("CLINPAINT_GEMM");
-    if (force && strcmp(force, "clblast") == 0) {
-        cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
-        cp_gemm_force_route(ctx, &clb);
-    }
-    const char *off = getenv("CLINPAINT_NO_TUNE");
-    if (off && *off && strcmp(off, "0") != 0) return CP_OK;
-    char path[1100];
-    if (!cp_tune_file_path(ctx, path, sizeof path)) return CP_OK;
-    cp_status st = cp_tune_apply_file(ctx, path);
-    /* Convolution routes: the measured ones, and measurement on first use. */
-    cp_status cst = cp_tune_conv_apply(ctx);
-    return st != CP_OK ? st : cst;
-}
-
-/* ---- tuning ---- */
+#include "backend/opencl/tune/tune_internal.h"
 
 typedef struct bench_bufs {
     cl_mem a, b, c, ref;
@@ -502,7 +176,7 @@ static cp_status make_ref(cp_context *ctx, const cp_gemm_shape *s, const bench_b
 {
     cp_gemm_args g = shape_args(s, b, b->ref);
     cp_gemm_route r = {.backend = CP_GEMM_CLBLAST};
-    if (g_clblast_overridden)
+    if (cp_tune_clblast_overridden)
         r = (cp_gemm_route){.backend = CP_GEMM_OWN, .kernel = CP_GEMM_K_ROWVEC, .tm = 1,
                             .tn = 1, .vw = 1, .lx = 1, .ly = 1};
     CP_TRY(cp_gemm_with_route(ctx, &g, &r, NULL, 0));
@@ -564,7 +238,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
         goto done;
     }
     bool missing;
-    if (load_file(ctx, path, f, &missing) != CP_OK) {
+    if (cp_tune_file_load(ctx, path, f, &missing) != CP_OK) {
         say(&o, "ignoring unreadable tuning file %s (starting afresh)", path);
         memset(f, 0, sizeof *f);
     } else if (!missing) {
@@ -641,7 +315,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
             if (r->backend == CP_GEMM_CLBLAST) snprintf(what, sizeof what, "clblast");
             else
                 snprintf(what, sizeof what, "own %s tm %d tn %d vw %d wg %dx%d kc %d",
-                         kernel_names[r->kernel], r->tm, r->tn, r->vw, r->lx, r->ly, r->tk);
+                         cp_tune_kernel_names[r->kernel], r->tm, r->tn, r->vw, r->lx, r->ly, r->tk);
             if (!ok[c]) {
                 say(&o, "[%d/%d] %s: %-44s REJECTED (result differs or failed)", w + 1, nwork,
                     s0->label, what);
@@ -660,7 +334,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
             best.seconds = 0;
         }
         f->entries[f->count++] = best;
-        CP_TRY_GOTO(write_file(ctx, path, f), done);
+        CP_TRY_GOTO(cp_tune_file_write(ctx, path, f), done);
     }
 
     /* CLBlast parameter sets: one device-wide choice; a class switches to
@@ -686,7 +360,7 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
                 say(&o, "CLBlast %s set %d refused (%d)", sets[si].kernel, si, e);
                 continue;
             }
-            g_clblast_overridden = true;
+            cp_tune_clblast_overridden = true;
             double total = 0;
             bool ok = true;
             cp_gemm_route clb = {.backend = CP_GEMM_CLBLAST};
@@ -725,12 +399,12 @@ cp_status cp_tune_run(cp_context *ctx, const cp_tune_options *opt)
             say(&o, "CLBlast set %d kept for %d classes", best_set, switched);
         }
         f->clblast_done = true;
-        CP_TRY_GOTO(write_file(ctx, path, f), done_pc);
+        CP_TRY_GOTO(cp_tune_file_write(ctx, path, f), done_pc);
     done_pc:
         free(per_class);
         if (st != CP_OK) goto done;
     }
-    CP_TRY_GOTO(apply_parsed(ctx, f), done);
+    CP_TRY_GOTO(cp_tune_file_apply(ctx, f), done);
     say(&o, "done in %.1f s: %d classes saved to %s", cp_seconds() - t_start, f->count, path);
 done:
     if (b.a) cp_buffer_free(ctx, b.a);
