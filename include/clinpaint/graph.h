@@ -27,6 +27,9 @@ extern "C" {
 typedef struct cp_graph cp_graph;
 typedef struct cp_node cp_node;
 
+/* A graph that runs on ctx's device. With ctx NULL the graph is built and
+ * differentiated without a device (node creation never touches one) but
+ * cannot be planned or run. */
 cp_status cp_graph_create(cp_context *ctx, cp_graph **out);
 void cp_graph_free(cp_graph *g);
 /* The first error recorded while building (CP_OK if none). */

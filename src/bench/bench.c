@@ -14,7 +14,7 @@
 #include "clinpaint/train_step.h"
 #include "clinpaint/tune.h"
 #include "bench/bench_internal.h"
-#include "graph/graph_internal.h"
+#include "graph/op_info.h"
 #include "backend/opencl/runtime/check.h"
 
 static double now_s(void)
@@ -284,34 +284,12 @@ static cp_status bench_layers(cp_context *ctx, const cp_bench_config *c, int bat
     return CP_OK;
 }
 
-static bool is_gemm_op(const char *op)
+/* The kind of work of a profile row's op (unknown names: element-wise). */
+static cp_op_info row_info(const char *op)
 {
-    return strncmp(op, "conv", 4) == 0 || strncmp(op, "dense", 5) == 0;
-}
-
-static bool is_free_op(cp_op op)
-{
-    return op == CP_OP_INPUT || op == CP_OP_PARAM || op == CP_OP_BUFFER || op == CP_OP_RESHAPE ||
-           op == CP_OP_STOP_GRAD;
-}
-
-static bool is_backward_op(const char *op)
-{
-    size_t l = strlen(op);
-    return strcmp(op, "adam") == 0 || strcmp(op, "bias_grad") == 0 ||
-           (l > 3 && (strcmp(op + l - 3, "_dx") == 0 || strcmp(op + l - 3, "_dg") == 0 ||
-                      strcmp(op + l - 3, "_dt") == 0)) ||
-           strstr(op, "_dgamma") != NULL;
-}
-
-/* Bytes an element-wise node reads and writes (estimate: its output and
- * every source once; Adam: parameter, gradient, m, v read, three written). */
-static double node_bytes(const cp_node *n)
-{
-    double b = (double)cp_node_numel(n);
-    if (n->op == CP_OP_ADAM) return 4.0 * 7.0 * (double)cp_node_numel(n->src[0]);
-    for (int s = 0; s < n->nsrc; s++) b += (double)cp_node_numel(n->src[s]);
-    return 4.0 * b;
+    cp_op_info i = {CP_OP_CLASS_ELEMENTWISE, false};
+    cp_op_info_named(op, &i);
+    return i;
 }
 
 /* ----------------------------------------------------- training / infer */
@@ -393,19 +371,19 @@ static cp_status bench_iteration(cp_context *ctx, const cp_bench_config *c, cp_m
         busy[k] = p.busy_ms;
         ewf[k] = ewb[k] = 0;
         for (int i = 0; i < p.op_count; i++) {
-            if (is_gemm_op(p.ops[i].op)) continue;
-            if (is_backward_op(p.ops[i].op))
+            cp_op_info info = row_info(p.ops[i].op);
+            if (info.op_class == CP_OP_CLASS_GEMM) continue;
+            if (info.backward)
                 ewb[k] += p.ops[i].ms;
             else
                 ewf[k] += p.ops[i].ms;
         }
     }
     if (st == CP_OK) {
-        for (int i = 0; i < tg.graph->count; i++) {
-            const cp_node *n = tg.graph->nodes[i];
-            if (is_free_op(n->op) || is_gemm_op(cp_op_name(n->op))) continue;
+        for (int i = 0; i < cp_graph_node_count(tg.graph); i++) {
+            if (cp_graph_node_info(tg.graph, i).op_class != CP_OP_CLASS_ELEMENTWISE) continue;
             ew_nodes++;
-            ew_bytes += node_bytes(n);
+            ew_bytes += cp_graph_node_bytes(tg.graph, i);
         }
         cp_bench_stat si = cp_bench_stat_of(idle, pruns), sw = cp_bench_stat_of(wall, pruns),
                       sb = cp_bench_stat_of(busy, pruns);

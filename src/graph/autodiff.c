@@ -76,11 +76,11 @@ static cp_status backward_node(ad *a, cp_node *n)
         double c = s->constant;
         switch (n->op) {
         case CP_OP_ADD:
-            if (NEED(0)) add_const_grad(a, src[0], n->alpha * c);
-            if (NEED(1)) add_const_grad(a, src[1], n->beta * c);
+            if (NEED(0)) add_const_grad(a, src[0], n->params.add.alpha * c);
+            if (NEED(1)) add_const_grad(a, src[1], n->params.add.beta * c);
             return CP_OK;
         case CP_OP_SCALE:
-            if (NEED(0)) add_const_grad(a, src[0], n->alpha * c);
+            if (NEED(0)) add_const_grad(a, src[0], n->params.add.alpha * c);
             return CP_OK;
         case CP_OP_RESHAPE:
             if (NEED(0)) add_const_grad(a, src[0], c);
@@ -91,8 +91,8 @@ static cp_status backward_node(ad *a, cp_node *n)
             if (!NEED(0)) return CP_OK;
             cp_node *d = new_grad(a, CP_OP_LOSS_REC_DG, src[0], (cp_node *[]){src[0], src[1], src[2]}, 3);
             if (d) {
-                d->alpha = (float)c;
-                d->ctx_weight = n->ctx_weight;
+                d->params.loss_rec.ctx_weight = n->params.loss_rec.ctx_weight;
+                d->params.loss_rec.grad_scale = (float)c;
             }
             add_node_grad(a, src[0], d);
             return CP_OK;
@@ -101,8 +101,8 @@ static cp_status backward_node(ad *a, cp_node *n)
             if (!NEED(0)) return CP_OK;
             cp_node *d = new_grad(a, CP_OP_LOSS_BCE_DT, src[0], (cp_node *[]){src[0]}, 1);
             if (d) {
-                d->alpha = (float)c;
-                d->label = n->label;
+                d->params.loss_bce.label = n->params.loss_bce.label;
+                d->params.loss_bce.grad_scale = (float)c;
             }
             add_node_grad(a, src[0], d);
             return CP_OK;
@@ -121,18 +121,12 @@ static cp_status backward_node(ad *a, cp_node *n)
         cp_node *args[3] = {src[0], src[1], dy};
         if (NEED(0)) {
             cp_node *d = new_grad(a, t ? CP_OP_CONV_T2D_DX : CP_OP_CONV2D_DX, src[0], args, 3);
-            if (d) {
-                d->conv = n->conv;
-                d->workspace_floats = n->workspace_floats;
-            }
+            if (d) d->params.conv = n->params.conv;
             add_node_grad(a, src[0], d);
         }
         if (NEED(1)) {
             cp_node *d = new_grad(a, t ? CP_OP_CONV_T2D_DW : CP_OP_CONV2D_DW, src[1], args, 3);
-            if (d) {
-                d->conv = n->conv;
-                d->workspace_floats = n->workspace_floats;
-            }
+            if (d) d->params.conv = n->params.conv;
             add_node_grad(a, src[1], d);
         }
         if (NEED(2)) add_node_grad(a, src[2], new_grad(a, CP_OP_BIAS_GRAD, src[2], &dy, 1));
@@ -140,16 +134,10 @@ static cp_status backward_node(ad *a, cp_node *n)
     }
     case CP_OP_DENSE: {
         cp_node *args[3] = {src[0], src[1], dy};
-        if (NEED(0)) {
-            cp_node *d = new_grad(a, CP_OP_DENSE_DX, src[0], args, 3);
-            if (d) d->workspace_floats = n->workspace_floats;
-            add_node_grad(a, src[0], d);
-        }
-        if (NEED(1)) {
-            cp_node *d = new_grad(a, CP_OP_DENSE_DW, src[1], args, 3);
-            if (d) d->workspace_floats = n->workspace_floats;
-            add_node_grad(a, src[1], d);
-        }
+        /* The workspace of dense_dx/_dw is sized like the forward's, from
+         * x and w (sources 0 and 1), at plan time. */
+        if (NEED(0)) add_node_grad(a, src[0], new_grad(a, CP_OP_DENSE_DX, src[0], args, 3));
+        if (NEED(1)) add_node_grad(a, src[1], new_grad(a, CP_OP_DENSE_DW, src[1], args, 3));
         if (NEED(2)) add_node_grad(a, src[2], new_grad(a, CP_OP_BIAS_GRAD, src[2], &dy, 1));
         return CP_OK;
     }
@@ -167,11 +155,11 @@ static cp_status backward_node(ad *a, cp_node *n)
         return CP_OK;
     }
     case CP_OP_ADD:
-        if (NEED(0)) add_node_grad(a, src[0], scaled(a, dy, n->alpha));
-        if (NEED(1)) add_node_grad(a, src[1], scaled(a, dy, n->beta));
+        if (NEED(0)) add_node_grad(a, src[0], scaled(a, dy, n->params.add.alpha));
+        if (NEED(1)) add_node_grad(a, src[1], scaled(a, dy, n->params.add.beta));
         return CP_OK;
     case CP_OP_SCALE:
-        if (NEED(0)) add_node_grad(a, src[0], scaled(a, dy, n->alpha));
+        if (NEED(0)) add_node_grad(a, src[0], scaled(a, dy, n->params.add.alpha));
         return CP_OK;
     case CP_OP_MUL:
         if (NEED(0)) add_node_grad(a, src[0], cp_g_mul(a->g, dy, src[1]));
@@ -181,7 +169,7 @@ static cp_status backward_node(ad *a, cp_node *n)
         for (int i = 0; i < 2; i++) {
             if (!NEED(i)) continue;
             cp_node *d = new_grad(a, CP_OP_CONCAT_DX, src[i], &dy, 1);
-            if (d) d->part = i;
+            if (d) d->params.concat_dx.part = i;
             add_node_grad(a, src[i], d);
         }
         return CP_OK;
@@ -196,21 +184,13 @@ static cp_status backward_node(ad *a, cp_node *n)
         if (NEED(1)) add_node_grad(a, src[1], cp_g_mask_known(a->g, dy, src[2]));
         return CP_OK;
     case CP_OP_BATCHNORM: {
-        if (n->bn_mode == CP_BN_EVAL)
+        if (n->params.bn.mode == CP_BN_EVAL)
             return unsupported(a, n, "batch normalisation in evaluation mode has no backward");
         /* Sources: x, gamma, dy and the forward node itself (its saved
          * statistics live after its value). */
         cp_node *args[4] = {src[0], src[1], dy, n};
-        if (NEED(0)) {
-            cp_node *d = new_grad(a, CP_OP_BN_DX, src[0], args, 4);
-            if (d) d->fwd = n;
-            add_node_grad(a, src[0], d);
-        }
-        if (NEED(1)) {
-            cp_node *d = new_grad(a, CP_OP_BN_DGAMMA, src[1], args, 4);
-            if (d) d->fwd = n;
-            add_node_grad(a, src[1], d);
-        }
+        if (NEED(0)) add_node_grad(a, src[0], new_grad(a, CP_OP_BN_DX, src[0], args, 4));
+        if (NEED(1)) add_node_grad(a, src[1], new_grad(a, CP_OP_BN_DGAMMA, src[1], args, 4));
         if (NEED(2)) add_node_grad(a, src[2], new_grad(a, CP_OP_BIAS_GRAD, src[2], &dy, 1));
         return CP_OK;
     }

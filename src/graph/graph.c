@@ -1,5 +1,6 @@
 /* Graph building: nodes, shapes, the first-error rule. */
 #include "graph/graph_internal.h"
+#include "backend/opencl/backend_opencl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,13 +32,25 @@ const char *cp_op_name(cp_op op)
     return op >= 0 && op < CP_OP_COUNT && op_names[op] ? op_names[op] : "?";
 }
 
-cp_status cp_graph_create(cp_context *ctx, cp_graph **out)
+cp_status cp_graph_create_on(cp_backend *b, cp_graph **out)
 {
     cp_graph *g = calloc(1, sizeof *g);
-    if (!g) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "graph");
-    g->ctx = ctx;
+    if (!g) {
+        if (b) b->iface->free(b);
+        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "graph");
+    }
+    g->backend = b;
     *out = g;
     return CP_OK;
+}
+
+/* A graph made from a context runs on the OpenCL backend of that context;
+ * one made without is built and differentiated only. */
+cp_status cp_graph_create(cp_context *ctx, cp_graph **out)
+{
+    cp_backend *b = NULL;
+    cp_status st = ctx ? cp_backend_opencl_create(ctx, &b) : CP_OK;
+    return st != CP_OK ? st : cp_graph_create_on(b, out);
 }
 
 void cp_graph_free(cp_graph *g)
@@ -45,11 +58,10 @@ void cp_graph_free(cp_graph *g)
     if (!g) return;
     for (int i = 0; i < g->count; i++) free(g->nodes[i]);
     free(g->nodes);
-    for (int i = 0; i < g->arena_count; i++) cp_buffer_free(g->ctx, g->arenas[i]);
-    free(g->arenas);
-    if (g->workspace) cp_buffer_free(g->ctx, g->workspace);
-    if (g->scratch_scalar) cp_buffer_free(g->ctx, g->scratch_scalar);
+    cp_graph_release_arena(g);
+    if (g->scratch_scalar) g->backend->iface->buffer_free(g->backend, g->scratch_scalar);
     free(g->poison);
+    if (g->backend) g->backend->iface->free(g->backend);
     free(g);
 }
 

@@ -4,8 +4,17 @@
 #define CP_GRAPH_INTERNAL_H
 
 #include "clinpaint/graph.h"
+#include "backend/backend.h"
 
 #define CP_MAX_SRC 5
+
+/* Propagates a failed cp_status (its message is already set). The graph
+ * module does not include the OpenCL runtime's check.h. */
+#define CP_GRAPH_TRY(expr)                                                   \
+    do {                                                                     \
+        cp_status cp_graph_st_ = (expr);                                     \
+        if (cp_graph_st_ != CP_OK) return cp_graph_st_;                      \
+    } while (0)
 
 typedef enum cp_op {
     /* leaves */
@@ -57,27 +66,50 @@ typedef enum cp_op {
 
 const char *cp_op_name(cp_op op);
 
+/* Element type of a node's value. Only float32 runs today; the field is
+ * there so that a half-precision backend needs no new node layout. */
+typedef enum cp_dtype { CP_DTYPE_F32 } cp_dtype;
+
+/* An op's parameters, one member per op family (ggml's op_params): the
+ * member that is valid follows from the node's op. */
+typedef union cp_op_params {
+    cp_conv_params conv; /* conv2d, conv_transpose2d and their _dx/_dw */
+    struct {
+        cp_bn_params p;
+        cp_bn_mode mode;
+    } bn;                /* batchnorm */
+    struct {
+        float alpha, beta;
+    } add;               /* add: alpha a + beta b; scale: alpha x */
+    struct {
+        float ctx_weight; /* weight of the known pixels */
+        float grad_scale; /* loss_rec_dg: d(loss)/d(L_rec), folded in */
+    } loss_rec;          /* loss_rec, loss_rec_dg */
+    struct {
+        int label;
+        float grad_scale; /* loss_bce_dt */
+    } loss_bce;          /* loss_bce, loss_bce_dt */
+    struct {
+        int part;        /* 0: the first source's channels, 1: the second's */
+    } concat_dx;
+    struct {
+        cp_adam_params p;
+        const int64_t *step; /* read when the node runs */
+        cp_tensor *m, *v;    /* caller-owned moments */
+    } adam;
+} cp_op_params;
+
 struct cp_node {
     int id; /* index in creation (= execution) order */
     cp_op op;
+    cp_op_params params;
+    cp_dtype dtype;
     char name[CP_NAME_MAX];
     int ndim;
     int64_t shape[CP_MAX_DIMS];
-    cp_node *src[CP_MAX_SRC];
+    cp_node *src[CP_MAX_SRC]; /* batchnorm_dx/_dgamma: src[3] is the forward
+                                 node, whose statistics follow its value */
     int nsrc;
-
-    /* op parameters */
-    cp_conv_params conv;
-    cp_bn_params bn;
-    cp_bn_mode bn_mode;
-    float alpha, beta;  /* add, scale; loss grad scale */
-    float ctx_weight;   /* loss_rec */
-    int label;          /* loss_bce */
-    int part;           /* concat_dx: 0 = first, 1 = second */
-    cp_adam_params adam;
-    const int64_t *step;
-    cp_tensor *adam_m, *adam_v;
-    cp_node *fwd;       /* backward nodes: the forward node whose aux they use */
 
     /* leaves bound to caller tensors */
     cp_tensor *bound;
@@ -85,18 +117,18 @@ struct cp_node {
 
     /* memory */
     size_t aux_floats;       /* extra floats after the value (bn mean, invstd) */
-    size_t workspace_floats; /* scratch for the op, only while it runs */
     bool keep;               /* alive until the end of the run */
     cp_node *grad;           /* after cp_g_backward */
 
     /* planner results */
+    size_t workspace_floats; /* scratch while the op runs (the backend's size) */
     cp_node *storage;        /* node whose allocation holds this value */
     size_t offset;           /* floats, in the arena */
     int last_use;            /* id of the last node reading this storage */
 };
 
 struct cp_graph {
-    cp_context *ctx;
+    cp_backend *backend; /* plans and runs the graph; NULL: build only */
     cp_node **nodes;
     int count, cap;
     cp_status error;
@@ -108,16 +140,20 @@ struct cp_graph {
     /* plan */
     bool planned;
     cp_plan_options opts;
-    cl_mem *arenas;       /* the arena, cut into buffers of chunk_floats */
+    cp_backend_buffer *arenas; /* the arena, cut into buffers of chunk_floats */
     int arena_count;
     size_t chunk_floats;
     size_t arena_floats;
-    cl_mem workspace; /* shared by every node's op; offset 0 */
+    cp_backend_buffer workspace; /* shared by every node's op; offset 0 */
     size_t workspace_floats;
-    cl_mem scratch_scalar; /* losses' value output when only the grad is wanted */
+    cp_backend_buffer scratch_scalar; /* losses' value output when only the grad is wanted */
     struct cp_poison_region *poison; /* debug: regions to fill with NaN */
     int poison_count;
 };
+
+/* A graph on backend `b` (taken over, freed with the graph). With b NULL
+ * the graph can be built and differentiated, not planned or run. */
+cp_status cp_graph_create_on(cp_backend *b, cp_graph **out);
 
 /* Appends a node (sources, shape); NULL after an earlier error. */
 cp_node *cp_graph_add_node(cp_graph *g, cp_op op, int ndim, const int64_t *shape,
@@ -142,5 +178,17 @@ bool cp_node_is_scalar(const cp_node *n);
 /* Floats the planner allocates for the node's value (0 for aliases,
  * external leaves and state updates). */
 size_t cp_node_alloc_floats(const cp_node *n);
+
+/* Where a node's value lives: its buffer and offset (floats). Planned
+ * graphs only; bound leaves give the caller's tensor. */
+cp_backend_buffer cp_graph_node_buffer(const cp_graph *g, const cp_node *n, size_t *offset);
+/* The arena buffer holding arena offset `off` (floats), and the offset
+ * inside it; NULL past the arena. */
+cp_backend_buffer cp_graph_arena_at(const cp_graph *g, size_t off, size_t *local);
+/* Frees the arena and workspace buffers (the plan's). */
+void cp_graph_release_arena(cp_graph *g);
+/* A node's value as a tensor view. cp_tensor is the OpenCL backend's
+ * (buffer, offset) pair, which the public API hands out. */
+cp_tensor cp_graph_node_tensor(const cp_graph *g, const cp_node *n);
 
 #endif

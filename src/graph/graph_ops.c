@@ -81,13 +81,7 @@ static cp_node *conv_like(cp_graph *g, cp_op op, cp_node *x, cp_node *w, cp_node
     if (!ok) return shape_error(g, name, x, NULL, "output would be empty");
     int64_t shape[4] = {x->shape[0], c_out, ho, wo};
     cp_node *n = cp_graph_add_node(g, op, 4, shape, (cp_node *[]){x, w, b}, b ? 3 : 2);
-    if (!n) return NULL;
-    n->conv = *p;
-    n->workspace_floats =
-        transposed ? cp_conv_transpose2d_workspace_floats(g->ctx, p, x->shape[0], c_in,
-                                                          x->shape[2], x->shape[3], c_out)
-                   : cp_conv2d_workspace_floats(g->ctx, p, x->shape[0], c_in, x->shape[2],
-                                                x->shape[3], c_out);
+    if (n) n->params.conv = *p; /* the workspace is the backend's to size, at plan time */
     return n;
 }
 
@@ -112,10 +106,7 @@ cp_node *cp_g_dense(cp_graph *g, cp_node *x, cp_node *w, cp_node *b)
     if (b && cp_node_numel(b) != (size_t)w->shape[0])
         return shape_error(g, "dense", b, w, "bias size differs from outputs");
     int64_t shape[2] = {n_batch, w->shape[0]};
-    cp_node *n = cp_graph_add_node(g, CP_OP_DENSE, 2, shape, (cp_node *[]){x, w, b}, b ? 3 : 2);
-    if (n) n->workspace_floats = cp_dense_workspace_floats(g->ctx, n_batch, (int64_t)features,
-                                                           w->shape[0]);
-    return n;
+    return cp_graph_add_node(g, CP_OP_DENSE, 2, shape, (cp_node *[]){x, w, b}, b ? 3 : 2);
 }
 
 cp_node *cp_g_maxpool2(cp_graph *g, cp_node *x)
@@ -140,7 +131,7 @@ cp_node *cp_g_sigmoid(cp_graph *g, cp_node *x) { return unary(g, CP_OP_SIGMOID, 
 cp_node *cp_g_scale(cp_graph *g, float alpha, cp_node *x)
 {
     cp_node *n = unary(g, CP_OP_SCALE, x);
-    if (n) n->alpha = alpha;
+    if (n) n->params.add.alpha = alpha;
     return n;
 }
 
@@ -151,8 +142,8 @@ cp_node *cp_g_add(cp_graph *g, float alpha, cp_node *a, float beta, cp_node *b)
         return shape_error(g, "add", a, b, "element counts differ");
     cp_node *n = cp_graph_add_node(g, CP_OP_ADD, a->ndim, a->shape, (cp_node *[]){a, b}, 2);
     if (n) {
-        n->alpha = alpha;
-        n->beta = beta;
+        n->params.add.alpha = alpha;
+        n->params.add.beta = beta;
     }
     return n;
 }
@@ -209,8 +200,8 @@ cp_node *cp_g_batchnorm(cp_graph *g, cp_node *x, cp_node *gamma, cp_node *beta,
     cp_node *n = cp_graph_add_node(g, CP_OP_BATCHNORM, 4, x->shape,
                                    (cp_node *[]){x, gamma, beta, running_mean, running_var}, 5);
     if (!n) return NULL;
-    n->bn = *p;
-    n->bn_mode = mode;
+    n->params.bn.p = *p;
+    n->params.bn.mode = mode;
     n->aux_floats = mode == CP_BN_EVAL ? 0 : 2 * c; /* saved mean, invstd */
     return n;
 }
@@ -224,7 +215,7 @@ cp_node *cp_g_loss_rec(cp_graph *g, cp_node *gen, cp_node *x, cp_node *m, float 
         return shape_error(g, "loss_rec", gen, x, "shapes differ or mask is not [N,1,H,W]");
     cp_node *n = cp_graph_add_node(g, CP_OP_LOSS_REC, 1, scalar_shape,
                                    (cp_node *[]){gen, x, m}, 3);
-    if (n) n->ctx_weight = ctx_weight;
+    if (n) n->params.loss_rec.ctx_weight = ctx_weight;
     return n;
 }
 
@@ -234,7 +225,7 @@ cp_node *cp_g_loss_bce(cp_graph *g, cp_node *logits, int label)
     if (label != 0 && label != 1)
         return cp_graph_fail(g, CP_ERR_INVALID_ARGUMENT, "graph: loss_bce: label %d", label);
     cp_node *n = cp_graph_add_node(g, CP_OP_LOSS_BCE, 1, scalar_shape, &logits, 1);
-    if (n) n->label = label;
+    if (n) n->params.loss_bce.label = label;
     return n;
 }
 
@@ -276,10 +267,10 @@ cp_status cp_g_adam(cp_graph *g, cp_node *param, cp_node *grad, cp_tensor *m, cp
     cp_node *n = cp_graph_add_node(g, CP_OP_ADAM, param->ndim, param->shape,
                                    (cp_node *[]){param, grad}, 2);
     if (!n) return g->error;
-    n->adam = *p;
-    n->step = step;
-    n->adam_m = m;
-    n->adam_v = v;
+    n->params.adam.p = *p;
+    n->params.adam.step = step;
+    n->params.adam.m = m;
+    n->params.adam.v = v;
     cp_node_set_namef(n, "adam(%s)", param->name);
     return CP_OK;
 }

@@ -2,7 +2,8 @@
  * arena. Walks the execution order, frees a value after its last reader,
  * reuses freed space best-fit (adjacent free blocks merge), lets element-wise
  * ops overwrite a dying input. Workspaces, needed only while their op runs,
- * share one separate buffer as large as the largest. Kept apart from execution, as ggml keeps its allocator. */
+ * share one separate buffer as large as the largest (the backend says how
+ * large each is). Kept apart from execution, as ggml keeps its allocator. */
 #include "graph/graph_internal.h"
 #include "graph/planner.h"
 
@@ -136,9 +137,23 @@ cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result 
 {
     memset(r, 0, sizeof *r);
     int count = g->count;
-    /* Buffers no larger than the device allows (CL_DEVICE_MAX_MEM_ALLOC_SIZE),
-     * or than the caller asks for. */
-    uint64_t chunk_bytes = cp_context_device(g->ctx)->max_alloc_bytes;
+    cp_backend *b = g->backend;
+    if (!b)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "graph: built without a backend, so it cannot be planned");
+    /* The backend runs every op and sizes its workspace now, not when the
+     * node was made: a graph is built without a device. */
+    for (int i = 0; i < count; i++) {
+        cp_node *n = g->nodes[i];
+        if (!b->iface->supports_op(b, n))
+            return cp_set_error(CP_ERR_UNSUPPORTED, "graph: the %s backend (%s) cannot run %s (%s)",
+                                b->iface->name(b), b->iface->device_name(b), n->name,
+                                cp_op_name(n->op));
+        n->workspace_floats = b->iface->workspace_floats(b, n);
+    }
+    /* Buffers no larger than the backend allows (OpenCL:
+     * CL_DEVICE_MAX_MEM_ALLOC_SIZE), or than the caller asks for. */
+    uint64_t chunk_bytes = b->iface->max_alloc_bytes(b);
     if (o->chunk_bytes && (o->chunk_bytes < chunk_bytes || !chunk_bytes)) chunk_bytes = o->chunk_bytes;
     size_t chunk = chunk_bytes ? (size_t)(chunk_bytes / sizeof(float)) / ALIGN_FLOATS * ALIGN_FLOATS
                                : SIZE_MAX / 2;
