@@ -14,11 +14,14 @@ root=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
     { echo "check_includes: no src/ and include/clinpaint/ in $root" >&2; exit 1; }
 cd "$root" || exit 1
 
-# The node of a path under src/: backend/opencl/<x>, else the first folder.
+# The node of a path under src/: backend/opencl/<x>; a backend's own files
+# (backend/opencl/*.c) are backend/<name>, apart from the interface in
+# backend/ that the graph uses; else the first folder.
 node_awk='function node(p,   n, a) {
     sub(/^src\//, "", p)
     n = split(p, a, "/")
     if (n >= 4 && a[1] == "backend" && a[2] == "opencl") return a[1] "/" a[2] "/" a[3]
+    if (n == 3 && a[1] == "backend") return a[1] "/" a[2]
     return n >= 2 ? a[1] : "."
 }'
 

@@ -157,3 +157,13 @@ cp_status cp_backend_opencl_create(cp_context *ctx, cp_backend **out)
     *out = b;
     return CP_OK;
 }
+
+/* A graph made from a context runs on the OpenCL backend of that context;
+ * one made without is built and differentiated only. (Here, not in graph/,
+ * so the graph knows only the backend interface.) */
+cp_status cp_graph_create(cp_context *ctx, cp_graph **out)
+{
+    cp_backend *b = NULL;
+    cp_status st = ctx ? cp_backend_opencl_create(ctx, &b) : CP_OK;
+    return st != CP_OK ? st : cp_graph_create_on(b, out);
+}
