@@ -52,6 +52,9 @@ typedef enum cp_op {
     CP_OP_LOSS_BCE_DT,
     /* state updates */
     CP_OP_ADAM,
+    /* fused (fuse.c): an ELU whose source computes it in its epilogue; an
+     * alias of the source, differentiated as an ELU */
+    CP_OP_ELU_FUSED,
     CP_OP_COUNT
 } cp_op;
 
@@ -78,6 +81,8 @@ struct cp_node {
     const int64_t *step;
     cp_tensor *adam_m, *adam_v;
     cp_node *fwd;       /* backward nodes: the forward node whose aux they use */
+    bool fused_elu;     /* conv / transposed conv: ELU applied in the epilogue
+                           (fuse.c; its ELU node is then CP_OP_ELU_FUSED) */
 
     /* leaves bound to caller tensors */
     cp_tensor *bound;
@@ -142,5 +147,13 @@ bool cp_node_is_scalar(const cp_node *n);
 /* Floats the planner allocates for the node's value (0 for aliases,
  * external leaves and state updates). */
 size_t cp_node_alloc_floats(const cp_node *n);
+
+/* The fusion pass (fuse.c), run by the planner before it plans: a conv or
+ * transposed conv whose only reader is an ELU computes the ELU itself, and
+ * the ELU node becomes an alias of it. Fusions whose conditions no longer
+ * hold (a reader added since, a kept conv output, `enable` false) are
+ * undone, so the pass can run before every plan. Returns the number of
+ * fused pairs. */
+int cp_graph_fuse(cp_graph *g, bool enable);
 
 #endif
