@@ -1,5 +1,5 @@
 /* GEMM-based convolution helpers: im2col, col2im (gather, no atomics),
- * NCHW <-> CNHW permutes (with fused bias / accumulate) and bias kernels
+ * NCHW <-> CNHW permutes (with fused bias / accumulate / ELU) and bias kernels
  * (the bias gradient is a bounded reduction in reduce.cl).
  *
  * Build options (compile-time constants, so index arithmetic and the
@@ -31,6 +31,7 @@
 
 #define FLAG_ACCUMULATE 1u
 #define FLAG_BIAS 2u
+#include "act.cl"
 
 /* n / d without a hardware division (slow on GPUs and not vectorised on
  * CPUs): dv = (m, s) from the host, valid for n, d < 2^31 (the host checks):
@@ -104,7 +105,8 @@ __kernel void col2im(__global const float *col, const ulong col_off,
     }
     if (flags & FLAG_BIAS) s += bias[bias_off + c];
     const ulong o = img_off + g;
-    img[o] = (flags & FLAG_ACCUMULATE) ? img[o] + s : s;
+    if (flags & FLAG_ACCUMULATE) s += img[o];
+    img[o] = (flags & FLAG_ELU) ? elu1(s) : s;
 }
 
 /* t[c, n*HW + p] = x[n, c, p]; one work item per element of x.
@@ -135,19 +137,23 @@ __kernel void cnhw_to_nchw(__global const float *t, const ulong t_off,
     float v = t[t_off + (c * N + n) * HW + p];
     if (flags & FLAG_BIAS) v += bias[bias_off + c];
     const ulong o = y_off + g;
-    y[o] = (flags & FLAG_ACCUMULATE) ? y[o] + v : v;
+    if (flags & FLAG_ACCUMULATE) v += y[o];
+    y[o] = (flags & FLAG_ELU) ? elu1(v) : v;
 }
 
-/* y[n, c, p] += b[c] in place; total = N*C*HW. */
+/* y[n, c, p] = act(y[n, c, p] + b[c]) in place (flags: FLAG_BIAS, FLAG_ELU);
+ * total = N*C*HW. */
 __kernel void bias_inplace(__global float *y, const ulong y_off,
                            __global const float *b, const ulong b_off,
                            const uint C, const uint HW, const uint total,
-                           const uint2 dHW, const uint2 dC)
+                           const uint2 dHW, const uint2 dC, const uint flags)
 {
     const uint g = get_global_id(0);
     if (g >= total) return;
     const uint nc = fdiv(g, dHW);
-    y[y_off + g] += b[b_off + nc - fdiv(nc, dC) * C];
+    float v = y[y_off + g];
+    if (flags & FLAG_BIAS) v += b[b_off + nc - fdiv(nc, dC) * C];
+    y[y_off + g] = (flags & FLAG_ELU) ? elu1(v) : v;
 }
 
 /* dw[i] (+)= sum_c part[c, i] for i < count, chunks in a fixed order: the

@@ -16,6 +16,8 @@
  * convolution, so vectors never straddle rows), 0 <= PL < VW and
  * KW - 1 - PL < VW (every shift stays within two neighbouring vectors),
  * and every tensor index below 2^31.
+ * flags: FLAG_ACCUMULATE, FLAG_BIAS, FLAG_ELU (ELU of the result, after
+ * the bias: the fused conv + ELU layer).
  * Offsets are in elements. Out-of-range channels of the last channel block
  * are clamped for loads and skipped for stores. */
 
@@ -84,6 +86,7 @@ void conv_direct(__global const float *restrict x, const ulong x_off,
         for (int t = 0; t < TN; t++) {
             floatv v = acc[r][t] + (floatv)(b);
             if (flags & FLAG_ACCUMULATE) v += VLOAD(yr + t * VW);
+            if (flags & FLAG_ELU) v = elu_v(v);
             VSTORE(v, yr + t * VW);
         }
     }

@@ -24,7 +24,10 @@
  *                    over the chunk of p of group z, into out + z·CO·K
  *                    (+ out when one chunk and accumulating).
  * Build options: MODE, KH, KW, SH, SW, PT, PL, TM, TN, LX, LY, TK.
- * Every index fits 31 bits (the host checks). flags: 1 accumulate, 2 bias. */
+ * Every index fits 31 bits (the host checks). flags: 1 accumulate, 2 bias,
+ * FLAG_ELU (ELU of the result: bias and ELU fused into the epilogue). */
+
+#include "act.cl"
 
 #define BM (LY * TM)
 #define BN (LX * TN)
@@ -158,7 +161,8 @@ __kernel void conv_igemm(__global const float *restrict src, const ulong src_off
             size_t o = ((size_t)(col / (h * w)) * mdim + m) * (h * w) + col % (h * w);
 #endif
             float v = acc[i][j] + add;
-            out[o] = (flags & 1u) ? out[o] + v : v;
+            if (flags & 1u) v += out[o];
+            out[o] = (flags & FLAG_ELU) ? elu1(v) : v;
         }
     }
 }

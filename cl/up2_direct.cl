@@ -57,6 +57,10 @@ void up2_direct(__global const float *restrict x, const ulong x_off,
                 lo += VLOAD(yr);
                 hi += VLOAD(yr + VW);
             }
+            if (flags & FLAG_ELU) {
+                lo = elu_v(lo);
+                hi = elu_v(hi);
+            }
             VSTORE(lo, yr);
             VSTORE(hi, yr + VW);
         }

@@ -14,6 +14,7 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
+#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/conv_igemm.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
@@ -141,6 +142,19 @@ static void run_case(const tc_case *c, uint64_t seed)
     float *got = tu_download(&ty);
     tu_assert_close_sum(c->name, "y", got, y_ref, ny, y_terms);
     free(got);
+
+    /* With ELU fused into the epilogue (the graph's fusion, src/graph/fuse.c):
+     * ELU of the same sums, into a fresh NaN-poisoned output. ELU is
+     * 1-Lipschitz, so the sum's tolerance holds. */
+    cp_tensor tye = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y_elu");
+    TU_OK(cp_conv_transpose2d_forward_act(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, CP_FUSED_ELU, &tye, wsp));
+    double *ye_ref = tu_dzeros(ny);
+    for (size_t i = 0; i < ny; i++) ye_ref[i] = y_ref[i] > 0 ? y_ref[i] : expm1(y_ref[i]);
+    got = tu_download(&tye);
+    tu_assert_close_sum(c->name, "elu(y) fused", got, ye_ref, ny, y_terms);
+    free(got);
+    free(ye_ref);
+    cp_tensor_free(ctx, &tye);
 
     cp_tensor tdx = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
     cp_tensor tdw = tu_tensor_at(NULL, c->ci, c->co, c->p.kh, c->p.kw, c->off, "dw");

@@ -128,6 +128,10 @@ typedef struct cp_plan_options {
     uint64_t chunk_bytes; /* largest arena buffer; 0: the device's largest
                              allocation. The arena is cut into such buffers
                              and no tensor straddles two. */
+    bool no_fusion;     /* keep every op its own kernel (default false: a
+                           convolution whose only reader is an ELU computes
+                           the ELU in its epilogue, and that convolution's
+                           value, read with cp_graph_tensor, is the ELU's) */
 } cp_plan_options;
 cp_plan_options cp_plan_defaults(void); /* reuse, in place, no poison */
 

@@ -146,9 +146,10 @@ static cp_status backward_node(ad *a, cp_node *n)
             add_node_grad(a, src[0], new_grad(a, CP_OP_MAXPOOL2_DX, src[0], (cp_node *[]){src[0], dy}, 2));
         return CP_OK;
     case CP_OP_ELU:
+    case CP_OP_ELU_FUSED: /* the same value, computed by its source */
     case CP_OP_TANH:
     case CP_OP_SIGMOID: {
-        cp_op op = n->op == CP_OP_ELU ? CP_OP_ELU_DX : n->op == CP_OP_TANH ? CP_OP_TANH_DX
+        cp_op op = n->op == CP_OP_ELU || n->op == CP_OP_ELU_FUSED ? CP_OP_ELU_DX : n->op == CP_OP_TANH ? CP_OP_TANH_DX
                                                                            : CP_OP_SIGMOID_DX;
         /* The backward reads the output y (= n), so n stays alive. */
         if (NEED(0)) add_node_grad(a, src[0], new_grad(a, op, src[0], (cp_node *[]){n, dy}, 2));

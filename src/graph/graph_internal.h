@@ -61,6 +61,9 @@ typedef enum cp_op {
     CP_OP_LOSS_BCE_DT,
     /* state updates */
     CP_OP_ADAM,
+    /* fused (fuse.c): an ELU whose source computes it in its epilogue; an
+     * alias of the source, differentiated as an ELU */
+    CP_OP_ELU_FUSED,
     CP_OP_COUNT
 } cp_op;
 
@@ -110,6 +113,9 @@ struct cp_node {
     cp_node *src[CP_MAX_SRC]; /* batchnorm_dx/_dgamma: src[3] is the forward
                                  node, whose statistics follow its value */
     int nsrc;
+
+    bool fused_elu;     /* conv / transposed conv: ELU applied in the epilogue
+                           (fuse.c; its ELU node is then CP_OP_ELU_FUSED) */
 
     /* leaves bound to caller tensors */
     cp_tensor *bound;
@@ -190,5 +196,13 @@ void cp_graph_release_arena(cp_graph *g);
 /* A node's value as a tensor view. cp_tensor is the OpenCL backend's
  * (buffer, offset) pair, which the public API hands out. */
 cp_tensor cp_graph_node_tensor(const cp_graph *g, const cp_node *n);
+
+/* The fusion pass (fuse.c), run by the planner before it plans: a conv or
+ * transposed conv whose only reader is an ELU computes the ELU itself, and
+ * the ELU node becomes an alias of it. Fusions whose conditions no longer
+ * hold (a reader added since, a kept conv output, `enable` false) are
+ * undone, so the pass can run before every plan. Returns the number of
+ * fused pairs. */
+int cp_graph_fuse(cp_graph *g, bool enable);
 
 #endif

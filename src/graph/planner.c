@@ -136,6 +136,7 @@ static void add_poison(cp_plan_result *r, int after, size_t off, size_t size)
 cp_status cp_plan_compute(cp_graph *g, const cp_plan_options *o, cp_plan_result *r)
 {
     memset(r, 0, sizeof *r);
+    cp_graph_fuse(g, !o->no_fusion); /* before anything reads the graph's shape */
     int count = g->count;
     cp_backend *b = g->backend;
     if (!b)

@@ -2,6 +2,7 @@
  * context's in-order queue (no clFinish, no host read). The whole op
  * switch is here, one case per op: a new op adds its case to run_node. */
 #include "backend/opencl/backend_opencl.h"
+#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/runtime/profile.h"
 #include "graph/graph_internal.h"
 
@@ -51,11 +52,15 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
     case CP_OP_BUFFER:
     case CP_OP_RESHAPE:
     case CP_OP_STOP_GRAD:
+    case CP_OP_ELU_FUSED: /* computed by its source's node */
         return CP_OK;
     case CP_OP_CONV2D:
-        return cp_conv2d_forward(ctx, &p->conv, &s[0], &s[1], bias, &y, wsp);
+        return cp_conv2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias,
+                                     n->fused_elu ? CP_FUSED_ELU : CP_FUSED_NONE, &y, wsp);
     case CP_OP_CONV_T2D:
-        return cp_conv_transpose2d_forward(ctx, &p->conv, &s[0], &s[1], bias, &y, wsp);
+        return cp_conv_transpose2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias,
+                                               n->fused_elu ? CP_FUSED_ELU : CP_FUSED_NONE, &y,
+                                               wsp);
     case CP_OP_DENSE:
         return cp_dense_forward(ctx, &s[0], &s[1], bias, &y, wsp);
     case CP_OP_MAXPOOL2:

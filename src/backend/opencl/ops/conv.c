@@ -16,6 +16,7 @@
  *   [T+K*P, +C_out*P) tmp / dY'
  * Each pass may instead take the direct kernels (conv_direct.c) or the
  * implicit GEMM (conv_igemm.c): conv_route.c decides per layer shape. */
+#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/conv_passes.h"
 #include "backend/opencl/ops/conv_route.h"
 #include "backend/opencl/ops/ops_internal.h"
@@ -151,13 +152,14 @@ cp_status cp_im2col(cp_context *ctx, const cp_col_geom *g, cl_mem img, size_t im
 }
 
 cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t col_off,
-                    cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate)
+                    cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate,
+                    bool elu)
 {
     cl_kernel k;
     CP_TRY(kernel_geom(ctx, g->p, "col2im", &k));
     cl_uint P = g->n * g->ho * g->wo;
     cl_uint total = g->n * g->c * g->h * g->w;
-    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u);
     cl_uint2 dw = fastdiv(g->w), dh = fastdiv(g->h), dc = fastdiv(g->c);
     /* Without a bias the kernel never reads it: pass any valid buffer. */
     CP_ARGS(k, CP_ARG(cl_mem, col), CP_ARG(cl_ulong, col_off), CP_ARG(cl_mem, img),
@@ -184,13 +186,13 @@ cp_status cp_nchw_to_cnhw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, 
 
 cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem t,
                           size_t t_off, cl_mem y, size_t y_off, const cp_tensor *bias,
-                          bool accumulate)
+                          bool accumulate, bool elu)
 {
     cl_kernel k;
     CP_TRY(kernel_plain(ctx, "cnhw_to_nchw", &k));
     cl_uint total = n * c * hw;
     cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
-    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, t), CP_ARG(cl_ulong, t_off), CP_ARG(cl_mem, y),
             CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, bias ? bias->buf : t),
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
@@ -219,15 +221,16 @@ cp_status cp_conv_dw_reduce(cp_context *ctx, cl_mem part, size_t part_off, uint3
 }
 
 cp_status cp_conv_bias_inplace(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
-                               cl_mem y, size_t y_off, const cp_tensor *b)
+                               cl_mem y, size_t y_off, const cp_tensor *b, bool elu)
 {
     cl_kernel k;
     CP_TRY(kernel_plain(ctx, "bias_inplace", &k));
     cl_uint total = n * c * hw;
     cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
-    CP_ARGS(k, CP_ARG(cl_mem, y), CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, b->buf),
-            CP_ARG(cl_ulong, b->offset), CP_ARG(cl_uint, c), CP_ARG(cl_uint, hw),
-            CP_ARG(cl_uint, total), ARG_U2(dhw), ARG_U2(dc));
+    cl_uint flags = (b ? 2u : 0u) | (elu ? 4u : 0u);
+    CP_ARGS(k, CP_ARG(cl_mem, y), CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, b ? b->buf : y),
+            CP_ARG(cl_ulong, b ? b->offset : 0), CP_ARG(cl_uint, c), CP_ARG(cl_uint, hw),
+            CP_ARG(cl_uint, total), ARG_U2(dhw), ARG_U2(dc), CP_ARG(cl_uint, flags));
     return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
 }
 
@@ -397,7 +400,18 @@ cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_t
                             const cp_tensor *w, const cp_tensor *b, cp_tensor *y,
                             const cp_tensor *workspace)
 {
+    return cp_conv2d_forward_act(ctx, p, x, w, b, CP_FUSED_NONE, y, workspace);
+}
+
+cp_status cp_conv2d_forward_act(cp_context *ctx, const cp_conv_params *p, const cp_tensor *x,
+                                const cp_tensor *w, const cp_tensor *b, cp_fused_act act,
+                                cp_tensor *y, const cp_tensor *workspace)
+{
     static const char op[] = "cp_conv2d_forward";
+    if (act != CP_FUSED_NONE && act != CP_FUSED_ELU)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: unknown fused activation %d", op,
+                            (int)act);
+    bool elu = act == CP_FUSED_ELU;
     conv_shape s;
     CP_TRY(check_conv(op, p, x, w, &s));
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
@@ -407,10 +421,10 @@ cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_t
     cp_conv_direct_cfg dc;
     if (ch.pass[CP_CONV_FWD] == CP_CONV_DIRECT &&
         direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
-        return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y);
+        return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y, elu);
     if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
         cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-        return cp_igemm_forward(ctx, &g, x, w, b, y, false);
+        return cp_igemm_forward(ctx, &g, x, w, b, y, false, elu);
     }
     conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
     cp_ws ws;
@@ -432,12 +446,13 @@ cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_t
                            .c_off = direct ? y->offset : tmp_off, .ldc = pl.p};
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
     }
-    if (st == CP_OK && direct && b)
+    /* Bias and activation in one pass after the GEMM (with the permute). */
+    if (st == CP_OK && direct && (b || elu))
         st = cp_conv_bias_inplace(ctx, 1, (uint32_t)s.c_out, (uint32_t)(s.ho * s.wo), y->buf,
-                                  y->offset, b);
+                                  y->offset, b, elu);
     if (st == CP_OK && !direct)
         st = cp_cnhw_to_nchw(ctx, (uint32_t)s.n, (uint32_t)s.c_out, (uint32_t)(s.ho * s.wo),
-                             ws.buf, tmp_off, y->buf, y->offset, b, false);
+                             ws.buf, tmp_off, y->buf, y->offset, b, false, elu);
     cp_ws_release(ctx, &ws);
     return st;
 }
@@ -500,7 +515,8 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                            .c = ws.buf, .c_off = col_off, .ldc = pl.p};
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
         if (st == CP_OK)
-            st = cp_col2im(ctx, &g, ws.buf, col_off, dx->buf, dx->offset, NULL, accumulate);
+            st = cp_col2im(ctx, &g, ws.buf, col_off, dx->buf, dx->offset, NULL, accumulate,
+                           false);
     }
     if (st == CP_OK && dw) {
         /* col = im2col(x) (the in-order queue serialises it after col2im),

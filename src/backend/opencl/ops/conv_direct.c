@@ -116,11 +116,11 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
                             const cp_conv_direct_cfg *c, uint32_t n, uint32_t c_in,
                             uint32_t h, uint32_t w, uint32_t c_out, uint32_t ho, cl_mem in,
                             size_t in_off, cl_mem wgt, size_t wgt_off, const cp_tensor *bias,
-                            cl_mem out, size_t out_off, bool accumulate)
+                            cl_mem out, size_t out_off, bool accumulate, bool elu)
 {
     cl_kernel k;
     CP_TRY(conv_kernel(ctx, p, pt, pl, c, "conv_direct", &k));
-    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u);
+    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, in), CP_ARG(cl_ulong, in_off), CP_ARG(cl_mem, wgt),
             CP_ARG(cl_ulong, wgt_off), CP_ARG(cl_mem, bias ? bias->buf : wgt),
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_mem, out),
@@ -135,12 +135,12 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
 
 cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                  const cp_conv_params *p, const cp_tensor *x,
-                                 const cp_tensor *w, const cp_tensor *b, cp_tensor *y)
+                                 const cp_tensor *w, const cp_tensor *b, cp_tensor *y, bool elu)
 {
     return run_direct(ctx, p, p->pad_top, p->pad_left, c, (uint32_t)x->shape[0],
                       (uint32_t)x->shape[1], (uint32_t)x->shape[2], (uint32_t)x->shape[3],
                       (uint32_t)w->shape[0], (uint32_t)c->ho, x->buf, x->offset, w->buf,
-                      w->offset, b, y->buf, y->offset, false);
+                      w->offset, b, y->buf, y->offset, false, elu);
 }
 
 /* The kernels of one backward: dx and/or dw (either may be NULL), the
@@ -190,7 +190,7 @@ static cp_status conv_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg
         CP_TRY(cp_enqueue_1d(ctx, k, wcount, 64, NULL));
         CP_TRY(run_direct(ctx, p, p->kh - 1 - p->pad_top, p->kw - 1 - p->pad_left, c, n, c_out,
                           ho, wd, c_in, h, dy->buf, dy->offset, ws, ws_off, NULL, dx->buf,
-                          dx->offset, accumulate));
+                          dx->offset, accumulate, false));
     }
     if (dw) {
         /* The in-order queue runs this after the dx kernel that read wt. */
@@ -270,13 +270,13 @@ static cp_status up2_kernel(cp_context *ctx, const cp_conv_direct_cfg *c, const 
 
 cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *b,
-                                cp_tensor *y)
+                                cp_tensor *y, bool elu)
 {
     cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
     cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
     cl_kernel k;
     CP_TRY(up2_kernel(ctx, c, "up2_direct", &k));
-    cl_uint flags = b ? 2u : 0u;
+    cl_uint flags = (b ? 2u : 0u) | (elu ? 4u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, w->buf),
             CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, b ? b->buf : w->buf),
             CP_ARG(cl_ulong, b ? b->offset : 0), CP_ARG(cl_mem, y->buf),

@@ -27,10 +27,11 @@ bool cp_conv_direct_plan(const cp_conv_params *p, int64_t n, int64_t c_in, int64
  * + GEMM at width w, when nothing is measured (notes/ops.md). */
 void cp_conv_direct_default(int64_t w, bool passes[3]);
 
-/* y = conv(x, w) (+ b); shapes already checked by the caller. */
+/* y = conv(x, w) (+ b), then ELU when elu; shapes already checked by the
+ * caller. */
 cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                  const cp_conv_params *p, const cp_tensor *x,
-                                 const cp_tensor *w, const cp_tensor *b, cp_tensor *y);
+                                 const cp_tensor *w, const cp_tensor *b, cp_tensor *y, bool elu);
 
 /* dx (+)= ∂/∂x, dw (+)= ∂/∂w for the passes of *dx / *dw (either may be
  * NULL) that cfg gives to the direct kernels, in the caller's workspace
@@ -51,7 +52,7 @@ bool cp_up2_direct_plan(const cp_conv_params *p, int64_t n, int64_t c_in, int64_
 void cp_up2_direct_default(int64_t w, bool passes[3]);
 cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                 const cp_tensor *x, const cp_tensor *w, const cp_tensor *b,
-                                cp_tensor *y);
+                                cp_tensor *y, bool elu);
 cp_status cp_up2_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                  const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
                                  cp_tensor **dx, cp_tensor **dw, bool accumulate,

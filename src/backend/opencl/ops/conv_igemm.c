@@ -88,7 +88,7 @@ typedef struct launch {
     int mode;
     cl_mem src, wgt, bias, out;
     size_t src_off, wgt_off, bias_off, out_off;
-    bool has_bias, accumulate;
+    bool has_bias, accumulate, elu;
     uint32_t mdim, ndim, chunk, chunks;
 } launch;
 
@@ -97,7 +97,7 @@ static cp_status run(cp_context *ctx, const cp_igemm_geom *g, const launch *l)
     cl_kernel k;
     tile t = {1, 1, 1, 1};
     CP_TRY(get_kernel(ctx, l->mode, g->p, l->mdim, &k, &t));
-    cl_uint flags = (l->accumulate ? 1u : 0u) | (l->has_bias ? 2u : 0u);
+    cl_uint flags = (l->accumulate ? 1u : 0u) | (l->has_bias ? 2u : 0u) | (l->elu ? 4u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, l->src), CP_ARG(cl_ulong, l->src_off), CP_ARG(cl_mem, l->wgt),
             CP_ARG(cl_ulong, l->wgt_off), CP_ARG(cl_mem, l->bias),
             CP_ARG(cl_ulong, l->bias_off), CP_ARG(cl_mem, l->out),
@@ -114,25 +114,25 @@ static cp_status run(cp_context *ctx, const cp_igemm_geom *g, const launch *l)
 
 cp_status cp_igemm_forward(cp_context *ctx, const cp_igemm_geom *g, const cp_tensor *img,
                            const cp_tensor *w, const cp_tensor *bias, const cp_tensor *out,
-                           bool accumulate)
+                           bool accumulate, bool elu)
 {
     launch l = {.mode = 0, .src = img->buf, .src_off = img->offset, .wgt = w->buf,
                 .wgt_off = w->offset, .bias = bias ? bias->buf : w->buf,
                 .bias_off = bias ? bias->offset : 0, .out = out->buf, .out_off = out->offset,
-                .has_bias = bias != NULL, .accumulate = accumulate, .mdim = g->co,
+                .has_bias = bias != NULL, .accumulate = accumulate, .elu = elu, .mdim = g->co,
                 .ndim = g->n * g->ho * g->wo, .chunk = 0, .chunks = 1};
     return run(ctx, g, &l);
 }
 
 cp_status cp_igemm_data_grad(cp_context *ctx, const cp_igemm_geom *g, const cp_tensor *dout,
                              const cp_tensor *w, const cp_tensor *bias,
-                             const cp_tensor *img_grad, bool accumulate)
+                             const cp_tensor *img_grad, bool accumulate, bool elu)
 {
     launch l = {.mode = 1, .src = dout->buf, .src_off = dout->offset, .wgt = w->buf,
                 .wgt_off = w->offset, .bias = bias ? bias->buf : w->buf,
                 .bias_off = bias ? bias->offset : 0, .out = img_grad->buf,
                 .out_off = img_grad->offset, .has_bias = bias != NULL,
-                .accumulate = accumulate, .mdim = g->c, .ndim = g->n * g->h * g->w,
+                .accumulate = accumulate, .elu = elu, .mdim = g->c, .ndim = g->n * g->h * g->w,
                 .chunk = 0, .chunks = 1};
     return run(ctx, g, &l);
 }

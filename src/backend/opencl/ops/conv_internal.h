@@ -32,17 +32,19 @@ typedef struct cp_col_geom {
 /* col = im2col(img): every element written. */
 cp_status cp_im2col(cp_context *ctx, const cp_col_geom *g, cl_mem img, size_t img_off,
                     cl_mem col, size_t col_off);
-/* img (+)= col2im(col) (+ bias[c] when bias is non-NULL): a gather, each
- * image element sums its contributions in a fixed order (deterministic). */
+/* img (+)= col2im(col) (+ bias[c] when bias is non-NULL), then ELU of the
+ * result when elu: a gather, each image element sums its contributions in
+ * a fixed order (deterministic). */
 cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t col_off,
-                    cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate);
+                    cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate,
+                    bool elu);
 /* t[c, n*HW + p] = x[n, c, p] */
 cp_status cp_nchw_to_cnhw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem x,
                           size_t x_off, cl_mem t, size_t t_off);
-/* y[n, c, p] (+)= t[c, n*HW + p] (+ bias[c]) */
+/* y[n, c, p] (+)= t[c, n*HW + p] (+ bias[c]), then ELU of the result when elu */
 cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem t,
                           size_t t_off, cl_mem y, size_t y_off, const cp_tensor *bias,
-                          bool accumulate);
+                          bool accumulate, bool elu);
 /* db[c] (+)= sum over n, p of dy[n, c, p] (one work-group per channel). */
 cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                             const cp_tensor *dy, cp_tensor *db, bool accumulate);
@@ -50,9 +52,9 @@ cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw
  * one after the other from part_off (fixed order: deterministic). */
 cp_status cp_conv_dw_reduce(cp_context *ctx, cl_mem part, size_t part_off, uint32_t chunks,
                             cp_tensor *dw, uint32_t count, bool accumulate);
-/* y[n, c, p] += b[c], in place. */
+/* y[n, c, p] += b[c] (b may be NULL), then ELU when elu, in place. */
 cp_status cp_conv_bias_inplace(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
-                               cl_mem y, size_t y_off, const cp_tensor *b);
+                               cl_mem y, size_t y_off, const cp_tensor *b, bool elu);
 
 /* A workspace range: the caller's tensor, or (when it passed none) a
  * temporary buffer released after the enqueue. */

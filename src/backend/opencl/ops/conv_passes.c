@@ -29,8 +29,8 @@ cp_status cp_conv_igemm_backward(cp_context *ctx, const char *op, const cp_conv_
 {
     if (*dx && ch->pass[CP_CONV_DX] == CP_CONV_IGEMM) {
         /* dx of a convolution is its data gradient; of the adjoint, its forward */
-        CP_TRY(transposed ? cp_igemm_forward(ctx, g, dy, w, NULL, *dx, accumulate)
-                          : cp_igemm_data_grad(ctx, g, dy, w, NULL, *dx, accumulate));
+        CP_TRY(transposed ? cp_igemm_forward(ctx, g, dy, w, NULL, *dx, accumulate, false)
+                          : cp_igemm_data_grad(ctx, g, dy, w, NULL, *dx, accumulate, false));
         *dx = NULL;
     }
     if (*dw && ch->pass[CP_CONV_DW] == CP_CONV_IGEMM) {

@@ -15,6 +15,7 @@
  * Each pass may instead take the direct up2 kernels of conv_direct.c (2×2,
  * stride 2) or the implicit GEMM of conv_igemm.c: conv_route.c decides per
  * layer shape. */
+#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/conv_passes.h"
 #include "backend/opencl/ops/conv_route.h"
 
@@ -154,7 +155,19 @@ cp_status cp_conv_transpose2d_forward(cp_context *ctx, const cp_conv_params *p,
                                       const cp_tensor *b, cp_tensor *y,
                                       const cp_tensor *workspace)
 {
+    return cp_conv_transpose2d_forward_act(ctx, p, x, w, b, CP_FUSED_NONE, y, workspace);
+}
+
+cp_status cp_conv_transpose2d_forward_act(cp_context *ctx, const cp_conv_params *p,
+                                          const cp_tensor *x, const cp_tensor *w,
+                                          const cp_tensor *b, cp_fused_act act, cp_tensor *y,
+                                          const cp_tensor *workspace)
+{
     static const char op[] = "cp_conv_transpose2d_forward";
+    if (act != CP_FUSED_NONE && act != CP_FUSED_ELU)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: unknown fused activation %d", op,
+                            (int)act);
+    bool elu = act == CP_FUSED_ELU;
     tshape s;
     CP_TRY(check_t(op, p, x, w, &s));
     if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
@@ -164,10 +177,10 @@ cp_status cp_conv_transpose2d_forward(cp_context *ctx, const cp_conv_params *p,
     cp_conv_direct_cfg dc;
     if (ch.pass[CP_CONV_FWD] == CP_CONV_DIRECT &&
         direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
-        return cp_up2_direct_forward(ctx, &dc, x, w, b, y);
+        return cp_up2_direct_forward(ctx, &dc, x, w, b, y, elu);
     if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
         cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-        return cp_igemm_data_grad(ctx, &g, x, w, b, y, false);
+        return cp_igemm_data_grad(ctx, &g, x, w, b, y, false, elu);
     }
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
@@ -194,7 +207,7 @@ cp_status cp_conv_transpose2d_forward(cp_context *ctx, const cp_conv_params *p,
                            .c = ws.buf, .c_off = col_off, .ldc = pl.p};
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
     }
-    if (st == CP_OK) st = cp_col2im(ctx, &g, ws.buf, col_off, y->buf, y->offset, b, false);
+    if (st == CP_OK) st = cp_col2im(ctx, &g, ws.buf, col_off, y->buf, y->offset, b, false, elu);
     cp_ws_release(ctx, &ws);
     return st;
 }
@@ -248,7 +261,7 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
         if (st == CP_OK && !direct)
             st = cp_cnhw_to_nchw(ctx, (uint32_t)s.n, (uint32_t)s.c_in, hw, ws.buf, xp_off,
-                                 dx->buf, dx->offset, NULL, accumulate);
+                                 dx->buf, dx->offset, NULL, accumulate, false);
     }
     if (st == CP_OK && dw) {
         cl_mem xp = ws.buf;

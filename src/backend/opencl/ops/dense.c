@@ -84,7 +84,7 @@ cp_status cp_dense_forward(cp_context *ctx, const cp_tensor *x, const cp_tensor 
     CP_TRY(cp_gemm(ctx, &ga, ws, 0));
     if (b)
         CP_TRY(cp_conv_bias_inplace(ctx, (uint32_t)s.n, (uint32_t)s.out, 1, y->buf, y->offset,
-                                    b));
+                                    b, false));
     return CP_OK;
 }
 
