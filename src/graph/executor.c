@@ -272,6 +272,12 @@ static cp_status run_node(cp_graph *g, cp_node *n)
     case CP_OP_ADAM:
         return cp_adam_step(ctx, &n->adam, *n->step, n->src[0]->bound, &s[1], n->adam_m,
                             n->adam_v);
+    case CP_OP_LOSS_DICE:
+        return cp_loss_bce_dice(ctx, &s[0], &s[1], n->dice_weight, &y, NULL, 0.0f, false);
+    case CP_OP_LOSS_DICE_DT: {
+        cp_tensor loss = flat(g->scratch_scalar, 0, 1, "scratch");
+        return cp_loss_bce_dice(ctx, &s[0], &s[1], n->dice_weight, &loss, &y, n->alpha, false);
+    }
     case CP_OP_COUNT:
         break;
     }

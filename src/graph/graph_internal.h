@@ -52,6 +52,9 @@ typedef enum cp_op {
     CP_OP_LOSS_BCE_DT,
     /* state updates */
     CP_OP_ADAM,
+    /* the detector's loss (BCE + soft Dice) and its gradient */
+    CP_OP_LOSS_DICE,
+    CP_OP_LOSS_DICE_DT,
     CP_OP_COUNT
 } cp_op;
 
@@ -73,6 +76,7 @@ struct cp_node {
     float alpha, beta;  /* add, scale; loss grad scale */
     float ctx_weight;   /* loss_rec */
     int label;          /* loss_bce */
+    float dice_weight;  /* loss_dice */
     int part;           /* concat_dx: 0 = first, 1 = second */
     cp_adam_params adam;
     const int64_t *step;
