@@ -90,6 +90,15 @@ cp_status cp_detect_evaluate(cp_detector *d, const char *data_dir, cp_split spli
                              float threshold, uint64_t max_images, int threads,
                              cp_detect_metrics *out);
 
+/* ---- from probabilities to the hole (unmask.c) ---- */
+
+/* The detector's probabilities prob (D×D) resampled bilinearly (pixel
+ * centres aligned) to S×S, thresholded (>= threshold is hole) and dilated
+ * by `dilate` pixels (a disc of that radius, in S×S pixels): mask (S×S,
+ * 1 = hole). *pixels: hole pixels after dilation. */
+cp_status cp_unmask_hole(const float *prob, int D, int S, float threshold, int dilate,
+                         float *mask, size_t *pixels);
+
 #ifdef __cplusplus
 }
 #endif
