@@ -26,8 +26,8 @@ cp_status cp_detect_data_open(const char *dir, cp_split split, int S, bool origi
     if (!is_dir(masked) || !is_dir(mask))
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,
                             "%s is not a maskified folder: it needs masked/ and mask/ (made by "
-                            "clinpaint maskify --data FACES --out %s)",
-                            dir, dir);
+                            "clinpaint maskify --data FACES --out DIR)",
+                            dir);
     cp_status st = cp_dataset_open(masked, split, &out->images);
     if (st == CP_OK) st = cp_mask_source_create(mask, S, &out->masks);
     if (st == CP_OK) st = cp_mask_source_check(out->masks, out->images);
