@@ -234,6 +234,39 @@ START_TEST(unmask_usage_and_safety)
 }
 END_TEST
 
+START_TEST(eval_detect_and_unmask)
+{
+    setup_once();
+    char *det = trained_detector(), *ce = at("ce.safetensors"), *mk = at("mk");
+    tu_cli_result r = RUN("eval", "--task", "detect", "--detector", det, "--data", mk, "--split",
+                          "all", "--json");
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"iou\""));
+    ck_assert_ptr_nonnull(strstr(r.out, "\"images\":\t40"));
+    tu_cli_free(&r);
+    r = RUN("eval", "--task", "unmask", "--detector", det, "--model", ce, "--data", mk, "--split",
+            "all", "--max-images", "6");
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "detected mask"));
+    ck_assert_ptr_nonnull(strstr(r.out, "mean-fill floor"));
+    ck_assert_ptr_nonnull(strstr(r.out, "6 images"));
+    tu_cli_free(&r);
+    r = RUN("eval", "--task", "unmask", "--detector", det, "--data", mk);
+    expect(&r, 2, "--model CE is required");
+    r = RUN("eval", "--task", "detect", "--data", mk);
+    expect(&r, 2, "--detector DET is required");
+    r = RUN("eval", "--task", "detect", "--detector", det, "--model", ce, "--data", mk);
+    expect(&r, 2, "--model is for --task unmask");
+    r = RUN("eval", "--task", "colour", "--model", ce, "--data", mk);
+    expect(&r, 2, "--task 'colour'");
+    r = RUN("eval", "--task", "detect", "--detector", ce, "--data", mk);
+    expect(&r, 1, "not a clinpaint detector checkpoint");
+    free(det);
+    free(ce);
+    free(mk);
+}
+END_TEST
+
 START_TEST(hole_threshold_resample_dilate)
 {
     /* 4×4 probabilities, one confident pixel at (1, 2). */
@@ -270,6 +303,7 @@ int main(void)
     tcase_add_test(tc, train_detect_usage_errors);
     tcase_add_test(tc, unmask_writes_and_keeps_unmasked_faces);
     tcase_add_test(tc, unmask_usage_and_safety);
+    tcase_add_test(tc, eval_detect_and_unmask);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     tu_rmdir(work);

@@ -10,6 +10,8 @@
 
 #include "clinpaint/dataset.h"
 #include "clinpaint/detector.h"
+#include "clinpaint/inpaint.h"
+#include "clinpaint/metrics.h"
 #include "clinpaint/runtime.h"
 
 #ifdef __cplusplus
@@ -98,6 +100,25 @@ cp_status cp_detect_evaluate(cp_detector *d, const char *data_dir, cp_split spli
  * 1 = hole). *pixels: hole pixels after dilation. */
 cp_status cp_unmask_hole(const float *prob, int D, int S, float threshold, int dilate,
                          float *mask, size_t *pixels);
+
+/* ---- the whole chain against the truth (unmask_eval.c) ---- */
+
+/* `clinpaint eval --task unmask`: on each image of a split of a maskified
+ * folder, at the context encoder's size, the unmasked face against
+ * DIR/original with three holes: the detected one (threshold, dilate), the
+ * true mask (oracle), and the true mask filled with the mean colour of the
+ * known pixels (floor). Hole metrics are over the true mask in all three
+ * rows (what the mask hid); the detected row also counts pixels the
+ * detector missed, which keep the mask's colour. */
+typedef struct cp_unmask_eval {
+    cp_metrics detected, oracle, floor;
+    cp_detect_metrics detection; /* the dilated detected hole against the true mask, at S */
+    uint64_t images;
+} cp_unmask_eval;
+
+cp_status cp_unmask_evaluate(cp_detector *d, cp_inpainter *ip, int S, const char *data_dir,
+                             cp_split split, float threshold, int dilate, uint64_t max_images,
+                             cp_unmask_eval *out);
 
 #ifdef __cplusplus
 }
