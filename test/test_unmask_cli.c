@@ -267,6 +267,25 @@ START_TEST(eval_detect_and_unmask)
 }
 END_TEST
 
+/* The whole chain in one command (a few steps of each training). */
+START_TEST(demo_unmask_runs_the_chain)
+{
+    setup_once();
+    char *out = at("demo");
+    tu_cli_result r = RUN("demo", "--unmask", "--out", out, "--count", "40", "--max-steps", "3");
+    ck_assert_msg(r.exit_code == 0, "stdout: %s; stderr: %s", r.out, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "demo --unmask done"));
+    ck_assert_ptr_nonnull(strstr(r.out, "mean-fill floor"));
+    ck_assert_ptr_nonnull(strstr(r.out, "_sbs.png"));
+    tu_cli_free(&r);
+    ck_assert(exists("demo/maskified/mask") && exists("demo/run_detect/ckpt/last.safetensors") &&
+              exists("demo/run_inpaint/ckpt/last.safetensors"));
+    r = RUN("demo", "--unmask", "--data", out);
+    expect(&r, 2, "unknown option '--data'");
+    free(out);
+}
+END_TEST
+
 START_TEST(hole_threshold_resample_dilate)
 {
     /* 4×4 probabilities, one confident pixel at (1, 2). */
@@ -304,6 +323,7 @@ int main(void)
     tcase_add_test(tc, unmask_writes_and_keeps_unmasked_faces);
     tcase_add_test(tc, unmask_usage_and_safety);
     tcase_add_test(tc, eval_detect_and_unmask);
+    tcase_add_test(tc, demo_unmask_runs_the_chain);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     tu_rmdir(work);

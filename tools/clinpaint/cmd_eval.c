@@ -16,6 +16,7 @@
 #include "clinpaint/mask.h"
 #include "commands.h"
 #include "train_cli.h"
+#include "unmask_cli.h"
 #include "train/train_internal.h"
 
 #define PROTOCOL                                                                          \

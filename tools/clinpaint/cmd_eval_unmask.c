@@ -12,7 +12,7 @@
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/unmask.h"
-#include "train_cli.h"
+#include "unmask_cli.h"
 
 static void usage(FILE *f)
 {

@@ -14,6 +14,7 @@
 #include "clinpaint/dist.h"
 #include "clinpaint/train.h"
 #include "train_cli.h"
+#include "unmask_cli.h"
 
 static void usage(FILE *f)
 {

@@ -12,7 +12,7 @@
 #include "cli_util.h"
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/unmask.h"
-#include "train_cli.h"
+#include "unmask_cli.h"
 
 static void usage(FILE *f)
 {
@@ -65,12 +65,7 @@ static bool parse_widths(const char *s, cp_detector_config *c)
     return true;
 }
 
-typedef struct progress_state {
-    bool tty, line_open;
-    double last_print;
-} progress_state;
-
-static void finish_line(progress_state *s)
+void detect_progress_finish_line(detect_progress *s)
 {
     if (s->line_open) fputc('\n', stderr);
     s->line_open = false;
@@ -78,7 +73,7 @@ static void finish_line(progress_state *s)
 
 static void on_progress(void *user, const cp_detect_progress *p)
 {
-    progress_state *s = user;
+    detect_progress *s = user;
     double now = cp_seconds();
     if (now - s->last_print < (s->tty ? 0.1 : 10.0) && p->batch != p->batches) return;
     s->last_print = now;
@@ -97,7 +92,7 @@ static void on_progress(void *user, const cp_detect_progress *p)
 
 static void on_epoch(void *user, const cp_detect_metrics *m)
 {
-    finish_line(user);
+    detect_progress_finish_line(user);
     fprintf(stderr,
             "epoch %llu done (step %llu): test IoU %.4f, Dice %.4f, pixel accuracy %.4f on %llu "
             "images\n",
@@ -107,8 +102,19 @@ static void on_epoch(void *user, const cp_detect_metrics *m)
 
 static void on_message(void *user, const char *text)
 {
-    finish_line(user);
+    detect_progress_finish_line(user);
     fprintf(stderr, "%s\n", text);
+}
+
+void detect_progress_attach(cp_detect_train_config *cfg, detect_progress *p, bool tty)
+{
+    p->tty = tty;
+    p->line_open = false;
+    p->last_print = 0;
+    cfg->user = p;
+    cfg->on_progress = on_progress;
+    cfg->on_epoch = on_epoch;
+    cfg->on_message = on_message;
 }
 
 static volatile int stop_requested;
@@ -255,15 +261,12 @@ int cmd_train_detect(int argc, char **argv)
     }
     fprintf(stderr, "clinpaint train: %s the mask detector on %s, run folder %s\n",
             cfg.resume ? "resuming" : "training", cp_context_device(ctx)->name, cfg.out_dir);
-    progress_state ps = {isatty(STDERR_FILENO) != 0, false, 0};
+    detect_progress ps;
+    detect_progress_attach(&cfg, &ps, isatty(STDERR_FILENO) != 0);
     cfg.stop = &stop_requested;
-    cfg.user = &ps;
-    cfg.on_progress = on_progress;
-    cfg.on_epoch = on_epoch;
-    cfg.on_message = on_message;
     cp_detect_result res;
     st = cp_detect_train(ctx, &cfg, &res);
-    finish_line(&ps);
+    detect_progress_finish_line(&ps);
     cli_release_sigint();
     cp_context_free(ctx);
     if (st == CP_ERR_INTERRUPTED || (st != CP_OK && stop_requested)) {

@@ -14,6 +14,7 @@
 #include "clinpaint/unmask.h"
 #include "commands.h"
 #include "image_cli.h"
+#include "unmask_cli.h"
 
 static void usage(FILE *f)
 {
@@ -43,12 +44,7 @@ static void usage(FILE *f)
             "  -o, --out OUT_DIR  output folder (created when missing; required)\n");
 }
 
-typedef struct job {
-    const char *detector, *model, *out_dir;
-    float threshold;
-    int dilate, batch;
-    bool show_mask;
-} job;
+typedef unmask_job job;
 
 /* ---- never writing over an input ---- */
 
@@ -211,7 +207,7 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
             }
             if (st != CP_OK) {
                 if (st == CP_ERR_OUT_OF_HOST_MEMORY) return st;
-                fprintf(stderr, "clinpaint unmask: warning: %s; skipped\n", cp_last_error());
+                fprintf(stderr, "clinpaint %s: warning: %s; skipped\n", e->j->cmd, cp_last_error());
                 cp_image_free(&e->orig[n]);
                 (*skipped)++;
                 continue;
@@ -243,15 +239,16 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
     return CP_OK;
 }
 
-static int unmask(const job *j, const char *const *inputs, int input_count, const char *device)
+int unmask_run(const job *j, const char *const *inputs, int input_count, cp_context *ctx,
+               const char *device)
 {
-    const char *cmd = "unmask";
+    const char *cmd = j->cmd;
     engine e;
     memset(&e, 0, sizeof e);
     e.j = j;
     cp_checkpoint *ck = NULL;
     cp_model *model = NULL;
-    cp_context *ctx = NULL;
+    bool own_ctx = false;
     ic_inputs in = {0};
     size_t missing = 0, done = 0, skipped = 0, unchanged = 0;
     int rc = CLI_EXIT_OK;
@@ -265,8 +262,11 @@ static int unmask(const job *j, const char *const *inputs, int input_count, cons
         goto out;
     }
     if ((st = check_outputs(j, &in)) != CP_OK) goto fail;
-    cli_warn_cache_dir(cmd);
-    if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+    if (!ctx) {
+        cli_warn_cache_dir(cmd);
+        if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+        own_ctx = true;
+    }
     if ((st = cp_detector_load(ctx, j->detector, false, &e.det)) != CP_OK) goto fail;
     if ((st = cp_checkpoint_load_model(ck, ctx, false, &model)) != CP_OK) goto fail;
     if ((st = ic_mkdirs(j->out_dir)) != CP_OK) goto fail;
@@ -320,14 +320,14 @@ out:
     cp_model_free(model);
     cp_detector_free(e.det);
     cp_checkpoint_close(ck);
-    cp_context_free(ctx);
+    if (own_ctx) cp_context_free(ctx);
     return rc;
 }
 
 int cmd_unmask(int argc, char **argv)
 {
     const char *cmd = "unmask";
-    job j = {.threshold = 0.5f, .dilate = 3, .batch = 8};
+    job j = {.cmd = cmd, .threshold = 0.5f, .dilate = 3, .batch = 8};
     const char *device = NULL;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) {
@@ -394,7 +394,7 @@ int cmd_unmask(int argc, char **argv)
     if (rc < 0 && !j.model) rc = cli_usage_error(cmd, "--model CE is required (a checkpoint of clinpaint train)");
     if (rc < 0 && n_inputs == 0) rc = cli_usage_error(cmd, "no INPUT given (image files or folders)");
     if (rc < 0 && !j.out_dir) rc = cli_usage_error(cmd, "-o OUT_DIR is required");
-    if (rc < 0) rc = unmask(&j, inputs, n_inputs, device);
+    if (rc < 0) rc = unmask_run(&j, inputs, n_inputs, NULL, device);
     free(inputs);
     return rc;
 }

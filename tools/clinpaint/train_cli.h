@@ -24,8 +24,4 @@ void train_cli_finish_line(train_cli_state *state);
  * exit code: 0 done or time limit, 130 interrupted, 1 or 2 on errors. */
 int train_cli_report(const char *cmd, cp_status st, const cp_train_config *cfg,
                      const cp_train_result *res);
-/* clinpaint train --task detect (cmd_train_detect.c). */
-int cmd_train_detect(int argc, char **argv);
-/* clinpaint eval --task detect|unmask (cmd_eval_unmask.c). */
-int cmd_eval_task(int argc, char **argv, const char *task);
 #endif
