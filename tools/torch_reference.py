@@ -18,6 +18,7 @@ pyenv interpreter without torch), so run it as
     /usr/bin/python3 tools/torch_reference.py --profile [--preset base] [--batch 8]
     VENV/bin/python tools/torch_reference.py --bench --tuned ...   (PyTorch 2.x from PyPI)
     /usr/bin/python3 tools/torch_reference.py --dump FILE.safetensors
+    /usr/bin/python3 tools/torch_reference.py --golden-detector test/fixtures/golden_detector_s16.safetensors
 
 Modes:
   --golden OUT   [--batchnorm] [--batch N] [--rec-weight A --adv-weight B]
@@ -31,6 +32,9 @@ Modes:
                  (mallopt M_MMAP_MAX 0, M_TRIM_THRESHOLD 1 GiB).
   --profile      per-layer-type forward+backward time breakdown.
   --dump FILE    print the tensors of a safetensors file.
+  --golden-detector OUT
+                 one training step of the mask detector (tools/torch_segmenter.py:
+                 S=16, widths 3,4,5, N=2, BCE + soft Dice, Adam lr 1e-3).
 """
 
 import argparse
@@ -998,6 +1002,7 @@ def main():
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--dump", metavar="FILE")
+    ap.add_argument("--golden-detector", metavar="OUT")
     ap.add_argument("--preset", choices=list(PRESETS), action="append")
     ap.add_argument("--batch", type=int)
     ap.add_argument("--iters", type=int, default=10)
@@ -1021,6 +1026,11 @@ def main():
         did = True
     if a.dump:
         dump(a.dump)
+        did = True
+    if a.golden_detector:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from torch_segmenter import make_golden_detector
+        make_golden_detector(a.golden_detector, write_safetensors, read_safetensors)
         did = True
     if a.bench:
         default_batch = {"tiny": 8, "small": 64, "base": 8}

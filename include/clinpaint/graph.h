@@ -80,6 +80,10 @@ cp_node *cp_g_batchnorm(cp_graph *g, cp_node *x, cp_node *gamma, cp_node *beta,
 /* Scalar losses (1 element). */
 cp_node *cp_g_loss_rec(cp_graph *g, cp_node *gen, cp_node *x, cp_node *m, float ctx_weight);
 cp_node *cp_g_loss_bce(cp_graph *g, cp_node *logits, int label);
+/* The detector's loss: per-pixel BCE of logits [N,1,H,W] against a target
+ * mask of the same shape plus dice_weight (1 - soft Dice) (ops.h,
+ * cp_loss_bce_dice). Differentiable in the logits only. */
+cp_node *cp_g_loss_bce_dice(cp_graph *g, cp_node *logits, cp_node *target, float dice_weight);
 /* Mean of all elements (1 element), e.g. mean D(x) for the log. */
 cp_node *cp_g_mean(cp_graph *g, cp_node *x);
 

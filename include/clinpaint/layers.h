@@ -16,6 +16,7 @@ extern "C" {
 #endif
 
 struct cp_model_config;
+struct cp_detector_config;
 
 typedef enum cp_layer_kind {
     CP_LAYER_CONV3 = 0, /* 3×3 convolution, stride 1, pad 1 */
@@ -39,6 +40,11 @@ typedef struct cp_layer {
     bool batchnorm;
     cp_layer_activation activation;
     bool pool;
+    /* U-Nets (the detector): skip_save keeps this layer's output (after
+     * its activation, before its pool) for a skip connection; skip_concat
+     * concatenates the most recently kept one, not yet used, after this
+     * layer's activation (the next layer's c_in counts both). */
+    bool skip_save, skip_concat;
 } cp_layer;
 
 enum { CP_LAYERS_MAX = 64 };
@@ -54,6 +60,12 @@ typedef struct cp_layer_table {
  * bottleneck and decoder, then D's encoder and head. Checks the
  * configuration first (cp_model_config_validate). */
 cp_status cp_model_layers(const struct cp_model_config *c, cp_layer_table *out);
+
+/* The mask detector of clinpaint/detector.h: encoder levels of conv3 ->
+ * conv2 (ELU after each; the output kept for a skip, then a pool, except
+ * at the bottom), decoder levels of up2 (ELU, then the skip concatenated)
+ * -> conv3 (ELU), and a conv3 head to one logit per pixel. Group 0. */
+cp_status cp_detector_layers(const struct cp_detector_config *c, cp_layer_table *out);
 
 /* Output height = width of a layer (its input's for conv3/conv2, twice it
  * for up2, 1 for dense); before any pool. */

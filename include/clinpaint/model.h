@@ -52,6 +52,9 @@ typedef struct cp_model {
  * cp_model_init or a checkpoint load; moments zero). */
 cp_status cp_model_create(cp_context *ctx, const cp_model_config *cfg, cp_model **out);
 void cp_model_free(cp_model *m);
+/* The tensors of another network's layer table (the detector's), cfg
+ * zeroed: init, find, free and the parameter counts work the same. */
+cp_status cp_model_create_layers(cp_context *ctx, const cp_layer_table *layers, cp_model **out);
 /* Glorot-uniform weights from the seed, zero biases, bn γ = 1, β = 0,
  * running mean 0, variance 1; Adam moments and steps zero. */
 cp_status cp_model_init(cp_model *m, uint64_t seed);

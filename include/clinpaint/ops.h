@@ -188,6 +188,13 @@ cp_status cp_loss_rec(cp_context *ctx, const cp_tensor *g, const cp_tensor *x,
 cp_status cp_loss_bce_logits(cp_context *ctx, const cp_tensor *t, int label,
                              cp_tensor *loss, cp_tensor *dt, float grad_scale,
                              bool accumulate);
+/* The detector's loss on logits z and a target mask t, both [N, 1, H, W]:
+ * mean per-pixel BCE (softplus(z) - z t) + dice_weight (1 - mean over
+ * images of the soft Dice (2 sum p t + 1) / (sum p + sum t + 1)), p =
+ * sigmoid(z) (cl/loss_dice.cl). */
+cp_status cp_loss_bce_dice(cp_context *ctx, const cp_tensor *z, const cp_tensor *t,
+                           float dice_weight, cp_tensor *loss, cp_tensor *dz, float grad_scale,
+                           bool accumulate);
 /* out (1 element) = scale * sum(x): sum (scale 1) and mean (1/n). */
 cp_status cp_reduce_sum(cp_context *ctx, const cp_tensor *x, float scale, cp_tensor *out);
 

@@ -107,6 +107,17 @@ static cp_status backward_node(ad *a, cp_node *n)
             add_node_grad(a, src[0], d);
             return CP_OK;
         }
+        case CP_OP_LOSS_DICE: {
+            if (NEED(1)) return unsupported(a, n, "gradient with respect to the target");
+            if (!NEED(0)) return CP_OK;
+            cp_node *d = new_grad(a, CP_OP_LOSS_DICE_DT, src[0], (cp_node *[]){src[0], src[1]}, 2);
+            if (d) {
+                d->params.loss_dice.grad_scale = (float)c;
+                d->params.loss_dice.dice_weight = n->params.loss_dice.dice_weight;
+            }
+            add_node_grad(a, src[0], d);
+            return CP_OK;
+        }
         default:
             return unsupported(a, n, "only losses and their weighted sums can be differentiated "
                                      "from a scalar");

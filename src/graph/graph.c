@@ -25,6 +25,7 @@ static const char *const op_names[CP_OP_COUNT] = {
     [CP_OP_BN_DX] = "batchnorm_dx", [CP_OP_BN_DGAMMA] = "batchnorm_dgamma", [CP_OP_LOSS_REC_DG] = "loss_rec_dg",
     [CP_OP_LOSS_BCE_DT] = "loss_bce_dt", [CP_OP_ADAM] = "adam",
     [CP_OP_ELU_FUSED] = "elu_fused",
+    [CP_OP_LOSS_DICE] = "loss_dice", [CP_OP_LOSS_DICE_DT] = "loss_dice_dt",
 };
 
 const char *cp_op_name(cp_op op)

@@ -64,6 +64,9 @@ typedef enum cp_op {
     /* fused (fuse.c): an ELU whose source computes it in its epilogue; an
      * alias of the source, differentiated as an ELU */
     CP_OP_ELU_FUSED,
+    /* the detector's loss (BCE + soft Dice) and its gradient */
+    CP_OP_LOSS_DICE,
+    CP_OP_LOSS_DICE_DT,
     CP_OP_COUNT
 } cp_op;
 
@@ -95,6 +98,10 @@ typedef union cp_op_params {
     struct {
         int part;        /* 0: the first source's channels, 1: the second's */
     } concat_dx;
+    struct {
+        float dice_weight; /* weight of the soft Dice term */
+        float grad_scale;  /* loss_dice_dt */
+    } loss_dice;         /* loss_dice, loss_dice_dt */
     struct {
         cp_adam_params p;
         const int64_t *step; /* read when the node runs */

@@ -229,6 +229,18 @@ cp_node *cp_g_loss_bce(cp_graph *g, cp_node *logits, int label)
     return n;
 }
 
+cp_node *cp_g_loss_bce_dice(cp_graph *g, cp_node *logits, cp_node *target, float dice_weight)
+{
+    if (any_null((cp_node *[]){logits, target}, 2)) return ERR_NULL(g);
+    if (logits->ndim != 4 || logits->shape[1] != 1 || cp_node_numel(logits) != cp_node_numel(target) ||
+        target->ndim != 4 || target->shape[0] != logits->shape[0])
+        return shape_error(g, "loss_dice", logits, target, "logits and target must both be [N,1,H,W]");
+    cp_node *n = cp_graph_add_node(g, CP_OP_LOSS_DICE, 1, scalar_shape,
+                                   (cp_node *[]){logits, target}, 2);
+    if (n) n->params.loss_dice.dice_weight = dice_weight;
+    return n;
+}
+
 cp_node *cp_g_mean(cp_graph *g, cp_node *x)
 {
     if (!x) return ERR_NULL(g);

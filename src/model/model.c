@@ -102,12 +102,19 @@ cp_status cp_model_create(cp_context *ctx, const cp_model_config *cfg, cp_model 
     *out = NULL;
     cp_layer_table table;
     CP_TRY(cp_model_layers(cfg, &table));
+    CP_TRY(cp_model_create_layers(ctx, &table, out));
+    (*out)->cfg = *cfg;
+    return CP_OK;
+}
+
+cp_status cp_model_create_layers(cp_context *ctx, const cp_layer_table *layers, cp_model **out)
+{
+    *out = NULL;
     cp_model *m = calloc(1, sizeof *m);
     if (!m) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "model");
     m->ctx = ctx;
-    m->cfg = *cfg;
     builder b = {m, 0, CP_OK};
-    for (int i = 0; i < table.count; i++) layer_tensors(&b, &table.layers[i]);
+    for (int i = 0; i < layers->count; i++) layer_tensors(&b, &layers->layers[i]);
     if (b.st != CP_OK) {
         cp_model_free(m);
         return b.st;

@@ -1,5 +1,6 @@
 /* The context encoder described once (docs/model.md): the presets and the
  * layer table every other part derives the network from. */
+#include "clinpaint/detector.h"
 #include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "backend/opencl/runtime/check.h"
@@ -113,6 +114,35 @@ cp_status cp_model_layers(const cp_model_config *c, cp_layer_table *t)
     /* D: an image (3 channels) in, one logit out. */
     encoder(t, CP_GROUP_D, "D", 3, c, false);
     add(t, CP_GROUP_D, "D", "head", CP_LAYER_DENSE, f, 1, 1, false, CP_ACT_NONE, false);
+    return CP_OK;
+}
+
+cp_status cp_detector_layers(const cp_detector_config *c, cp_layer_table *t)
+{
+    memset(t, 0, sizeof *t);
+    CP_TRY(cp_detector_config_validate(c));
+    const int L = c->levels;
+    char prefix[24];
+    int64_t cprev = 3, hw = c->size;
+    for (int i = 1; i <= L; i++) {
+        int64_t w = c->widths[i - 1];
+        snprintf(prefix, sizeof prefix, "detector.enc%d", i);
+        add(t, 0, prefix, "conv3", CP_LAYER_CONV3, cprev, w, hw, false, CP_ACT_ELU, false);
+        add(t, 0, prefix, "conv2", CP_LAYER_CONV2, w, w, hw, false, CP_ACT_ELU, i < L);
+        t->layers[t->count - 1].skip_save = i < L;
+        cprev = w;
+        if (i < L) hw /= 2;
+    }
+    for (int j = L - 1; j >= 1; j--) {
+        int64_t w = c->widths[j - 1];
+        snprintf(prefix, sizeof prefix, "detector.dec%d", j);
+        add(t, 0, prefix, "up2", CP_LAYER_UP2, cprev, w, hw, false, CP_ACT_ELU, false);
+        t->layers[t->count - 1].skip_concat = true;
+        hw *= 2;
+        add(t, 0, prefix, "conv3", CP_LAYER_CONV3, 2 * w, w, hw, false, CP_ACT_ELU, false);
+        cprev = w;
+    }
+    add(t, 0, "detector.head", "conv3", CP_LAYER_CONV3, cprev, 1, hw, false, CP_ACT_NONE, false);
     return CP_OK;
 }
 

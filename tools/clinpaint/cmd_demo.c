@@ -22,6 +22,7 @@
 #include "env_options.h"
 #include "image_cli.h"
 #include "train_cli.h"
+#include "unmask_cli.h"
 
 /* Defaults, chosen for a 2-core CPU running PoCL: the tiny preset trains at
  * roughly 3 to 6 images/s there (3.3 measured on a busy machine), so 400
@@ -46,7 +47,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: clinpaint demo [--minutes M] [--out DIR] [--data DIR] [--count N] [--device SEL]\n\n"
+            "usage: clinpaint demo [--minutes M] [--out DIR] [--data DIR] [--count N] [--device SEL]\n"
+            "       clinpaint demo --unmask [options]  (the unmask workflow: --unmask --help)\n\n"
             "Start here. On a fresh machine, with no download:\n"
             "  1. draws %d synthetic faces (%dx%d) into OUT/faces (unless --data DIR)\n"
             "  2. trains the tiny preset for M minutes (batch %d, '%s' masks: the region a\n"
@@ -183,6 +185,8 @@ int cmd_demo(int argc, char **argv)
     double minutes = DEMO_MINUTES;
     long count = DEMO_COUNT;
     uint64_t max_steps = 0;
+    for (int i = 1; i < argc; i++) /* the unmask workflow: cmd_demo_unmask.c */
+        if (strcmp(argv[i], "--unmask") == 0) return cmd_demo_unmask(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {

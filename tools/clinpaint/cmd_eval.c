@@ -17,6 +17,8 @@
 #include "commands.h"
 #include "env_options.h"
 #include "clinpaint/evaluate.h"
+#include "train_cli.h"
+#include "unmask_cli.h"
 
 #define PROTOCOL                                                                          \
     "composite vs ground truth, [0,255] clipped, not rounded; per-image averages; "      \
@@ -26,7 +28,9 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: clinpaint eval --model CKPT --data DIR [options]\n\n"
+            "usage: clinpaint eval --model CKPT --data DIR [options]\n"
+            "       clinpaint eval --task detect|unmask ... (the mask detector and the unmask\n"
+            "                      chain on a maskified folder: clinpaint eval --task detect --help)\n\n"
             "Evaluates a model as MODEL.md defines it: each image of DIR's split is\n"
             "centre-cropped and resized to the model's size S, masked, and filled; the\n"
             "composite (known pixels kept, hole from the generator) is compared with the\n"
@@ -117,7 +121,7 @@ static int parse(int argc, char **argv, eval_opts *o)
         } else {
             snprintf(name, sizeof name, "%s", a);
         }
-        static const char *const known[] = {"--model", "--data", "--mask", "--split", "--seed",
+        static const char *const known[] = {"--task", "--model", "--data", "--mask", "--split", "--seed",
                                             "--max-images", "--batch", "--device", "--framing"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(name, known[k]) == 0;
@@ -127,7 +131,9 @@ static int parse(int argc, char **argv, eval_opts *o)
             v = argv[++i];
         }
         long n;
-        if (strcmp(name, "--model") == 0) {
+        if (strcmp(name, "--task") == 0) {
+            /* inpaint: the other tasks are sent elsewhere (cmd_eval) */
+        } else if (strcmp(name, "--model") == 0) {
             o->model = v;
         } else if (strcmp(name, "--data") == 0) {
             o->data = v;
@@ -297,6 +303,14 @@ static cp_status check_finite(const cp_epoch_metrics *m, const char *model)
 int cmd_eval(int argc, char **argv)
 {
     const char *cmd = "eval";
+    for (int i = 1; i + 1 < argc; i++) /* the detector's and the unmask chain's tasks */
+        if (strcmp(argv[i], "--task") == 0) {
+            if (strcmp(argv[i + 1], "detect") == 0 || strcmp(argv[i + 1], "unmask") == 0)
+                return cmd_eval_task(argc, argv, argv[i + 1]);
+            if (strcmp(argv[i + 1], "inpaint") != 0)
+                return cli_usage_error(cmd, "--task '%s': inpaint (default), detect or unmask",
+                                       argv[i + 1]);
+        }
     eval_opts o = {.mask = "center", .split = CP_SPLIT_TEST, .seed = 1, .batch = 16};
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;

@@ -15,12 +15,14 @@
 #include "clinpaint/dist.h"
 #include "clinpaint/train.h"
 #include "train_cli.h"
+#include "unmask_cli.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: clinpaint train --data DIR [options]\n"
             "       clinpaint train --resume RUN_DIR/ckpt/last.safetensors --data DIR [--epochs N]\n\n"
+            "       clinpaint train --task detect --data MASKIFIED_DIR (the mask detector; --help)\n\n"
             "Trains the context encoder (MODEL.md) on every image under DIR (90%% train /\n"
             "10%% test split by file name). Writes RUN_DIR/config.json, log.csv, loss.svg,\n"
             "samples/epoch_NNN.png, metrics.csv and ckpt/{last,best}.safetensors.\n\n"
@@ -129,8 +131,21 @@ static int finish_rank(cp_comm *comm, int rc)
     return rc;
 }
 
+/* --task detect anywhere: the mask detector's trainer. */
+static const char *task_of(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--task") == 0) return argv[i + 1];
+    return "inpaint";
+}
+
 int cmd_train(int argc, char **argv)
 {
+    const char *task = task_of(argc, argv);
+    if (strcmp(task, "detect") == 0) return cmd_train_detect(argc, argv);
+    if (strcmp(task, "inpaint") != 0)
+        return cli_usage_error("train", "--task '%s': inpaint (the context encoder, default) or "
+                                        "detect (the mask detector)", task);
     cp_train_config cfg = cp_train_config_defaults();
     train_cli_state state;
     const char *device = NULL;

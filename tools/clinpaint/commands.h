@@ -19,6 +19,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_unmask(int argc, char **argv);
 
 extern const cp_command cp_commands[];
 #endif

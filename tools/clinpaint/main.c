@@ -17,6 +17,7 @@ const cp_command cp_commands[] = {
     {"eval", "PSNR, SSIM and L1 of a model on a folder of images", cmd_eval},
     {"synth", "draw a data set of synthetic faces", cmd_synth},
     {"maskify", "draw medical masks onto faces: masked face, exact mask, original", cmd_maskify},
+    {"unmask", "find the medical mask on faces and restore what it hides", cmd_unmask},
     {"bench", "measure a device: GEMM, layers, training speed", cmd_bench},
     {"tune", "tune CLBlast's GEMM kernels for a device", cmd_tune},
     {NULL, NULL, NULL},

@@ -53,7 +53,9 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
         long n;
         double x;
         uint64_t u;
-        if (strcmp(a, "--data") == 0) {
+        if (strcmp(a, "--task") == 0) {
+            /* inpaint: `train` sends --task detect elsewhere (cmd_train.c) */
+        } else if (strcmp(a, "--data") == 0) {
             cfg->data_dir = v;
         } else if (strcmp(a, "--out") == 0) {
             cfg->out_dir = v;

@@ -154,6 +154,14 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
     case CP_OP_ADAM:
         return cp_adam_step(ctx, &p->adam.p, *p->adam.step, n->src[0]->bound, &s[1], p->adam.m,
                             p->adam.v);
+    case CP_OP_LOSS_DICE:
+        return cp_loss_bce_dice(ctx, &s[0], &s[1], p->loss_dice.dice_weight, &y, NULL, 0.0f,
+                                false);
+    case CP_OP_LOSS_DICE_DT: {
+        cp_tensor loss = flat(g->scratch_scalar, 0, 1, "scratch");
+        return cp_loss_bce_dice(ctx, &s[0], &s[1], p->loss_dice.dice_weight, &loss, &y,
+                                p->loss_dice.grad_scale, false);
+    }
     case CP_OP_COUNT:
         break;
     }
