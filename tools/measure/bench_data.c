@@ -1,6 +1,6 @@
 /* Data pipeline throughput: JPEG decode + centre crop + resize per core, and
  * the threaded loader end to end. Not a test (timings); built and run by
- * tools/bench_data.sh against build-data/libclinpaint.a.
+ * tools/bench_data.sh (a CMake target: build/bench_data).
  *
  * usage: bench_data FACES_DIR LARGE_DIR [N_LARGE]
  *   FACES_DIR  a folder of small JPEGs (e.g. 128×128 face crops), read only

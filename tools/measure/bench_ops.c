@@ -1,6 +1,5 @@
 /* Tiny driver for the operator benchmark (cp_bench_ops): prints a Markdown
- * table. Built by tools/bench_ops.sh against build-conv/libclinpaint.a until
- * `clinpaint bench` exposes it.
+ * table. A CMake target (build/bench_ops), run by tools/bench_ops.sh.
  *   bench_ops [preset] [batch] [min_seconds] [device]                      */
 #include <stdio.h>
 #include <stdlib.h>
