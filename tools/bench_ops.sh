@@ -14,6 +14,7 @@ if [ ! -f "$lib" ]; then
 fi
 exe=$build/bench_ops
 ${CC:-cc} -std=c11 -O2 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -DCL_TARGET_OPENCL_VERSION=120 \
-    -I"$root/include" "$root/tools/bench_ops_main.c" "$lib" \
+    -I"$root/include" -I"$root/tools/clinpaint" "$root/tools/bench_ops_main.c" \
+    "$root/tools/clinpaint/env_options.c" "$lib" \
     -lclblast -lOpenCL -lcjson -lstb -lpthread -lm -o "$exe"
 exec "$exe" "$@"

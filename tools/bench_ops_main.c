@@ -8,6 +8,7 @@
 
 #include "clinpaint/bench_ops.h"
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 
 static void progress(void *user, const char *line)
 {
@@ -27,7 +28,7 @@ int main(int argc, char **argv)
     cfg.min_seconds = argc > 3 ? atof(argv[3]) : 0.3;
     cfg.progress = progress;
     cp_context *ctx;
-    if (cp_context_create(argc > 4 ? argv[4] : NULL, &ctx) != CP_OK) {
+    if (env_context_create(argc > 4 ? argv[4] : NULL, &ctx) != CP_OK) {
         fprintf(stderr, "%s\n", cp_last_error());
         return 1;
     }
