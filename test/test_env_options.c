@@ -72,6 +72,20 @@ START_TEST(variables_map_onto_options)
 }
 END_TEST
 
+/* `clinpaint --version` names the platform of $CLINPAINT_DEVICE's device. */
+START_TEST(versions_follow_the_device_variable)
+{
+    clear_env();
+    char platform[256], clblast[64];
+    env_runtime_versions(platform, sizeof platform, clblast, sizeof clblast);
+    ck_assert_str_ne(platform, "none");
+    setenv("CLINPAINT_DEVICE", "no-such-device-xyz", 1);
+    env_runtime_versions(platform, sizeof platform, clblast, sizeof clblast);
+    ck_assert_str_eq(platform, "none");
+    clear_env();
+}
+END_TEST
+
 /* The options reach the ops: a context's forced routes, whatever the
  * environment says. */
 START_TEST(options_reach_the_routes)
@@ -132,6 +146,7 @@ int main(void)
     tcase_add_test(tc, variables_map_onto_options);
     tcase_add_test(tc, options_reach_the_routes);
     tcase_add_test(tc, options_are_copied);
+    tcase_add_test(tc, versions_follow_the_device_variable);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

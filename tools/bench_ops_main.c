@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         return 1;
     }
     char plat[256], blas[64];
-    cp_runtime_versions(plat, sizeof plat, blas, sizeof blas);
+    env_runtime_versions(plat, sizeof plat, blas, sizeof blas);
     printf("Device: %s (%s), CLBlast %s. Preset %s (S=%d, widths %d,%d,%d,%d,%d,%d, L=%d), "
            "batch %d, median of runs totalling >= %.2f s per item.\n\n",
            r.device, plat, blas, preset, cfg.image_size, cfg.widths[0], cfg.widths[1],
