@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No include circle between the folders of src/: the layers stay one above
 # the other (docs/architecture.md). Each folder of src/ is a node, and so is
-# each folder of src/backend/opencl/ (runtime, ops, tune). An edge is an
+# each folder of src/backend/opencl/ (runtime, ops, tune) and the files
+# directly in src/backend/opencl/ (as of any other backend). An edge is an
 # #include of a header of another folder ("util/hash.h"), or a call of a
 # function another folder defines, reached through a public header
 # ("clinpaint/tune.h": cp_tune_apply). Prints each circle with the lines
@@ -14,13 +15,13 @@ root=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
     { echo "check_includes: no src/ and include/clinpaint/ in $root" >&2; exit 1; }
 cd "$root" || exit 1
 
-# The node of a path under src/: backend/opencl/<x>; a backend's own files
-# (backend/opencl/*.c) are backend/<name>, apart from the interface in
-# backend/ that the graph uses; else the first folder.
+# The node of a path under src/: backend/<b>/<x> (runtime, ops, tune),
+# backend/<b> for the files directly in a backend's folder, else the first
+# folder.
 node_awk='function node(p,   n, a) {
     sub(/^src\//, "", p)
     n = split(p, a, "/")
-    if (n >= 4 && a[1] == "backend" && a[2] == "opencl") return a[1] "/" a[2] "/" a[3]
+    if (n >= 4 && a[1] == "backend") return a[1] "/" a[2] "/" a[3]
     if (n == 3 && a[1] == "backend") return a[1] "/" a[2]
     return n >= 2 ? a[1] : "."
 }'

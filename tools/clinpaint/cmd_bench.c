@@ -160,7 +160,7 @@ int cmd_bench(int argc, char **argv)
     }
 
     char platform[256], clblast[64];
-    cp_runtime_versions(platform, sizeof platform, clblast, sizeof clblast);
+    env_runtime_versions(platform, sizeof platform, clblast, sizeof clblast);
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "format_version", FORMAT_VERSION);
     cJSON_AddStringToObject(root, "clinpaint_version", CLINPAINT_VERSION);

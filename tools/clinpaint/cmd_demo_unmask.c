@@ -19,6 +19,7 @@
 #include "image_cli.h"
 #include "train_cli.h"
 #include "unmask_cli.h"
+#include "env_options.h"
 
 /* The context encoder (tiny, ~3-6 images/s on a 2-core CPU) gets most of
  * the box; the detector (tiny, ~100 images/s) learns the synthetic masks
@@ -144,7 +145,7 @@ int cmd_demo_unmask(int argc, char **argv)
 
     cli_catch_sigint(&stop_requested);
     cli_warn_cache_dir(cmd);
-    if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+    if ((st = env_context_create(device, &ctx)) != CP_OK) goto fail;
     cp_train_config cfg = cp_train_config_defaults();
     cp_model_config_preset("tiny", &cfg.model);
     cfg.data_dir = orig;

@@ -13,6 +13,7 @@
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/unmask.h"
 #include "unmask_cli.h"
+#include "env_options.h"
 
 static void usage(FILE *f)
 {
@@ -232,7 +233,7 @@ int cmd_eval_task(int argc, char **argv, const char *task)
     if (rc >= 0) return rc;
     cp_context *ctx = NULL;
     cp_detector *d = NULL;
-    cp_status st = cp_context_create(o.device, &ctx);
+    cp_status st = env_context_create(o.device, &ctx);
     if (st == CP_OK) st = cp_detector_load(ctx, o.detector, false, &d);
     if (st != CP_OK) {
         rc = cli_fail("eval", st);

@@ -13,6 +13,7 @@
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/unmask.h"
 #include "unmask_cli.h"
+#include "env_options.h"
 
 static void usage(FILE *f)
 {
@@ -254,7 +255,7 @@ int cmd_train_detect(int argc, char **argv)
     cli_catch_sigint(&stop_requested);
     cli_warn_cache_dir(cmd);
     cp_context *ctx;
-    cp_status st = cp_context_create(device, &ctx);
+    cp_status st = env_context_create(device, &ctx);
     if (st != CP_OK) {
         cli_release_sigint();
         return cli_fail(cmd, st);

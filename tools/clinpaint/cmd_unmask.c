@@ -13,6 +13,7 @@
 #include "clinpaint/inpaint.h"
 #include "clinpaint/unmask.h"
 #include "commands.h"
+#include "env_options.h"
 #include "image_cli.h"
 #include "unmask_cli.h"
 
@@ -264,7 +265,7 @@ int unmask_run(const job *j, const char *const *inputs, int input_count, cp_cont
     if ((st = check_outputs(j, &in)) != CP_OK) goto fail;
     if (!ctx) {
         cli_warn_cache_dir(cmd);
-        if ((st = cp_context_create(device, &ctx)) != CP_OK) goto fail;
+        if ((st = env_context_create(device, &ctx)) != CP_OK) goto fail;
         own_ctx = true;
     }
     if ((st = cp_detector_load(ctx, j->detector, false, &e.det)) != CP_OK) goto fail;

@@ -71,6 +71,22 @@ cp_status env_device_select(const char *device, cp_device_info *out)
     return cp_device_select_named(e.context.device, e.context.device_origin, out);
 }
 
+void env_runtime_versions(char *platform, size_t platform_size, char *clblast,
+                          size_t clblast_size)
+{
+    cp_runtime_versions(platform, platform_size, clblast, clblast_size);
+    const char *device = getenv("CLINPAINT_DEVICE");
+    cp_device_info info;
+    if (device && *device) {
+        if (cp_device_select(device, &info) == CP_OK)
+            snprintf(platform, platform_size, "%s (%s)", info.platform_version,
+                     info.platform_name);
+        else
+            snprintf(platform, platform_size, "none");
+    }
+    cp_clear_error();
+}
+
 bool env_mpi_launched(void)
 {
     static const char *const rank_variables[] = {

@@ -6,6 +6,7 @@
 #define CLINPAINT_ENV_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "clinpaint/runtime.h"
 
@@ -32,6 +33,12 @@ cp_status env_context_create(const char *device, cp_context **out);
 
 /* cp_device_select with the environment's device when `device` is NULL or "". */
 cp_status env_device_select(const char *device, cp_device_info *out);
+
+/* cp_runtime_versions, with the platform of $CLINPAINT_DEVICE's device when
+ * it is set ("none" when it matches nothing), as before the library stopped
+ * reading it (the library's: the default device's). */
+void env_runtime_versions(char *platform, size_t platform_size, char *clblast,
+                          size_t clblast_size);
 
 /* True when this process was started by an MPI launcher (mpirun, srun):
  * its environment names a rank. Calls nothing in MPI. */

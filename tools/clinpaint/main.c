@@ -7,6 +7,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "env_options.h"
 #include "clinpaint/clinpaint.h"
 
 const cp_command cp_commands[] = {
@@ -45,7 +46,7 @@ static void print_help(FILE *f)
 static void print_version(void)
 {
     char platform[256], clblast[64];
-    cp_runtime_versions(platform, sizeof platform, clblast, sizeof clblast);
+    env_runtime_versions(platform, sizeof platform, clblast, sizeof clblast);
     printf("clinpaint %s\nlibrary %s\nOpenCL platform %s\nCLBlast %s\n",
            CLINPAINT_VERSION, cp_version(), platform, clblast);
 }

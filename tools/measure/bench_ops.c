@@ -7,6 +7,7 @@
 
 #include "clinpaint/bench_ops.h"
 #include "clinpaint/clinpaint.h"
+#include "env_options.h"
 
 static void progress(void *user, const char *line)
 {
@@ -26,7 +27,7 @@ int main(int argc, char **argv)
     cfg.min_seconds = argc > 3 ? atof(argv[3]) : 0.3;
     cfg.progress = progress;
     cp_context *ctx;
-    if (cp_context_create(argc > 4 ? argv[4] : NULL, &ctx) != CP_OK) {
+    if (env_context_create(argc > 4 ? argv[4] : NULL, &ctx) != CP_OK) {
         fprintf(stderr, "%s\n", cp_last_error());
         return 1;
     }
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
         return 1;
     }
     char plat[256], blas[64];
-    cp_runtime_versions(plat, sizeof plat, blas, sizeof blas);
+    env_runtime_versions(plat, sizeof plat, blas, sizeof blas);
     printf("Device: %s (%s), CLBlast %s. Preset %s (S=%d, widths %d,%d,%d,%d,%d,%d, L=%d), "
            "batch %d, median of runs totalling >= %.2f s per item.\n\n",
            r.device, plat, blas, preset, cfg.image_size, cfg.widths[0], cfg.widths[1],
