@@ -1,6 +1,5 @@
 /* Graph building: nodes, shapes, the first-error rule. */
 #include "graph/graph_internal.h"
-#include "backend/opencl/backend_opencl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,15 +41,6 @@ cp_status cp_graph_create_on(cp_backend *b, cp_graph **out)
     g->backend = b;
     *out = g;
     return CP_OK;
-}
-
-/* A graph made from a context runs on the OpenCL backend of that context;
- * one made without is built and differentiated only. */
-cp_status cp_graph_create(cp_context *ctx, cp_graph **out)
-{
-    cp_backend *b = NULL;
-    cp_status st = ctx ? cp_backend_opencl_create(ctx, &b) : CP_OK;
-    return st != CP_OK ? st : cp_graph_create_on(b, out);
 }
 
 void cp_graph_free(cp_graph *g)

@@ -157,3 +157,13 @@ cp_status cp_backend_opencl_create(cp_context *ctx, cp_backend **out)
     *out = b;
     return CP_OK;
 }
+
+/* The public cp_graph_create: a graph made from a context runs on the
+ * context's OpenCL backend; one made without is built and differentiated
+ * only. Here rather than in src/graph/, which knows no backend. */
+cp_status cp_graph_create(cp_context *ctx, cp_graph **out)
+{
+    cp_backend *b = NULL;
+    cp_status st = ctx ? cp_backend_opencl_create(ctx, &b) : CP_OK;
+    return st != CP_OK ? st : cp_graph_create_on(b, out);
+}
