@@ -105,6 +105,7 @@ cp_node *cp_graph_add_node(cp_graph *g, cp_op op, int ndim, const int64_t *shape
     if (!n) return cp_graph_fail(g, CP_ERR_OUT_OF_HOST_MEMORY, "graph node");
     n->id = g->count;
     n->op = op;
+    n->dtype = CP_DTYPE_F32; /* the only one today */
     n->ndim = ndim;
     for (int i = 0; i < CP_MAX_DIMS; i++) n->shape[i] = i < ndim ? shape[i] : 1;
     for (int i = 0; i < ndim; i++)

@@ -1,5 +1,6 @@
-/* Internal: graph nodes, shared by the builder, autodiff, planner and
- * executor. */
+/* Internal: graph nodes, shared by the builder, autodiff, the planner, the
+ * runner and the backends that compute them (backend/backend.h). Nothing
+ * here touches a device. */
 #ifndef CP_GRAPH_INTERNAL_H
 #define CP_GRAPH_INTERNAL_H
 

@@ -9,7 +9,7 @@ static cp_op_info info_of(cp_op op)
     cp_op_info i = {CP_OP_CLASS_ELEMENTWISE, false};
     switch (op) {
     case CP_OP_INPUT: case CP_OP_PARAM: case CP_OP_BUFFER: case CP_OP_RESHAPE:
-    case CP_OP_STOP_GRAD:
+    case CP_OP_STOP_GRAD: case CP_OP_ELU_FUSED: /* computed by its conv */
         i.op_class = CP_OP_CLASS_FREE;
         break;
     case CP_OP_CONV2D: case CP_OP_CONV_T2D: case CP_OP_DENSE:
@@ -23,6 +23,7 @@ static cp_op_info info_of(cp_op op)
     case CP_OP_BIAS_GRAD: case CP_OP_MAXPOOL2_DX: case CP_OP_ELU_DX: case CP_OP_TANH_DX:
     case CP_OP_SIGMOID_DX: case CP_OP_CONCAT_DX: case CP_OP_COMPOSITE_DG: case CP_OP_BN_DX:
     case CP_OP_BN_DGAMMA: case CP_OP_LOSS_REC_DG: case CP_OP_LOSS_BCE_DT: case CP_OP_ADAM:
+    case CP_OP_LOSS_DICE_DT:
         i.backward = true;
         break;
     default: /* forward element-wise ops */

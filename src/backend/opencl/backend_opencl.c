@@ -158,9 +158,9 @@ cp_status cp_backend_opencl_create(cp_context *ctx, cp_backend **out)
     return CP_OK;
 }
 
-/* A graph made from a context runs on the OpenCL backend of that context;
- * one made without is built and differentiated only. (Here, not in graph/,
- * so the graph knows only the backend interface.) */
+/* The public cp_graph_create: a graph made from a context runs on the
+ * context's OpenCL backend; one made without is built and differentiated
+ * only. Here rather than in src/graph/, which knows no backend. */
 cp_status cp_graph_create(cp_context *ctx, cp_graph **out)
 {
     cp_backend *b = NULL;
