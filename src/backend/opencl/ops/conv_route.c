@@ -12,7 +12,6 @@
 #include "backend/opencl/runtime/check.h"
 
 #define MAX_DEVICES 16
-#define MAX_LAYERS 256
 
 typedef struct layer_choice {
     cp_conv_layer layer;
@@ -27,8 +26,11 @@ typedef struct device_table {
     double budget;            /* first-use measurement seconds left */
     cp_conv_first_use_fn fn;
     bool measuring;           /* a first-use measurement is running */
-    int count;
-    layer_choice layers[MAX_LAYERS];
+    /* Grows as shapes come (a routes file collects every batch size and
+     * preset ever run): a choice that could not be kept would be asked
+     * again and could differ from the one a workspace was sized for. */
+    int count, cap;
+    layer_choice *layers;
 } device_table;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -158,8 +160,10 @@ cp_conv_choice cp_conv_route_for(cp_context *ctx, const cp_conv_layer *l)
         }
         pthread_mutex_unlock(&g_lock);
     }
-    /* Kept: the workspace was (or will be) sized for this answer. */
-    (void)cp_conv_route_record(ctx, l, &c);
+    /* Kept: the workspace was (or will be) sized for this answer. If it
+     * cannot be kept (out of host memory), the default, which every later
+     * ask without a record gives again. */
+    if (cp_conv_route_record(ctx, l, &c) != CP_OK) c = cp_conv_route_default(ctx, l);
     return c;
 }
 
@@ -176,8 +180,18 @@ cp_status cp_conv_route_record(cp_context *ctx, const cp_conv_layer *l,
     device_table *t = find(cp_context_device(ctx)->device, true);
     int i = 0;
     while (t && i < t->count && !same_layer(&t->layers[i].layer, l)) i++;
-    if (!t || i == MAX_LAYERS) {
-        st = cp_set_error(CP_ERR_INTERNAL, "conv route: table full");
+    if (t && i == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 64;
+        layer_choice *v = realloc(t->layers, (size_t)cap * sizeof *v);
+        if (v) {
+            t->layers = v;
+            t->cap = cap;
+        }
+    }
+    if (!t) {
+        st = cp_set_error(CP_ERR_INTERNAL, "conv route: more than %d devices", MAX_DEVICES);
+    } else if (i == t->cap) {
+        st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "conv route table");
     } else {
         t->layers[i] = (layer_choice){*l, *c};
         if (i == t->count) t->count++;
