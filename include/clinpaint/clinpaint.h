@@ -24,5 +24,7 @@
 #include "clinpaint/train.h"
 #include "clinpaint/train_step.h"
 #include "clinpaint/dist.h"
+#include "clinpaint/detector.h"
+#include "clinpaint/unmask.h"
 
 #endif
