@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clinpaint/detector.h"
+#include "clinpaint/safetensors.h"
 #include "util/test_util.h"
 
 static cp_detector_config small_config(int size)
@@ -239,6 +240,22 @@ START_TEST(checkpoint_round_trip)
     ck_assert_int_eq(cp_detector_load(ctx, ce, false, &back), CP_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "--model"));
     ck_assert_ptr_null(back);
+    /* Metadata promising a huge network the file does not hold: refused
+     * before anything is allocated. */
+    char huge[1024];
+    snprintf(huge, sizeof huge, "%s/huge.safetensors", dir);
+    cp_st_writer *w;
+    TU_OK(cp_st_writer_create(&w));
+    const int64_t one = 1;
+    float zero = 0;
+    TU_OK(cp_st_writer_add_f32(w, "detector.enc1.conv3.bias", 1, &one, &zero));
+    const cp_meta_entry meta[] = {{"format", CP_DETECTOR_FORMAT}, {"size", "64"},
+                                  {"levels", "5"}, {"widths", "1024,1024,1024,1024,1024"}};
+    for (int i = 0; i < 4; i++) TU_OK(cp_st_writer_set_meta(w, meta[i].key, meta[i].value));
+    TU_OK(cp_st_writer_save(w, huge));
+    cp_st_writer_free(w);
+    ck_assert_int_eq(cp_detector_load(ctx, huge, false, &back), CP_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "does not match its own configuration"));
     cp_detector_free(d);
     tu_rmdir(dir);
     free(dir);

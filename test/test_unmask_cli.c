@@ -200,6 +200,32 @@ START_TEST(unmask_writes_and_keeps_unmasked_faces)
 }
 END_TEST
 
+/* A last partial batch runs padded: the same pixels as one image at a time. */
+START_TEST(unmask_partial_batch_same_result)
+{
+    setup_once();
+    char *det = trained_detector(), *ce = at("ce.safetensors"), *o1 = at("ub1"), *o2 = at("ub2");
+    char *a = at("mk/masked/f04.png"), *b = at("mk/masked/f05.png"), *c = at("mk/masked/f06.png");
+    tu_cli_result r = RUN("unmask", "--detector", det, "--model", ce, "--threshold", "0.2",
+                          "--batch", "2", a, b, c, "-o", o2);
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    tu_cli_free(&r);
+    r = RUN("unmask", "--detector", det, "--model", ce, "--threshold", "0.2", "--batch", "1", c,
+            "-o", o1);
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    tu_cli_free(&r);
+    char *p1 = at("ub1/f06_full.png"), *p2 = at("ub2/f06_full.png");
+    cp_image x, y;
+    TU_OK(cp_image_load(p1, &x));
+    TU_OK(cp_image_load(p2, &y));
+    ck_assert_mem_eq(x.pixels, y.pixels, (size_t)x.w * x.h * 3);
+    cp_image_free(&x);
+    cp_image_free(&y);
+    char *all[] = {det, ce, o1, o2, a, b, c, p1, p2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+END_TEST
+
 START_TEST(unmask_usage_and_safety)
 {
     setup_once();
@@ -322,6 +348,7 @@ int main(void)
     tcase_add_test(tc, train_detect_usage_errors);
     tcase_add_test(tc, unmask_writes_and_keeps_unmasked_faces);
     tcase_add_test(tc, unmask_usage_and_safety);
+    tcase_add_test(tc, unmask_partial_batch_same_result);
     tcase_add_test(tc, eval_detect_and_unmask);
     tcase_add_test(tc, demo_unmask_runs_the_chain);
     suite_add_tcase(s, tc);

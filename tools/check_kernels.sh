@@ -27,6 +27,7 @@ check() { # file, build options...
 for f in act.cl adam.cl batchnorm.cl elementwise.cl loss.cl loss_dice.cl pool.cl reduce.cl util.cl sum_helpers.cl; do
     check "$f"
 done
+check loss_dice.cl # the mask detector's loss
 check conv.cl
 check conv.cl -DKH=2 -DKW=2 -DSH=2 -DSW=2 -DPT=0 -DPL=0 -DWG=256
 for ta in 0 1; do

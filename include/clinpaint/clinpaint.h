@@ -26,5 +26,7 @@
 #include "clinpaint/dist.h"
 #include "clinpaint/evaluate.h"
 #include "clinpaint/image_files.h"
+#include "clinpaint/detector.h"
+#include "clinpaint/unmask.h"
 
 #endif

@@ -208,6 +208,23 @@ cp_status cp_detector_load(cp_context *ctx, const char *path, bool with_optimize
     cp_detector_config cfg;
     cp_detector *d = NULL;
     cp_status st = read_config(f, path, &cfg);
+    /* The metadata sizes the network: before allocating it, the file must
+     * hold at least that many values (a hostile "widths" allocates nothing). */
+    cp_layer_table table;
+    if (st == CP_OK) st = cp_detector_layers(&cfg, &table);
+    uint64_t params = 0, held = 0;
+    for (int i = 0; st == CP_OK && i < table.count; i++) {
+        const cp_layer *l = &table.layers[i];
+        uint64_t k = (uint64_t)cp_layer_kernel(l);
+        params += (uint64_t)l->c_in * (uint64_t)l->c_out * k * k + (uint64_t)l->c_out;
+    }
+    for (size_t i = 0; st == CP_OK && i < cp_st_count(f); i++)
+        if (strncmp(cp_st_at(f, i)->name, "opt.", 4) != 0) held += cp_st_at(f, i)->numel;
+    if (st == CP_OK && held < params)
+        st = cp_set_error(CP_ERR_FORMAT,
+                          "%s: its configuration has %llu parameters but the file holds %llu "
+                          "values: it does not match its own configuration",
+                          path, (unsigned long long)params, (unsigned long long)held);
     if (st == CP_OK) st = cp_detector_create(ctx, &cfg, &d);
     float *host = NULL;
     if (st == CP_OK) {

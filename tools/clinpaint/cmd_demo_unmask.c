@@ -56,6 +56,56 @@ static void usage(FILE *f)
 
 static volatile int stop_requested;
 
+/* Both trainings are time-boxed (no fixed epoch count): the progress shows
+ * the epoch reached and the time left in the box as the ETA. */
+typedef struct boxed {
+    cp_train_config inner;     /* train_cli's callbacks and their state */
+    cp_detect_train_config dinner;
+    double box_s;
+} boxed;
+
+static void ce_progress(void *user, const cp_train_progress *p)
+{
+    boxed *b = user;
+    cp_train_progress q = *p;
+    q.epochs = p->epoch + 1;
+    q.eta_s = b->box_s > p->elapsed_s ? b->box_s - p->elapsed_s : 0;
+    b->inner.on_progress(b->inner.user, &q);
+}
+
+static void ce_epoch(void *user, const cp_epoch_metrics *m)
+{
+    boxed *b = user;
+    b->inner.on_epoch(b->inner.user, m);
+}
+
+static void ce_message(void *user, const char *text)
+{
+    boxed *b = user;
+    b->inner.on_message(b->inner.user, text);
+}
+
+static void det_progress(void *user, const cp_detect_progress *p)
+{
+    boxed *b = user;
+    cp_detect_progress q = *p;
+    q.epochs = p->epoch + 1;
+    q.eta_s = b->box_s > p->elapsed_s ? b->box_s - p->elapsed_s : 0;
+    b->dinner.on_progress(b->dinner.user, &q);
+}
+
+static void det_epoch(void *user, const cp_detect_metrics *m)
+{
+    boxed *b = user;
+    b->dinner.on_epoch(b->dinner.user, m);
+}
+
+static void det_message(void *user, const char *text)
+{
+    boxed *b = user;
+    b->dinner.on_message(b->dinner.user, text);
+}
+
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -164,7 +214,14 @@ int cmd_demo_unmask(int argc, char **argv)
             cfg.max_minutes, run_ce);
     train_cli_state state;
     memset(&state, 0, sizeof state);
-    train_cli_attach_progress(&cfg, &state, isatty(STDERR_FILENO));
+    boxed box;
+    memset(&box, 0, sizeof box);
+    train_cli_attach_progress(&box.inner, &state, isatty(STDERR_FILENO));
+    box.box_s = cfg.max_minutes * 60;
+    cfg.user = &box;
+    cfg.on_progress = ce_progress;
+    cfg.on_epoch = ce_epoch;
+    cfg.on_message = ce_message;
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);
     train_cli_finish_line(&state);
@@ -186,7 +243,12 @@ int cmd_demo_unmask(int argc, char **argv)
     fprintf(stderr, "[3/5] training the mask detector (tiny) for %.1f minutes into %s\n",
             dc.max_minutes, run_det);
     detect_progress dp;
-    detect_progress_attach(&dc, &dp, isatty(STDERR_FILENO));
+    detect_progress_attach(&box.dinner, &dp, isatty(STDERR_FILENO));
+    box.box_s = dc.max_minutes * 60;
+    dc.user = &box;
+    dc.on_progress = det_progress;
+    dc.on_epoch = det_epoch;
+    dc.on_message = det_message;
     cp_detect_result dres;
     st = cp_detect_train(ctx, &dc, &dres);
     detect_progress_finish_line(&dp);
