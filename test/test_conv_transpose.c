@@ -14,18 +14,14 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
-#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/conv_igemm.h"
+#include "util/conv_case.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
-/* ------------------------------------------------------------ helpers */
-
 /* ------------------------------------------------------ CPU reference */
 
-typedef struct shape {
-    int n, ci, h, w, co, ho, wo;
-} shape;
+typedef tu_conv_shape shape;
 
 /* y[n, co, iy*sh - pt + i, ix*sw - pl + j] += x[n, ci, iy, ix] w[ci, co, i, j];
  * and the backward of the same scatter: dx, dw, db added to what they hold. */
@@ -81,116 +77,14 @@ static void ref_backward(const cp_conv_params *p, const shape *s, const float *x
 
 /* ----------------------------------------------------------- one case */
 
-typedef enum { WS_EXACT, WS_OFFSET, WS_NONE } ws_mode;
+typedef tu_conv_case tc_case;
 
-typedef struct tc_case {
-    const char *name;
-    cp_conv_params p;
-    int n, ci, h, w, co;
-    size_t off;
-    ws_mode ws;
-    bool bias;
-} tc_case;
-
-static cp_tensor make_ws(ws_mode m, size_t floats)
-{
-    if (m == WS_EXACT) return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
-    if (m == WS_OFFSET) return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 41, "ws");
-    cp_tensor t;
-    memset(&t, 0, sizeof t);
-    return t;
-}
-
+/* One case against the references above (util/conv_case.c). */
 static void run_case(const tc_case *c, uint64_t seed)
 {
-    cp_context *ctx = tu_ctx();
-    cp_rng r;
-    cp_rng_seed(&r, seed, 7);
-    shape s = {c->n, c->ci, c->h, c->w, c->co, 0, 0};
-    int64_t ho, wo;
-    ck_assert(cp_conv_transpose_out_size(&c->p, c->h, c->w, &ho, &wo));
-    s.ho = (int)ho;
-    s.wo = (int)wo;
-    size_t nx = (size_t)c->n * c->ci * c->h * c->w;
-    size_t nw = (size_t)c->ci * c->co * c->p.kh * c->p.kw;
-    size_t ny = (size_t)c->n * c->co * s.ho * s.wo;
-    float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *b = tu_rand_array(&r, (size_t)c->co);
-    float *dy = tu_rand_array(&r, ny);
-    float *gx0 = tu_rand_array(&r, nx), *gw0 = tu_rand_array(&r, nw), *gb0 = tu_rand_array(&r, (size_t)c->co);
-    double *y_ref = tu_dzeros(ny), *dx_ref = tu_dzeros(nx), *dw_ref = tu_dzeros(nw),
-           *db_ref = tu_dzeros((size_t)c->co);
-    ref_forward(&c->p, &s, x, w, c->bias ? b : NULL, y_ref);
-    ref_backward(&c->p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
-
-    cp_tensor tx = tu_tensor_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
-    cp_tensor tw = tu_tensor_at(w, c->ci, c->co, c->p.kh, c->p.kw, c->off, "w");
-    cp_tensor tb = tu_tensor_at(b, c->co, 1, 1, 1, c->off, "b");
-    cp_tensor tdy = tu_tensor_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
-    cp_tensor ty = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
-    size_t wsf = cp_conv_transpose2d_workspace_floats(ctx, &c->p, c->n, c->ci, c->h, c->w, c->co);
-    ck_assert_uint_gt(wsf, 0);
-    cp_tensor ws = make_ws(c->ws, wsf);
-    const cp_tensor *wsp = c->ws == WS_NONE ? NULL : &ws;
-
-    /* Terms per output: at most ci·ceil(kh/sh)·ceil(kw/sw) <= ci·kh·kw. */
-    size_t y_terms = (size_t)c->ci * c->p.kh * c->p.kw;
-    size_t dx_terms = (size_t)c->co * c->p.kh * c->p.kw;
-    size_t dw_terms = (size_t)c->n * c->h * c->w;
-    size_t db_terms = (size_t)c->n * s.ho * s.wo;
-
-    TU_OK(cp_conv_transpose2d_forward(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
-    float *got = tu_download(&ty);
-    tu_assert_close_sum(c->name, "y", got, y_ref, ny, y_terms);
-    free(got);
-
-    /* With ELU fused into the epilogue (the graph's fusion, src/graph/fuse.c):
-     * ELU of the same sums, into a fresh NaN-poisoned output. ELU is
-     * 1-Lipschitz, so the sum's tolerance holds. */
-    cp_tensor tye = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y_elu");
-    TU_OK(cp_conv_transpose2d_forward_act(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, CP_FUSED_ELU, &tye, wsp));
-    double *ye_ref = tu_dzeros(ny);
-    for (size_t i = 0; i < ny; i++) ye_ref[i] = y_ref[i] > 0 ? y_ref[i] : expm1(y_ref[i]);
-    got = tu_download(&tye);
-    tu_assert_close_sum(c->name, "elu(y) fused", got, ye_ref, ny, y_terms);
-    free(got);
-    free(ye_ref);
-    cp_tensor_free(ctx, &tye);
-
-    cp_tensor tdx = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
-    cp_tensor tdw = tu_tensor_at(NULL, c->ci, c->co, c->p.kh, c->p.kw, c->off, "dw");
-    cp_tensor tdb = tu_tensor_at(NULL, c->co, 1, 1, 1, c->off, "db");
-    TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
-    got = tu_download(&tdx);
-    tu_assert_close_sum(c->name, "dx", got, dx_ref, nx, dx_terms);
-    free(got);
-    got = tu_download(&tdw);
-    tu_assert_close_sum(c->name, "dw", got, dw_ref, nw, dw_terms);
-    free(got);
-    got = tu_download(&tdb);
-    tu_assert_close_sum(c->name, "db", got, db_ref, (size_t)c->co, db_terms);
-    free(got);
-
-    TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
-    TU_OK(cp_tensor_upload(ctx, &tdw, gw0));
-    TU_OK(cp_tensor_upload(ctx, &tdb, gb0));
-    for (size_t i = 0; i < nx; i++) dx_ref[i] += gx0[i];
-    for (size_t i = 0; i < nw; i++) dw_ref[i] += gw0[i];
-    for (int i = 0; i < c->co; i++) db_ref[i] += gb0[i];
-    TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
-    got = tu_download(&tdx);
-    tu_assert_close_sum(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
-    free(got);
-    got = tu_download(&tdw);
-    tu_assert_close_sum(c->name, "dw (accumulate)", got, dw_ref, nw, dw_terms);
-    free(got);
-    got = tu_download(&tdb);
-    tu_assert_close_sum(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, db_terms);
-    free(got);
-
-    free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
-    free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
-    cp_tensor *ts[] = {&tx, &tw, &tb, &tdy, &ty, &ws, &tdx, &tdw, &tdb};
-    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
+    static const tu_conv_ref ref = {.transposed = true, .ws_offset = 41,
+                                    .forward = ref_forward, .backward = ref_backward};
+    tu_conv_run_case(&ref, c, seed);
 }
 
 /* Kernel 3, stride 2, padding 1 top / 0 left / 0 bottom / 2 right. */
