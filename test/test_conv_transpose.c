@@ -23,37 +23,17 @@
 
 typedef tu_conv_shape shape;
 
-/* y[n, co, iy*sh - pt + i, ix*sw - pl + j] += x[n, ci, iy, ix] w[ci, co, i, j];
- * and the backward of the same scatter: dx, dw, db added to what they hold. */
-static void ref_forward(const cp_conv_params *p, const shape *s, const float *x,
-                        const float *w, const float *b, double *y)
+/* y[n, co, iy*sh - pt + i, ix*sw - pl + j] += x[n, ci, iy, ix] w[ci, co, i, j]:
+ * one walk over every such product. With y: the forward, y = b (or 0) plus
+ * the products. With dy: the backward of the same scatter, dx, dw and db
+ * added to what they hold. */
+static void ref_walk(const cp_conv_params *p, const shape *s, const float *x, const float *w,
+                     const float *b, double *y, const float *dy, double *dx, double *dw,
+                     double *db)
 {
     size_t ny = (size_t)s->n * s->co * s->ho * s->wo;
-    for (size_t i = 0; i < ny; i++) y[i] = b ? b[(i / ((size_t)s->ho * s->wo)) % s->co] : 0.0;
-    for (int n = 0; n < s->n; n++)
-        for (int ci = 0; ci < s->ci; ci++)
-            for (int iy = 0; iy < s->h; iy++)
-                for (int ix = 0; ix < s->w; ix++) {
-                    double xv = x[((n * s->ci + ci) * s->h + iy) * s->w + ix];
-                    for (int co = 0; co < s->co; co++)
-                        for (int i = 0; i < p->kh; i++) {
-                            int oy = iy * p->stride_h - p->pad_top + i;
-                            if (oy < 0 || oy >= s->ho) continue;
-                            for (int j = 0; j < p->kw; j++) {
-                                int ox = ix * p->stride_w - p->pad_left + j;
-                                if (ox < 0 || ox >= s->wo) continue;
-                                y[((n * s->co + co) * s->ho + oy) * s->wo + ox] +=
-                                    xv * w[((ci * s->co + co) * p->kh + i) * p->kw + j];
-                            }
-                        }
-                }
-}
-
-static void ref_backward(const cp_conv_params *p, const shape *s, const float *x,
-                         const float *w, const float *dy, double *dx, double *dw, double *db)
-{
-    size_t ny = (size_t)s->n * s->co * s->ho * s->wo;
-    for (size_t i = 0; i < ny; i++) db[(i / ((size_t)s->ho * s->wo)) % s->co] += dy[i];
+    for (size_t i = 0; i < ny && y; i++) y[i] = b ? b[(i / ((size_t)s->ho * s->wo)) % s->co] : 0.0;
+    for (size_t i = 0; i < ny && dy; i++) db[(i / ((size_t)s->ho * s->wo)) % s->co] += dy[i];
     for (int n = 0; n < s->n; n++)
         for (int ci = 0; ci < s->ci; ci++)
             for (int iy = 0; iy < s->h; iy++)
@@ -66,10 +46,13 @@ static void ref_backward(const cp_conv_params *p, const shape *s, const float *x
                             for (int j = 0; j < p->kw; j++) {
                                 int ox = ix * p->stride_w - p->pad_left + j;
                                 if (ox < 0 || ox >= s->wo) continue;
-                                double g = dy[((n * s->co + co) * s->ho + oy) * s->wo + ox];
+                                size_t yi = (size_t)((n * s->co + co) * s->ho + oy) * s->wo + ox;
                                 size_t wi = (size_t)((ci * s->co + co) * p->kh + i) * p->kw + j;
-                                dx[xi] += g * w[wi];
-                                dw[wi] += g * x[xi];
+                                if (y) y[yi] += (double)x[xi] * w[wi];
+                                if (dy) {
+                                    dx[xi] += dy[yi] * (double)w[wi];
+                                    dw[wi] += dy[yi] * (double)x[xi];
+                                }
                             }
                         }
                 }
@@ -79,13 +62,8 @@ static void ref_backward(const cp_conv_params *p, const shape *s, const float *x
 
 typedef tu_conv_case tc_case;
 
-/* One case against the references above (util/conv_case.c). */
-static void run_case(const tc_case *c, uint64_t seed)
-{
-    static const tu_conv_ref ref = {.transposed = true, .ws_offset = 41,
-                                    .forward = ref_forward, .backward = ref_backward};
-    tu_conv_run_case(&ref, c, seed);
-}
+/* The cases run against the reference above (util/conv_case.c). */
+static const tu_conv_ref ref = {.transposed = true, .ws_offset = 41, .walk = ref_walk};
 
 /* Kernel 3, stride 2, padding 1 top / 0 left / 0 bottom / 2 right. */
 static cp_conv_params k3s2_asym(void)
@@ -107,9 +85,16 @@ static cp_conv_params k4s2p1(void)
                             .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
 }
 
-START_TEST(test_up2_shapes)
+/* The cases every route runs: test_up2_and_general_shapes below, one group
+ * of its table per loop iteration and route. */
+static const tu_conv_group route_groups[] = {
+    {0, 9, 100}, /* up2, at the `tiny` preset's decoder sizes among others */
+    {9, 5, 200}, /* general kernels, strides and paddings: GEMM or igemm */
+};
+#define ROUTE_GROUPS (int)(sizeof route_groups / sizeof *route_groups)
+
+START_TEST(test_up2_and_general_shapes)
 {
-    TU_CONV_ROUTE_OR_SKIP(_i);
     const tc_case cases[] = {
         {"up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
         {"up2 offsets no bias 7x6, 6->3", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_OFFSET, false},
@@ -125,22 +110,15 @@ START_TEST(test_up2_shapes)
         {"up2 w48 3->9 offsets", cp_up2_params(), 2, 3, 5, 48, 9, 2, WS_OFFSET, true},
         {"up2 w64 partial dw chunk 64->64", cp_up2_params(), 1, 64, 100, 64, 64, 0, WS_EXACT,
          false},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 100 + i);
-}
-END_TEST
-
-START_TEST(test_general_shapes)
-{
-    TU_CONV_ROUTE_OR_SKIP(_i); /* direct does not apply: GEMM or igemm */
-    const tc_case cases[] = {
+        /* general shapes (direct does not apply: GEMM or igemm) */
         {"k3 s2 asym pad 5x4, 3->5", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_EXACT, true},
         {"k3 s2 asym pad 1x2 batch 1", k3s2_asym(), 1, 2, 1, 2, 3, 0, WS_OFFSET, true},
         {"k2x1 s3x2 gaps 4x5", k2s3_gaps(), 2, 3, 4, 5, 6, 1, WS_EXACT, true},
         {"k4 s2 p1 6x7, 5->2", k4s2p1(), 2, 5, 6, 7, 2, 0, WS_NONE, true},
         {"k3 s1 p1 (conv3 geometry) 5x5", cp_conv3_params(), 2, 4, 5, 5, 3, 0, WS_EXACT, false},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 200 + i);
+    tu_conv_run_route_group(&ref, cases, sizeof cases / sizeof *cases, route_groups,
+                            ROUTE_GROUPS, _i);
 }
 END_TEST
 
@@ -166,16 +144,12 @@ END_TEST
 /* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_indirect_gemm)
 {
-    tu_set_conv_route(1);
     const tc_case cases[] = {
         {"indirect up2 offsets", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_EXACT, false},
         {"indirect k3 s2 asym, ws offset", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_OFFSET, true},
         {"indirect up2 batch 1", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
     };
-    size_t saved = tu_clblast_min_indirect();
-    tu_set_clblast_min_indirect(8);
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
-    tu_set_clblast_min_indirect(saved);
+    tu_conv_run_indirect(&ref, cases, sizeof cases / sizeof *cases, 600);
 }
 END_TEST
 
@@ -194,21 +168,15 @@ END_TEST
 /* The implicit GEMM at work-group caps 1 and 4 (fallback tiles). */
 START_TEST(test_conv_transpose_igemm_wg_caps)
 {
-    cp_context_set_conv_route(tu_ctx(), CP_CONV_IGEMM);
     static const size_t caps[] = {1, 4};
     const tc_case cases[] = {
         {"igemm up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
         {"igemm up2 7x6, 6->19 offsets", cp_up2_params(), 2, 6, 7, 6, 19, 3, WS_OFFSET, true},
         {"igemm k2x1 s3x2 gaps 4x5", k2s3_gaps(), 2, 3, 4, 5, 6, 1, WS_EXACT, true},
     };
-    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++) {
-        cp_igemm_wg_cap = caps[k];
-        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);
-        cp_conv_params up = cp_up2_params();
-        tu_conv_gradcheck("igemm up2 capped", &up, true, 2, 3, 3, 4, 4, 710);
-    }
-    cp_igemm_wg_cap = 0;
-    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
+    const tu_conv_gradcheck_case gc = {"igemm up2 capped", cp_up2_params(), 2, 3, 3, 4, 4, 710};
+    tu_conv_run_igemm_caps(&ref, caps, sizeof caps / sizeof *caps, cases,
+                           sizeof cases / sizeof *cases, 700, &gc);
 }
 END_TEST
 
@@ -217,8 +185,7 @@ int main(void)
     Suite *s = suite_create("conv_transpose");
     TCase *tc = tcase_create("conv_transpose");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_up2_shapes, 0, TU_CONV_ROUTES);
-    tcase_add_loop_test(tc, test_general_shapes, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_up2_and_general_shapes, 0, TU_CONV_ROUTES * ROUTE_GROUPS);
     tcase_add_test(tc, test_out_size_and_bad_shapes);
     tcase_add_loop_test(tc, test_conv_transpose_gradcheck, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_indirect_gemm);

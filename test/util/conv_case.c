@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "backend/opencl/ops/conv_fused.h"
+#include "backend/opencl/ops/conv_igemm.h"
+#include "clinpaint/tune.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
@@ -60,8 +62,8 @@ static void case_setup(const tu_conv_ref *ref, const tu_conv_case *c, uint64_t s
     d->dx_ref = tu_dzeros(d->nx);
     d->dw_ref = tu_dzeros(d->nw);
     d->db_ref = tu_dzeros((size_t)c->co);
-    ref->forward(&c->p, &s, d->x, d->w, c->bias ? d->b : NULL, d->y_ref);
-    ref->backward(&c->p, &s, d->x, d->w, d->dy, d->dx_ref, d->dw_ref, d->db_ref);
+    ref->walk(&c->p, &s, d->x, d->w, c->bias ? d->b : NULL, d->y_ref, NULL, NULL, NULL, NULL);
+    ref->walk(&c->p, &s, d->x, d->w, NULL, NULL, d->dy, d->dx_ref, d->dw_ref, d->db_ref);
 
     /* weights [C_out, C_in, kh, kw], transposed [C_in, C_out, kh, kw] */
     int w0 = ref->transposed ? c->ci : c->co, w1 = ref->transposed ? c->co : c->ci;
@@ -174,4 +176,43 @@ void tu_conv_run_cases(const tu_conv_ref *ref, const tu_conv_case *cases, size_t
                        uint64_t seed0)
 {
     for (size_t i = 0; i < count; i++) tu_conv_run_case(ref, &cases[i], seed0 + i);
+}
+
+void tu_conv_run_route_group(const tu_conv_ref *ref, const tu_conv_case *cases, size_t count,
+                             const tu_conv_group *groups, int n_groups, int i)
+{
+    size_t next = 0;
+    for (int k = 0; k < n_groups; k++) {
+        ck_assert_uint_eq(groups[k].first, next);
+        next += groups[k].count;
+    }
+    ck_assert_uint_eq(next, count);
+    TU_CONV_ROUTE_OR_SKIP(i % TU_CONV_ROUTES);
+    const tu_conv_group *g = &groups[i / TU_CONV_ROUTES];
+    tu_conv_run_cases(ref, cases + g->first, g->count, g->seed0);
+}
+
+void tu_conv_run_indirect(const tu_conv_ref *ref, const tu_conv_case *cases, size_t count,
+                          uint64_t seed0)
+{
+    tu_set_conv_route(1);
+    size_t saved = tu_clblast_min_indirect();
+    tu_set_clblast_min_indirect(8);
+    tu_conv_run_cases(ref, cases, count, seed0);
+    tu_set_clblast_min_indirect(saved);
+}
+
+void tu_conv_run_igemm_caps(const tu_conv_ref *ref, const size_t *caps, size_t n_caps,
+                            const tu_conv_case *cases, size_t count, uint64_t seed0,
+                            const tu_conv_gradcheck_case *gc)
+{
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_IGEMM);
+    for (size_t k = 0; k < n_caps; k++) {
+        cp_igemm_wg_cap = caps[k];
+        tu_conv_run_cases(ref, cases, count, seed0);
+        tu_conv_gradcheck(gc->name, &gc->p, ref->transposed, gc->n, gc->ci, gc->h, gc->w,
+                          gc->co, gc->seed);
+    }
+    cp_igemm_wg_cap = 0;
+    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
 }
