@@ -19,53 +19,31 @@
 
 #include "clinpaint/ops.h"
 #include "clinpaint/tune.h"
-#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/conv_igemm.h"
 #include "backend/opencl/ops/conv_route.h"
+#include "util/conv_case.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
-/* ------------------------------------------------------------ helpers */
-
 /* ------------------------------------------------------ CPU reference */
 
-typedef struct shape {
-    int n, ci, h, w, co, ho, wo;
-} shape;
+typedef tu_conv_shape shape;
 
-static void ref_forward(const cp_conv_params *p, const shape *s, const float *x,
-                        const float *w, const float *b, double *y)
+/* The convolution by its definition: one walk over every product
+ * x[xi]·w[wi] that output yi sums. With y: the forward, y = the sums
+ * (+ b). With dy: the backward, dx, dw and db from dy added to what they
+ * hold (a scatter). */
+static void ref_walk(const cp_conv_params *p, const shape *s, const float *x, const float *w,
+                     const float *b, double *y, const float *dy, double *dx, double *dw,
+                     double *db)
 {
     for (int n = 0; n < s->n; n++)
         for (int co = 0; co < s->co; co++)
             for (int oy = 0; oy < s->ho; oy++)
                 for (int ox = 0; ox < s->wo; ox++) {
-                    double acc = b ? b[co] : 0.0;
-                    for (int ci = 0; ci < s->ci; ci++)
-                        for (int i = 0; i < p->kh; i++) {
-                            int iy = oy * p->stride_h - p->pad_top + i;
-                            if (iy < 0 || iy >= s->h) continue;
-                            for (int j = 0; j < p->kw; j++) {
-                                int ix = ox * p->stride_w - p->pad_left + j;
-                                if (ix < 0 || ix >= s->w) continue;
-                                acc += (double)x[((n * s->ci + ci) * s->h + iy) * s->w + ix] *
-                                       (double)w[((co * s->ci + ci) * p->kh + i) * p->kw + j];
-                            }
-                        }
-                    y[((n * s->co + co) * s->ho + oy) * s->wo + ox] = acc;
-                }
-}
-
-/* dx, dw, db (added to what they hold) from dy, by scattering. */
-static void ref_backward(const cp_conv_params *p, const shape *s, const float *x,
-                         const float *w, const float *dy, double *dx, double *dw, double *db)
-{
-    for (int n = 0; n < s->n; n++)
-        for (int co = 0; co < s->co; co++)
-            for (int oy = 0; oy < s->ho; oy++)
-                for (int ox = 0; ox < s->wo; ox++) {
-                    double g = dy[((n * s->co + co) * s->ho + oy) * s->wo + ox];
-                    db[co] += g;
+                    size_t yi = (size_t)((n * s->co + co) * s->ho + oy) * s->wo + ox;
+                    double acc = b ? b[co] : 0.0, g = dy ? dy[yi] : 0.0;
+                    if (dy) db[co] += g;
                     for (int ci = 0; ci < s->ci; ci++)
                         for (int i = 0; i < p->kh; i++) {
                             int iy = oy * p->stride_h - p->pad_top + i;
@@ -75,130 +53,23 @@ static void ref_backward(const cp_conv_params *p, const shape *s, const float *x
                                 if (ix < 0 || ix >= s->w) continue;
                                 size_t xi = (size_t)((n * s->ci + ci) * s->h + iy) * s->w + ix;
                                 size_t wi = (size_t)((co * s->ci + ci) * p->kh + i) * p->kw + j;
-                                dx[xi] += g * w[wi];
-                                dw[wi] += g * x[xi];
+                                if (y) acc += (double)x[xi] * (double)w[wi];
+                                if (dy) {
+                                    dx[xi] += g * w[wi];
+                                    dw[wi] += g * x[xi];
+                                }
                             }
                         }
+                    if (y) y[yi] = acc;
                 }
 }
 
 /* ----------------------------------------------------------- one case */
 
-typedef enum { WS_EXACT, WS_OFFSET, WS_NONE } ws_mode;
+typedef tu_conv_case conv_case;
 
-typedef struct conv_case {
-    const char *name;
-    cp_conv_params p;
-    int n, ci, h, w, co;
-    size_t off;  /* element offset of every tensor in its buffer */
-    ws_mode ws;
-    bool bias;
-} conv_case;
-
-static cp_tensor make_ws(const conv_case *c, size_t floats)
-{
-    switch (c->ws) {
-    case WS_EXACT: return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
-    case WS_OFFSET: return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 37, "ws");
-    default: {
-        cp_tensor t;
-        memset(&t, 0, sizeof t);
-        return t;
-    }
-    }
-}
-
-static void run_case(const conv_case *c, uint64_t seed)
-{
-    cp_context *ctx = tu_ctx();
-    cp_rng r;
-    cp_rng_seed(&r, seed, 7);
-    shape s = {c->n, c->ci, c->h, c->w, c->co, 0, 0};
-    int64_t ho, wo;
-    ck_assert(cp_conv_out_size(&c->p, c->h, c->w, &ho, &wo));
-    s.ho = (int)ho;
-    s.wo = (int)wo;
-    size_t nx = (size_t)c->n * c->ci * c->h * c->w;
-    size_t nw = (size_t)c->co * c->ci * c->p.kh * c->p.kw;
-    size_t ny = (size_t)c->n * c->co * s.ho * s.wo;
-    float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *b = tu_rand_array(&r, (size_t)c->co);
-    float *dy = tu_rand_array(&r, ny);
-    float *gx0 = tu_rand_array(&r, nx), *gw0 = tu_rand_array(&r, nw), *gb0 = tu_rand_array(&r, (size_t)c->co);
-    double *y_ref = tu_dzeros(ny), *dx_ref = tu_dzeros(nx), *dw_ref = tu_dzeros(nw),
-           *db_ref = tu_dzeros((size_t)c->co);
-    ref_forward(&c->p, &s, x, w, c->bias ? b : NULL, y_ref);
-    ref_backward(&c->p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
-
-    cp_tensor tx = tu_tensor_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
-    cp_tensor tw = tu_tensor_at(w, c->co, c->ci, c->p.kh, c->p.kw, c->off, "w");
-    cp_tensor tb = tu_tensor_at(b, c->co, 1, 1, 1, c->off, "b");
-    cp_tensor tdy = tu_tensor_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
-    cp_tensor ty = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
-    size_t wsf = cp_conv2d_workspace_floats(ctx, &c->p, c->n, c->ci, c->h, c->w, c->co);
-    ck_assert_uint_gt(wsf, 0);
-    cp_tensor ws = make_ws(c, wsf);
-    const cp_tensor *wsp = c->ws == WS_NONE ? NULL : &ws;
-
-    size_t k_terms = (size_t)c->ci * c->p.kh * c->p.kw;
-    size_t p_terms = (size_t)c->n * s.ho * s.wo;
-    size_t dx_terms = (size_t)c->co * c->p.kh * c->p.kw;
-
-    TU_OK(cp_conv2d_forward(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
-    float *got = tu_download(&ty);
-    tu_assert_close_sum(c->name, "y", got, y_ref, ny, k_terms);
-    free(got);
-
-    /* With ELU fused into the epilogue (the graph's fusion, src/graph/fuse.c):
-     * ELU of the same sums, into a fresh NaN-poisoned output. ELU is
-     * 1-Lipschitz, so the sum's tolerance holds. */
-    cp_tensor tye = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y_elu");
-    TU_OK(cp_conv2d_forward_act(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, CP_FUSED_ELU, &tye, wsp));
-    double *ye_ref = tu_dzeros(ny);
-    for (size_t i = 0; i < ny; i++) ye_ref[i] = y_ref[i] > 0 ? y_ref[i] : expm1(y_ref[i]);
-    got = tu_download(&tye);
-    tu_assert_close_sum(c->name, "elu(y) fused", got, ye_ref, ny, k_terms);
-    free(got);
-    free(ye_ref);
-    cp_tensor_free(ctx, &tye);
-
-    /* Overwrite mode into NaN-poisoned gradients. */
-    cp_tensor tdx = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
-    cp_tensor tdw = tu_tensor_at(NULL, c->co, c->ci, c->p.kh, c->p.kw, c->off, "dw");
-    cp_tensor tdb = tu_tensor_at(NULL, c->co, 1, 1, 1, c->off, "db");
-    TU_OK(cp_conv2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
-    got = tu_download(&tdx);
-    tu_assert_close_sum(c->name, "dx", got, dx_ref, nx, dx_terms);
-    free(got);
-    got = tu_download(&tdw);
-    tu_assert_close_sum(c->name, "dw", got, dw_ref, nw, p_terms);
-    free(got);
-    got = tu_download(&tdb);
-    tu_assert_close_sum(c->name, "db", got, db_ref, (size_t)c->co, p_terms);
-    free(got);
-
-    /* Accumulate mode onto known values. */
-    TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
-    TU_OK(cp_tensor_upload(ctx, &tdw, gw0));
-    TU_OK(cp_tensor_upload(ctx, &tdb, gb0));
-    for (size_t i = 0; i < nx; i++) dx_ref[i] += gx0[i];
-    for (size_t i = 0; i < nw; i++) dw_ref[i] += gw0[i];
-    for (int i = 0; i < c->co; i++) db_ref[i] += gb0[i];
-    TU_OK(cp_conv2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
-    got = tu_download(&tdx);
-    tu_assert_close_sum(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
-    free(got);
-    got = tu_download(&tdw);
-    tu_assert_close_sum(c->name, "dw (accumulate)", got, dw_ref, nw, p_terms);
-    free(got);
-    got = tu_download(&tdb);
-    tu_assert_close_sum(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, p_terms);
-    free(got);
-
-    free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
-    free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
-    cp_tensor *ts[] = {&tx, &tw, &tb, &tdy, &ty, &ws, &tdx, &tdw, &tdb};
-    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
-}
+/* The cases run against the reference above (util/conv_case.c). */
+static const tu_conv_ref ref = {.transposed = false, .ws_offset = 37, .walk = ref_walk};
 
 /* Stride 2, kernel 3×2, asymmetric padding: rows 0 top / 2 bottom, columns
  * 1 left / 0 right. */
@@ -208,9 +79,18 @@ static cp_conv_params strided_params(void)
                             .pad_top = 0, .pad_left = 1, .pad_bottom = 2, .pad_right = 0};
 }
 
-START_TEST(test_conv_small_shapes)
+/* The cases every route runs: test_conv_cases below, one group of its
+ * table per loop iteration and route. */
+static const tu_conv_group route_groups[] = {
+    {0, 6, 100},  /* odd sizes, batch 1, stride 2 with asymmetric padding */
+    {6, 6, 200},  /* the `tiny` preset's layers */
+    {12, 8, 700}, /* the direct kernels' edge cases */
+    {20, 1, 300}, /* one larger layer */
+};
+#define ROUTE_GROUPS (int)(sizeof route_groups / sizeof *route_groups)
+
+START_TEST(test_conv_cases)
 {
-    TU_CONV_ROUTE_OR_SKIP(_i);
     const conv_case cases[] = {
         {"conv3 batch 1, odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
         {"conv3 no bias, offsets, 5->6", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_OFFSET, false},
@@ -218,36 +98,18 @@ START_TEST(test_conv_small_shapes)
         {"conv2 1x1 image", cp_conv2_params(), 2, 3, 1, 1, 2, 0, WS_EXACT, true},
         {"stride 2 asym pad 11x8", strided_params(), 2, 3, 11, 8, 5, 2, WS_EXACT, true},
         {"stride 2 asym pad 4x3", strided_params(), 1, 2, 4, 3, 3, 0, WS_OFFSET, true},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 100 + i);
-}
-END_TEST
-
-/* The `tiny` preset (S = 64, widths 16, 32, 64, 64, 128, 128) at batch 2. */
-START_TEST(test_conv_tiny_preset)
-{
-    TU_CONV_ROUTE_OR_SKIP(_i);
-    const conv_case cases[] = {
+        /* The `tiny` preset (S = 64, widths 16, 32, 64, 64, 128, 128) at batch 2. */
         {"tiny G enc1 conv3 4->16 64x64", cp_conv3_params(), 2, 4, 64, 64, 16, 0, WS_EXACT, true},
         {"tiny enc1 conv2 16->16 64x64", cp_conv2_params(), 2, 16, 64, 64, 16, 0, WS_EXACT, true},
         {"tiny enc2 conv3 16->32 32x32", cp_conv3_params(), 2, 16, 32, 32, 32, 5, WS_OFFSET, true},
         {"tiny enc5 conv3 64->128 4x4", cp_conv3_params(), 2, 64, 4, 4, 128, 0, WS_EXACT, true},
         {"tiny enc6 conv2 128->128 2x2", cp_conv2_params(), 2, 128, 2, 2, 128, 0, WS_EXACT, true},
         {"tiny dec6 conv2 16->3 64x64", cp_conv2_params(), 2, 16, 64, 64, 3, 0, WS_NONE, true},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 200 + i);
-}
-END_TEST
-
-/* Shapes of the direct kernels' edge cases: vector widths 4, 8 and 16 with
- * one or two vectors per work-item (widths 12, 20, 24, 48, 64), channel
- * counts that leave partial channel blocks (3, 5, 9, 13), odd heights,
- * batch 1, and dw chunks of which the last is partial (4 MiB chunks: 128
- * rows of 64 + 64 channels × 64 px, then 72). */
-START_TEST(test_conv_direct_shapes)
-{
-    TU_CONV_ROUTE_OR_SKIP(_i);
-    const conv_case cases[] = {
+        /* Shapes of the direct kernels' edge cases: vector widths 4, 8 and 16
+         * with one or two vectors per work-item (widths 12, 20, 24, 48, 64),
+         * channel counts that leave partial channel blocks (3, 5, 9, 13), odd
+         * heights, batch 1, and dw chunks of which the last is partial (4 MiB
+         * chunks: 128 rows of 64 + 64 channels × 64 px, then 72). */
         {"conv3 w12 (vw 4) 3->5", cp_conv3_params(), 2, 3, 7, 12, 5, 0, WS_EXACT, true},
         {"conv2 w20 (vw 4, 5 vectors) 5->9", cp_conv2_params(), 1, 5, 5, 20, 9, 3, WS_OFFSET, true},
         {"conv3 w24 (vw 8) 9->13", cp_conv3_params(), 3, 9, 3, 24, 13, 0, WS_NONE, false},
@@ -262,17 +124,10 @@ START_TEST(test_conv_direct_shapes)
                                     .pad_right = 3}, 2, 5, 6, 16, 6, 0, WS_EXACT, true},
         {"k1x1 w32 7->9", {.kh = 1, .kw = 1, .stride_h = 1, .stride_w = 1}, 2, 7, 3, 32, 9, 2,
          WS_OFFSET, true},
+        {"8x64x32x32 conv3 64->64", cp_conv3_params(), 8, 64, 32, 32, 64, 0, WS_EXACT, true},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);
-}
-END_TEST
-
-START_TEST(test_conv_large)
-{
-    TU_CONV_ROUTE_OR_SKIP(_i);
-    const conv_case c = {"8x64x32x32 conv3 64->64", cp_conv3_params(), 8, 64, 32, 32, 64, 0,
-                         WS_EXACT, true};
-    run_case(&c, 300);
+    tu_conv_run_route_group(&ref, cases, sizeof cases / sizeof *cases, route_groups,
+                            ROUTE_GROUPS, _i);
 }
 END_TEST
 
@@ -288,7 +143,7 @@ START_TEST(test_conv_partial_backward)
     size_t nx = 2 * 3 * 5 * 4, nw = 4 * 3 * 9, ny = 2 * 4 * 5 * 4;
     float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *dy = tu_rand_array(&r, ny);
     double *dx_ref = tu_dzeros(nx), *dw_ref = tu_dzeros(nw), *db_ref = tu_dzeros(4);
-    ref_backward(&p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
+    ref_walk(&p, &s, x, w, NULL, NULL, dy, dx_ref, dw_ref, db_ref);
     cp_tensor tx = tu_tensor_at(x, 2, 3, 5, 4, 0, "x"), tw = tu_tensor_at(w, 4, 3, 3, 3, 0, "w");
     cp_tensor tdy = tu_tensor_at(dy, 2, 4, 5, 4, 0, "dy");
     cp_tensor tdx = tu_tensor_at(NULL, 2, 3, 5, 4, 0, "dx"), tdw = tu_tensor_at(NULL, 4, 3, 3, 3, 0, "dw");
@@ -350,16 +205,12 @@ END_TEST
 /* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_indirect_gemm)
 {
-    tu_set_conv_route(1);
     const conv_case cases[] = {
         {"indirect conv3 5->6 offsets", cp_conv3_params(), 2, 5, 6, 9, 6, 3, WS_EXACT, true},
         {"indirect stride 2, ws offset", strided_params(), 2, 3, 11, 8, 5, 0, WS_OFFSET, true},
         {"indirect conv2 batch 1", cp_conv2_params(), 1, 6, 9, 7, 3, 1, WS_EXACT, true},
     };
-    size_t saved = tu_clblast_min_indirect();
-    tu_set_clblast_min_indirect(8);
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
-    tu_set_clblast_min_indirect(saved);
+    tu_conv_run_indirect(&ref, cases, sizeof cases / sizeof *cases, 600);
 }
 END_TEST
 
@@ -369,7 +220,6 @@ END_TEST
  * channel counts not a multiple of any tile, dw in one chunk and in several. */
 START_TEST(test_conv_igemm_wg_caps)
 {
-    cp_context_set_conv_route(tu_ctx(), CP_CONV_IGEMM);
     static const size_t caps[] = {1, 4, 64};
     const conv_case cases[] = {
         {"igemm conv3 batch 1 odd 7x5, 3->5", cp_conv3_params(), 1, 3, 7, 5, 5, 0, WS_EXACT, true},
@@ -378,14 +228,10 @@ START_TEST(test_conv_igemm_wg_caps)
         {"igemm conv3 several dw chunks 33x31, 5->70", cp_conv3_params(), 5, 5, 33, 31, 70, 1,
          WS_EXACT, true},
     };
-    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++) {
-        cp_igemm_wg_cap = caps[k];
-        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 800 + i);
-        cp_conv_params c3 = cp_conv3_params();
-        tu_conv_gradcheck("igemm conv3 capped", &c3, false, 2, 3, 5, 6, 4, 810);
-    }
-    cp_igemm_wg_cap = 0;
-    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
+    const tu_conv_gradcheck_case gc = {"igemm conv3 capped", cp_conv3_params(), 2, 3, 5, 6, 4,
+                                       810};
+    tu_conv_run_igemm_caps(&ref, caps, sizeof caps / sizeof *caps, cases,
+                           sizeof cases / sizeof *cases, 800, &gc);
 }
 END_TEST
 
@@ -424,7 +270,7 @@ START_TEST(test_conv_route_by_measurement)
     for (int p = 0; p < 3; p++) ck_assert_int_eq(got.pass[p], CP_CONV_IGEMM);
     const conv_case c = {"measured igemm conv3 6x16 5->7", cp_conv3_params(), 2, 5, 6, 16, 7, 0,
                          WS_EXACT, true};
-    run_case(&c, 900);
+    tu_conv_run_case(&ref, &c, 900);
     /* A forced route still wins over the table. */
     cp_context_set_conv_route(tu_ctx(), CP_CONV_GEMM);
     got = cp_conv_route_for(ctx, &l);
@@ -523,10 +369,7 @@ int main(void)
     Suite *s = suite_create("conv");
     TCase *tc = tcase_create("conv");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_conv_small_shapes, 0, TU_CONV_ROUTES);
-    tcase_add_loop_test(tc, test_conv_tiny_preset, 0, TU_CONV_ROUTES);
-    tcase_add_loop_test(tc, test_conv_direct_shapes, 0, TU_CONV_ROUTES);
-    tcase_add_loop_test(tc, test_conv_large, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_conv_cases, 0, TU_CONV_ROUTES * ROUTE_GROUPS);
     tcase_add_loop_test(tc, test_conv_partial_backward, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_conv_bad_shapes);
     tcase_add_loop_test(tc, test_conv_gradcheck, 0, TU_CONV_ROUTES);

@@ -14,50 +14,26 @@
 #include <clblast_c.h>
 
 #include "clinpaint/ops.h"
-#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/conv_igemm.h"
+#include "util/conv_case.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
-/* ------------------------------------------------------------ helpers */
-
 /* ------------------------------------------------------ CPU reference */
 
-typedef struct shape {
-    int n, ci, h, w, co, ho, wo;
-} shape;
+typedef tu_conv_shape shape;
 
-/* y[n, co, iy*sh - pt + i, ix*sw - pl + j] += x[n, ci, iy, ix] w[ci, co, i, j];
- * and the backward of the same scatter: dx, dw, db added to what they hold. */
-static void ref_forward(const cp_conv_params *p, const shape *s, const float *x,
-                        const float *w, const float *b, double *y)
+/* y[n, co, iy*sh - pt + i, ix*sw - pl + j] += x[n, ci, iy, ix] w[ci, co, i, j]:
+ * one walk over every such product. With y: the forward, y = b (or 0) plus
+ * the products. With dy: the backward of the same scatter, dx, dw and db
+ * added to what they hold. */
+static void ref_walk(const cp_conv_params *p, const shape *s, const float *x, const float *w,
+                     const float *b, double *y, const float *dy, double *dx, double *dw,
+                     double *db)
 {
     size_t ny = (size_t)s->n * s->co * s->ho * s->wo;
-    for (size_t i = 0; i < ny; i++) y[i] = b ? b[(i / ((size_t)s->ho * s->wo)) % s->co] : 0.0;
-    for (int n = 0; n < s->n; n++)
-        for (int ci = 0; ci < s->ci; ci++)
-            for (int iy = 0; iy < s->h; iy++)
-                for (int ix = 0; ix < s->w; ix++) {
-                    double xv = x[((n * s->ci + ci) * s->h + iy) * s->w + ix];
-                    for (int co = 0; co < s->co; co++)
-                        for (int i = 0; i < p->kh; i++) {
-                            int oy = iy * p->stride_h - p->pad_top + i;
-                            if (oy < 0 || oy >= s->ho) continue;
-                            for (int j = 0; j < p->kw; j++) {
-                                int ox = ix * p->stride_w - p->pad_left + j;
-                                if (ox < 0 || ox >= s->wo) continue;
-                                y[((n * s->co + co) * s->ho + oy) * s->wo + ox] +=
-                                    xv * w[((ci * s->co + co) * p->kh + i) * p->kw + j];
-                            }
-                        }
-                }
-}
-
-static void ref_backward(const cp_conv_params *p, const shape *s, const float *x,
-                         const float *w, const float *dy, double *dx, double *dw, double *db)
-{
-    size_t ny = (size_t)s->n * s->co * s->ho * s->wo;
-    for (size_t i = 0; i < ny; i++) db[(i / ((size_t)s->ho * s->wo)) % s->co] += dy[i];
+    for (size_t i = 0; i < ny && y; i++) y[i] = b ? b[(i / ((size_t)s->ho * s->wo)) % s->co] : 0.0;
+    for (size_t i = 0; i < ny && dy; i++) db[(i / ((size_t)s->ho * s->wo)) % s->co] += dy[i];
     for (int n = 0; n < s->n; n++)
         for (int ci = 0; ci < s->ci; ci++)
             for (int iy = 0; iy < s->h; iy++)
@@ -70,10 +46,13 @@ static void ref_backward(const cp_conv_params *p, const shape *s, const float *x
                             for (int j = 0; j < p->kw; j++) {
                                 int ox = ix * p->stride_w - p->pad_left + j;
                                 if (ox < 0 || ox >= s->wo) continue;
-                                double g = dy[((n * s->co + co) * s->ho + oy) * s->wo + ox];
+                                size_t yi = (size_t)((n * s->co + co) * s->ho + oy) * s->wo + ox;
                                 size_t wi = (size_t)((ci * s->co + co) * p->kh + i) * p->kw + j;
-                                dx[xi] += g * w[wi];
-                                dw[wi] += g * x[xi];
+                                if (y) y[yi] += (double)x[xi] * w[wi];
+                                if (dy) {
+                                    dx[xi] += dy[yi] * (double)w[wi];
+                                    dw[wi] += dy[yi] * (double)x[xi];
+                                }
                             }
                         }
                 }
@@ -81,117 +60,10 @@ static void ref_backward(const cp_conv_params *p, const shape *s, const float *x
 
 /* ----------------------------------------------------------- one case */
 
-typedef enum { WS_EXACT, WS_OFFSET, WS_NONE } ws_mode;
+typedef tu_conv_case tc_case;
 
-typedef struct tc_case {
-    const char *name;
-    cp_conv_params p;
-    int n, ci, h, w, co;
-    size_t off;
-    ws_mode ws;
-    bool bias;
-} tc_case;
-
-static cp_tensor make_ws(ws_mode m, size_t floats)
-{
-    if (m == WS_EXACT) return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 0, "ws");
-    if (m == WS_OFFSET) return tu_tensor_at(NULL, 1, 1, 1, (int64_t)floats, 41, "ws");
-    cp_tensor t;
-    memset(&t, 0, sizeof t);
-    return t;
-}
-
-static void run_case(const tc_case *c, uint64_t seed)
-{
-    cp_context *ctx = tu_ctx();
-    cp_rng r;
-    cp_rng_seed(&r, seed, 7);
-    shape s = {c->n, c->ci, c->h, c->w, c->co, 0, 0};
-    int64_t ho, wo;
-    ck_assert(cp_conv_transpose_out_size(&c->p, c->h, c->w, &ho, &wo));
-    s.ho = (int)ho;
-    s.wo = (int)wo;
-    size_t nx = (size_t)c->n * c->ci * c->h * c->w;
-    size_t nw = (size_t)c->ci * c->co * c->p.kh * c->p.kw;
-    size_t ny = (size_t)c->n * c->co * s.ho * s.wo;
-    float *x = tu_rand_array(&r, nx), *w = tu_rand_array(&r, nw), *b = tu_rand_array(&r, (size_t)c->co);
-    float *dy = tu_rand_array(&r, ny);
-    float *gx0 = tu_rand_array(&r, nx), *gw0 = tu_rand_array(&r, nw), *gb0 = tu_rand_array(&r, (size_t)c->co);
-    double *y_ref = tu_dzeros(ny), *dx_ref = tu_dzeros(nx), *dw_ref = tu_dzeros(nw),
-           *db_ref = tu_dzeros((size_t)c->co);
-    ref_forward(&c->p, &s, x, w, c->bias ? b : NULL, y_ref);
-    ref_backward(&c->p, &s, x, w, dy, dx_ref, dw_ref, db_ref);
-
-    cp_tensor tx = tu_tensor_at(x, c->n, c->ci, c->h, c->w, c->off, "x");
-    cp_tensor tw = tu_tensor_at(w, c->ci, c->co, c->p.kh, c->p.kw, c->off, "w");
-    cp_tensor tb = tu_tensor_at(b, c->co, 1, 1, 1, c->off, "b");
-    cp_tensor tdy = tu_tensor_at(dy, c->n, c->co, s.ho, s.wo, c->off, "dy");
-    cp_tensor ty = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y");
-    size_t wsf = cp_conv_transpose2d_workspace_floats(ctx, &c->p, c->n, c->ci, c->h, c->w, c->co);
-    ck_assert_uint_gt(wsf, 0);
-    cp_tensor ws = make_ws(c->ws, wsf);
-    const cp_tensor *wsp = c->ws == WS_NONE ? NULL : &ws;
-
-    /* Terms per output: at most ci·ceil(kh/sh)·ceil(kw/sw) <= ci·kh·kw. */
-    size_t y_terms = (size_t)c->ci * c->p.kh * c->p.kw;
-    size_t dx_terms = (size_t)c->co * c->p.kh * c->p.kw;
-    size_t dw_terms = (size_t)c->n * c->h * c->w;
-    size_t db_terms = (size_t)c->n * s.ho * s.wo;
-
-    TU_OK(cp_conv_transpose2d_forward(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, &ty, wsp));
-    float *got = tu_download(&ty);
-    tu_assert_close_sum(c->name, "y", got, y_ref, ny, y_terms);
-    free(got);
-
-    /* With ELU fused into the epilogue (the graph's fusion, src/graph/fuse.c):
-     * ELU of the same sums, into a fresh NaN-poisoned output. ELU is
-     * 1-Lipschitz, so the sum's tolerance holds. */
-    cp_tensor tye = tu_tensor_at(NULL, c->n, c->co, s.ho, s.wo, c->off, "y_elu");
-    TU_OK(cp_conv_transpose2d_forward_act(ctx, &c->p, &tx, &tw, c->bias ? &tb : NULL, CP_FUSED_ELU, &tye, wsp));
-    double *ye_ref = tu_dzeros(ny);
-    for (size_t i = 0; i < ny; i++) ye_ref[i] = y_ref[i] > 0 ? y_ref[i] : expm1(y_ref[i]);
-    got = tu_download(&tye);
-    tu_assert_close_sum(c->name, "elu(y) fused", got, ye_ref, ny, y_terms);
-    free(got);
-    free(ye_ref);
-    cp_tensor_free(ctx, &tye);
-
-    cp_tensor tdx = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx");
-    cp_tensor tdw = tu_tensor_at(NULL, c->ci, c->co, c->p.kh, c->p.kw, c->off, "dw");
-    cp_tensor tdb = tu_tensor_at(NULL, c->co, 1, 1, 1, c->off, "db");
-    TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, false, wsp));
-    got = tu_download(&tdx);
-    tu_assert_close_sum(c->name, "dx", got, dx_ref, nx, dx_terms);
-    free(got);
-    got = tu_download(&tdw);
-    tu_assert_close_sum(c->name, "dw", got, dw_ref, nw, dw_terms);
-    free(got);
-    got = tu_download(&tdb);
-    tu_assert_close_sum(c->name, "db", got, db_ref, (size_t)c->co, db_terms);
-    free(got);
-
-    TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
-    TU_OK(cp_tensor_upload(ctx, &tdw, gw0));
-    TU_OK(cp_tensor_upload(ctx, &tdb, gb0));
-    for (size_t i = 0; i < nx; i++) dx_ref[i] += gx0[i];
-    for (size_t i = 0; i < nw; i++) dw_ref[i] += gw0[i];
-    for (int i = 0; i < c->co; i++) db_ref[i] += gb0[i];
-    TU_OK(cp_conv_transpose2d_backward(ctx, &c->p, &tx, &tw, &tdy, &tdx, &tdw, &tdb, true, wsp));
-    got = tu_download(&tdx);
-    tu_assert_close_sum(c->name, "dx (accumulate)", got, dx_ref, nx, dx_terms);
-    free(got);
-    got = tu_download(&tdw);
-    tu_assert_close_sum(c->name, "dw (accumulate)", got, dw_ref, nw, dw_terms);
-    free(got);
-    got = tu_download(&tdb);
-    tu_assert_close_sum(c->name, "db (accumulate)", got, db_ref, (size_t)c->co, db_terms);
-    free(got);
-
-    free(x); free(w); free(b); free(dy); free(gx0); free(gw0); free(gb0);
-    free(y_ref); free(dx_ref); free(dw_ref); free(db_ref);
-    cp_tensor *ts[] = {&tx, &tw, &tb, &tdy, &ty, &ws, &tdx, &tdw, &tdb};
-    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) cp_tensor_free(ctx, ts[i]);
-}
+/* The cases run against the reference above (util/conv_case.c). */
+static const tu_conv_ref ref = {.transposed = true, .ws_offset = 41, .walk = ref_walk};
 
 /* Kernel 3, stride 2, padding 1 top / 0 left / 0 bottom / 2 right. */
 static cp_conv_params k3s2_asym(void)
@@ -213,9 +85,16 @@ static cp_conv_params k4s2p1(void)
                             .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
 }
 
-START_TEST(test_up2_shapes)
+/* The cases every route runs: test_up2_and_general_shapes below, one group
+ * of its table per loop iteration and route. */
+static const tu_conv_group route_groups[] = {
+    {0, 9, 100}, /* up2, at the `tiny` preset's decoder sizes among others */
+    {9, 5, 200}, /* general kernels, strides and paddings: GEMM or igemm */
+};
+#define ROUTE_GROUPS (int)(sizeof route_groups / sizeof *route_groups)
+
+START_TEST(test_up2_and_general_shapes)
 {
-    TU_CONV_ROUTE_OR_SKIP(_i);
     const tc_case cases[] = {
         {"up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
         {"up2 offsets no bias 7x6, 6->3", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_OFFSET, false},
@@ -231,22 +110,15 @@ START_TEST(test_up2_shapes)
         {"up2 w48 3->9 offsets", cp_up2_params(), 2, 3, 5, 48, 9, 2, WS_OFFSET, true},
         {"up2 w64 partial dw chunk 64->64", cp_up2_params(), 1, 64, 100, 64, 64, 0, WS_EXACT,
          false},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 100 + i);
-}
-END_TEST
-
-START_TEST(test_general_shapes)
-{
-    TU_CONV_ROUTE_OR_SKIP(_i); /* direct does not apply: GEMM or igemm */
-    const tc_case cases[] = {
+        /* general shapes (direct does not apply: GEMM or igemm) */
         {"k3 s2 asym pad 5x4, 3->5", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_EXACT, true},
         {"k3 s2 asym pad 1x2 batch 1", k3s2_asym(), 1, 2, 1, 2, 3, 0, WS_OFFSET, true},
         {"k2x1 s3x2 gaps 4x5", k2s3_gaps(), 2, 3, 4, 5, 6, 1, WS_EXACT, true},
         {"k4 s2 p1 6x7, 5->2", k4s2p1(), 2, 5, 6, 7, 2, 0, WS_NONE, true},
         {"k3 s1 p1 (conv3 geometry) 5x5", cp_conv3_params(), 2, 4, 5, 5, 3, 0, WS_EXACT, false},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 200 + i);
+    tu_conv_run_route_group(&ref, cases, sizeof cases / sizeof *cases, route_groups,
+                            ROUTE_GROUPS, _i);
 }
 END_TEST
 
@@ -272,16 +144,12 @@ END_TEST
 /* CLBlast's indirect GEMM path with our workspace (tu_set_clblast_min_indirect). */
 START_TEST(test_indirect_gemm)
 {
-    tu_set_conv_route(1);
     const tc_case cases[] = {
         {"indirect up2 offsets", cp_up2_params(), 2, 6, 7, 6, 3, 3, WS_EXACT, false},
         {"indirect k3 s2 asym, ws offset", k3s2_asym(), 2, 3, 5, 4, 5, 2, WS_OFFSET, true},
         {"indirect up2 batch 1", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
     };
-    size_t saved = tu_clblast_min_indirect();
-    tu_set_clblast_min_indirect(8);
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 600 + i);
-    tu_set_clblast_min_indirect(saved);
+    tu_conv_run_indirect(&ref, cases, sizeof cases / sizeof *cases, 600);
 }
 END_TEST
 
@@ -300,21 +168,15 @@ END_TEST
 /* The implicit GEMM at work-group caps 1 and 4 (fallback tiles). */
 START_TEST(test_conv_transpose_igemm_wg_caps)
 {
-    cp_context_set_conv_route(tu_ctx(), CP_CONV_IGEMM);
     static const size_t caps[] = {1, 4};
     const tc_case cases[] = {
         {"igemm up2 batch 1 odd 5x3, 3->5", cp_up2_params(), 1, 3, 5, 3, 5, 0, WS_EXACT, true},
         {"igemm up2 7x6, 6->19 offsets", cp_up2_params(), 2, 6, 7, 6, 19, 3, WS_OFFSET, true},
         {"igemm k2x1 s3x2 gaps 4x5", k2s3_gaps(), 2, 3, 4, 5, 6, 1, WS_EXACT, true},
     };
-    for (size_t k = 0; k < sizeof caps / sizeof *caps; k++) {
-        cp_igemm_wg_cap = caps[k];
-        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(&cases[i], 700 + i);
-        cp_conv_params up = cp_up2_params();
-        tu_conv_gradcheck("igemm up2 capped", &up, true, 2, 3, 3, 4, 4, 710);
-    }
-    cp_igemm_wg_cap = 0;
-    cp_context_set_conv_route(tu_ctx(), CP_CONV_AUTO);
+    const tu_conv_gradcheck_case gc = {"igemm up2 capped", cp_up2_params(), 2, 3, 3, 4, 4, 710};
+    tu_conv_run_igemm_caps(&ref, caps, sizeof caps / sizeof *caps, cases,
+                           sizeof cases / sizeof *cases, 700, &gc);
 }
 END_TEST
 
@@ -323,8 +185,7 @@ int main(void)
     Suite *s = suite_create("conv_transpose");
     TCase *tc = tcase_create("conv_transpose");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_up2_shapes, 0, TU_CONV_ROUTES);
-    tcase_add_loop_test(tc, test_general_shapes, 0, TU_CONV_ROUTES);
+    tcase_add_loop_test(tc, test_up2_and_general_shapes, 0, TU_CONV_ROUTES * ROUTE_GROUPS);
     tcase_add_test(tc, test_out_size_and_bad_shapes);
     tcase_add_loop_test(tc, test_conv_transpose_gradcheck, 0, TU_CONV_ROUTES);
     tcase_add_test(tc, test_indirect_gemm);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clinpaint/model.h"
 #include "clinpaint/ops.h"
@@ -16,13 +15,6 @@
 #include "bench/bench_internal.h"
 #include "graph/op_info.h"
 #include "backend/opencl/runtime/check.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void say(const cp_bench_config *c, const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
@@ -80,20 +72,18 @@ cp_bench_stat cp_bench_stat_of(double *t, int n)
 
 /* ---------------------------------------------------- calibrated timing */
 
-typedef cp_status (*run_fn)(cp_context *ctx, void *u);
-
 /* One warm-up run, then a probe run to calibrate, then enough runs for about
  * `seconds` (at least min_runs, at most 10000). Each run ends with clFinish
  * (or a host read inside fn). Samples in ms. */
-static cp_status time_calibrated(cp_context *ctx, run_fn fn, void *u, double seconds,
+static cp_status time_calibrated(cp_context *ctx, cp_bench_run_fn fn, void *u, double seconds,
                                  int min_runs, cp_bench_stat *out)
 {
     CP_TRY(fn(ctx, u));
     CP_TRY(cp_context_finish(ctx));
-    double t0 = now_s();
+    double t0 = cp_bench_now_s();
     CP_TRY(fn(ctx, u));
     CP_TRY(cp_context_finish(ctx));
-    double probe = now_s() - t0;
+    double probe = cp_bench_now_s() - t0;
     int n = probe > 0 ? (int)ceil(seconds / probe) : min_runs;
     if (n < min_runs) n = min_runs;
     if (n > 10000) n = 10000;
@@ -101,9 +91,9 @@ static cp_status time_calibrated(cp_context *ctx, run_fn fn, void *u, double sec
     if (!t) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "benchmark timings");
     cp_status st = CP_OK;
     for (int i = 0; i < n; i++) {
-        double a = now_s();
+        double a = cp_bench_now_s();
         if ((st = fn(ctx, u)) != CP_OK || (st = cp_context_finish(ctx)) != CP_OK) break;
-        t[i] = 1e3 * (now_s() - a);
+        t[i] = 1e3 * (cp_bench_now_s() - a);
     }
     if (st == CP_OK) *out = cp_bench_stat_of(t, n);
     free(t);
@@ -112,21 +102,10 @@ static cp_status time_calibrated(cp_context *ctx, run_fn fn, void *u, double sec
 
 /* ------------------------------------------------------------ ceilings */
 
-typedef struct gemm_run {
-    cp_gemm_args g;
-    cl_mem ws;
-} gemm_run;
-
-static cp_status run_gemm(cp_context *ctx, void *u)
-{
-    gemm_run *s = u;
-    return cp_gemm(ctx, &s->g, s->ws, 0);
-}
-
 static cp_status bench_gemm(cp_context *ctx, const cp_bench_config *c, int n, cp_bench_gemm *out)
 {
     cp_tensor a = {0}, b = {0}, cm = {0}, ws = {0};
-    gemm_run s;
+    cp_bench_gemm_run s;
     size_t nn = (size_t)n;
     s.g = (cp_gemm_args){.m = nn, .n = nn, .k = nn, .alpha = 1.0f, .beta = 0.0f,
                          .lda = nn, .ldb = nn, .ldc = nn};
@@ -156,7 +135,7 @@ static cp_status bench_gemm(cp_context *ctx, const cp_bench_config *c, int n, cp
                  rt.kernel >= 0 && rt.kernel <= 2 ? kn[rt.kernel] : "?", rt.tm, rt.tn, rt.vw,
                  rt.lx, rt.ly, rt.tk);
     }
-    st = time_calibrated(ctx, run_gemm, &s, c->seconds_per_figure, c->min_runs, &out->ms);
+    st = time_calibrated(ctx, cp_bench_run_gemm, &s, c->seconds_per_figure, c->min_runs, &out->ms);
     if (st == CP_OK) out->gflops = 2e-9 * (double)nn * (double)nn * (double)nn / (out->ms.median * 1e-3);
 done:
     cp_tensor_free(ctx, &a);
@@ -477,7 +456,7 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
         if (c.batches[i] < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "bench: batch < 1");
     cp_model_config mc;
     CP_TRY(cp_model_config_preset(c.preset, &mc));
-    double t0 = now_s();
+    double t0 = cp_bench_now_s();
     out->device = *cp_context_device(ctx);
     snprintf(out->preset, sizeof out->preset, "%s", c.preset);
     out->image_size = mc.size;
@@ -544,6 +523,6 @@ cp_status cp_bench_run(cp_context *ctx, const cp_bench_config *cfg, cp_bench_res
     }
     cp_model_free(model);
     out->programs = cp_context_program_stats(ctx);
-    out->seconds = now_s() - t0;
+    out->seconds = cp_bench_now_s() - t0;
     return st;
 }

@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench/bench_internal.h"
 #include "clinpaint/model.h"
@@ -12,29 +11,22 @@
 #include "clinpaint/tune.h"
 #include "backend/opencl/runtime/check.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 cp_status cp_bench_startup_probe(const cp_context_options *options, bool apply_tuning,
                                  const char *preset, int batch, cp_bench_startup *out)
 {
     memset(out, 0, sizeof *out);
-    double t0 = now_s();
+    double t0 = cp_bench_now_s();
     cp_context *ctx;
     CP_TRY(cp_context_create_with(options, &ctx));
     /* a missing or corrupt tuning file only means the untuned defaults */
     if (apply_tuning) (void)cp_tune_apply(ctx);
-    out->context_s = now_s() - t0;
+    out->context_s = cp_bench_now_s() - t0;
     cp_model_config mc;
     cp_model *model = NULL;
     cp_train_graph tg;
     memset(&tg, 0, sizeof tg);
     float *hx = NULL, *hm = NULL;
-    double t1 = now_s();
+    double t1 = cp_bench_now_s();
     cp_status st = cp_model_config_preset(preset, &mc);
     if (st == CP_OK) st = cp_model_create(ctx, &mc, &model);
     if (st == CP_OK) st = cp_model_init(model, 1);
@@ -52,8 +44,8 @@ cp_status cp_bench_startup_probe(const cp_context_options *options, bool apply_t
         cp_train_scalars s; /* read back: the step ends as the trainer's does */
         st = cp_train_step(model, &tg, hx, hm, NULL, &s);
     }
-    out->first_iter_s = now_s() - t1;
-    out->total_s = now_s() - t0;
+    out->first_iter_s = cp_bench_now_s() - t1;
+    out->total_s = cp_bench_now_s() - t0;
     out->programs = cp_context_program_stats(ctx);
     free(hx);
     free(hm);

@@ -4,20 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/ops.h"
 #include "clinpaint/tensor.h"
+#include "bench/bench_internal.h"
 #include "backend/opencl/runtime/check.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 bool cp_bench_ops_preset(const char *name, cp_bench_ops_config *cfg)
 {
@@ -96,8 +89,6 @@ static cp_status build_layers(const cp_bench_ops_config *c, layer_list *l)
 
 /* ------------------------------------------------------------- timing */
 
-typedef cp_status (*run_fn)(cp_context *ctx, void *u);
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -105,7 +96,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Warm-up, then runs until min_s (and >= 3 runs); median in ms. */
-static cp_status time_it(cp_context *ctx, run_fn fn, void *u, double min_s, double *ms,
+static cp_status time_it(cp_context *ctx, cp_bench_run_fn fn, void *u, double min_s, double *ms,
                          int *runs, double spread[4])
 {
     CP_TRY(fn(ctx, u));
@@ -115,9 +106,9 @@ static cp_status time_it(cp_context *ctx, run_fn fn, void *u, double min_s, doub
     if (!t) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "benchmark timings");
     cp_status st = CP_OK;
     while (total < min_s || n < 3) {
-        double t0 = now_s();
+        double t0 = cp_bench_now_s();
         if ((st = fn(ctx, u)) != CP_OK || (st = cp_context_finish(ctx)) != CP_OK) break;
-        double dt = now_s() - t0;
+        double dt = cp_bench_now_s() - t0;
         if (n == cap) {
             double *g = realloc(t, (size_t)cap * 2 * sizeof *g);
             if (!g) {
@@ -248,17 +239,6 @@ done:;
     return st;
 }
 
-typedef struct sgemm_bufs {
-    cp_gemm_args g;
-    cl_mem ws;
-} sgemm_bufs;
-
-static cp_status run_sgemm(cp_context *ctx, void *u)
-{
-    sgemm_bufs *s = u;
-    return cp_gemm(ctx, &s->g, s->ws, 0);
-}
-
 static cp_status bench_sgemm(cp_context *ctx, int n, double min_s, double *ms, double *gflops)
 {
     cp_tensor a, b, c, ws;
@@ -266,7 +246,7 @@ static cp_status bench_sgemm(cp_context *ctx, int n, double min_s, double *ms, d
     memset(&b, 0, sizeof b);
     memset(&c, 0, sizeof c);
     memset(&ws, 0, sizeof ws);
-    sgemm_bufs s;
+    cp_bench_gemm_run s;
     size_t nn = (size_t)n;
     s.g = (cp_gemm_args){.m = nn, .n = nn, .k = nn, .alpha = 1.0f, .beta = 0.0f,
                          .lda = nn, .ldb = nn, .ldc = nn};
@@ -282,7 +262,7 @@ static cp_status bench_sgemm(cp_context *ctx, int n, double min_s, double *ms, d
     size_t wsf = cp_gemm_workspace_floats(ctx, &s.g);
     if ((st = make(ctx, 1, 1, 1, (int64_t)(wsf ? wsf : 1), 0.0f, "ws", &ws)) != CP_OK) goto done;
     s.ws = ws.buf;
-    if ((st = time_it(ctx, run_sgemm, &s, min_s, ms, &runs, NULL)) != CP_OK) goto done;
+    if ((st = time_it(ctx, cp_bench_run_gemm, &s, min_s, ms, &runs, NULL)) != CP_OK) goto done;
     *gflops = 2e-9 * (double)nn * (double)nn * (double)nn / (*ms * 1e-3);
 done:
     cp_tensor_free(ctx, &a);
@@ -304,7 +284,7 @@ cp_status cp_bench_ops(cp_context *ctx, const cp_bench_ops_config *cfg,
     for (int i = 0; i < 6; i++)
         if (cfg->widths[i] < 1)
             return cp_set_error(CP_ERR_INVALID_ARGUMENT, "cp_bench_ops: width w%d < 1", i + 1);
-    double t0 = now_s();
+    double t0 = cp_bench_now_s();
     double min_s = cfg->min_seconds > 0 ? cfg->min_seconds : 0.3;
     out->sgemm_size = cfg->sgemm_size > 0 ? cfg->sgemm_size : 1024;
     snprintf(out->device, sizeof out->device, "%s", cp_context_device(ctx)->name);
@@ -339,7 +319,7 @@ cp_status cp_bench_ops(cp_context *ctx, const cp_bench_ops_config *cfg,
     }
     out->ops = l.v;
     out->count = l.count;
-    out->seconds = now_s() - t0;
+    out->seconds = cp_bench_now_s() - t0;
     return CP_OK;
 }
 

@@ -15,9 +15,11 @@
  *   [T, T+K*P)      col / dcol
  *   [T+K*P, +C_out*P) tmp / dY'
  * Each pass may instead take the direct kernels (conv_direct.c) or the
- * implicit GEMM (conv_igemm.c): conv_route.c decides per layer shape. */
+ * implicit GEMM (conv_igemm.c): conv_route.c decides per layer shape.
+ * The argument checks, routing and workspace plan that convolution and
+ * transposed convolution share are in conv_common.c. */
+#include "backend/opencl/ops/conv_common.h"
 #include "backend/opencl/ops/conv_fused.h"
-#include "backend/opencl/ops/conv_passes.h"
 #include "backend/opencl/ops/conv_route.h"
 #include "backend/opencl/ops/ops_internal.h"
 
@@ -293,107 +295,10 @@ bool cp_conv_out_size(const cp_conv_params *p, int64_t h, int64_t w, int64_t *ho
     return true;
 }
 
-/* Workspace pieces of a conv: GEMM temporary, col [K, P], tmp [C_out, P]. */
-typedef struct conv_plan {
-    size_t k, p, gemm_t, col, tmp;
-} conv_plan;
-
-static conv_plan plan_conv(cp_context *ctx, int64_t n, int64_t c_in, int64_t ho, int64_t wo,
-                           int64_t c_out, const cp_conv_params *prm)
-{
-    conv_plan pl;
-    pl.k = (size_t)c_in * (size_t)prm->kh * (size_t)prm->kw;
-    pl.p = (size_t)n * (size_t)ho * (size_t)wo;
-    size_t co = (size_t)c_out;
-    size_t t1 = cp_gemm_worst_workspace_floats(ctx, false, false, co, pl.p, pl.k);
-    size_t t2 = cp_gemm_worst_workspace_floats(ctx, true, false, pl.k, pl.p, co);
-    size_t t3 = cp_gemm_worst_workspace_floats(ctx, false, true, co, pl.k, pl.p);
-    pl.gemm_t = t1 > t2 ? t1 : t2;
-    if (t3 > pl.gemm_t) pl.gemm_t = t3;
-    pl.col = pl.k * pl.p;
-    pl.tmp = co * pl.p;
-    return pl;
-}
-
-static cp_conv_layer layer_of(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
-                              int64_t w, int64_t c_out)
-{
-    return (cp_conv_layer){.transposed = false, .p = *p, .n = n, .c_in = c_in, .h = h,
-                           .w = w, .c_out = c_out};
-}
-
-static cp_igemm_geom igemm_geom(const cp_conv_params *p, int64_t n, int64_t c_in, int64_t h,
-                                int64_t w, int64_t c_out, int64_t ho, int64_t wo)
-{
-    return (cp_igemm_geom){p, (uint32_t)n, (uint32_t)c_in, (uint32_t)h, (uint32_t)w,
-                           (uint32_t)c_out, (uint32_t)ho, (uint32_t)wo};
-}
-
-/* The direct kernels' plan for the passes of ch that take them. */
-static bool direct_plan(const cp_conv_choice *ch, const cp_conv_params *p, int64_t n,
-                        int64_t c_in, int64_t h, int64_t w, int64_t c_out,
-                        cp_conv_direct_cfg *dc)
-{
-    bool passes[3];
-    return cp_conv_passes_on(ch, CP_CONV_DIRECT, passes) && cp_conv_direct_plan(p, n, c_in, h, w, c_out, passes, dc);
-}
-
 size_t cp_conv2d_workspace_floats(cp_context *ctx, const cp_conv_params *p, int64_t n,
                                   int64_t c_in, int64_t h, int64_t w, int64_t c_out)
 {
-    int64_t ho, wo;
-    if (n < 1 || c_in < 1 || c_out < 1 || !cp_conv_out_size(p, h, w, &ho, &wo)) return 0;
-    cp_conv_layer l = layer_of(p, n, c_in, h, w, c_out);
-    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
-    size_t need = 0;
-    bool gemm_passes[3];
-    if (cp_conv_passes_on(&ch, CP_CONV_GEMM, gemm_passes)) {
-        conv_plan pl = plan_conv(ctx, n, c_in, ho, wo, c_out, p);
-        need = pl.gemm_t + pl.col + pl.tmp;
-    }
-    cp_conv_direct_cfg dc;
-    bool direct = direct_plan(&ch, p, n, c_in, h, w, c_out, &dc);
-    cp_igemm_geom g = igemm_geom(p, n, c_in, h, w, c_out, ho, wo);
-    return cp_conv_routed_workspace(&ch, need, direct ? &dc : NULL, &g);
-}
-
-typedef struct conv_shape {
-    int64_t n, c_in, h, w, c_out, ho, wo;
-} conv_shape;
-
-static cp_status check_conv(const char *op, const cp_conv_params *p, const cp_tensor *x,
-                            const cp_tensor *w, conv_shape *s)
-{
-    CP_TRY(cp_conv_check_params(op, p));
-    if (!x || !x->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: x is NULL", op);
-    if (!w || !w->buf) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: w is NULL", op);
-    s->n = x->shape[0];
-    s->c_in = x->shape[1];
-    s->h = x->shape[2];
-    s->w = x->shape[3];
-    s->c_out = w->shape[0];
-    if (w->shape[1] != s->c_in || w->shape[2] != p->kh || w->shape[3] != p->kw) {
-        char a[160], b[160];
-        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
-                            "%s: weights %s do not fit input %s and kernel %dx%d (expected "
-                            "[C_out,%lld,%d,%d])",
-                            op, cp_tensor_describe(w, a, sizeof a),
-                            cp_tensor_describe(x, b, sizeof b), p->kh, p->kw,
-                            (long long)s->c_in, p->kh, p->kw);
-    }
-    if (!cp_conv_out_size(p, s->h, s->w, &s->ho, &s->wo)) {
-        char a[160];
-        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: input %s is smaller than the kernel",
-                            op, cp_tensor_describe(x, a, sizeof a));
-    }
-    CP_TRY(cp_ops_check_fits(op, x, cp_tensor_numel(x)));
-    CP_TRY(cp_ops_check_fits(op, w, cp_tensor_numel(w)));
-    size_t P = (size_t)(s->n * s->ho * s->wo);
-    size_t K = (size_t)s->c_in * (size_t)(p->kh * p->kw);
-    CP_TRY(cp_ops_check_u32(op, cp_tensor_numel(x), "x"));
-    CP_TRY(cp_ops_check_u32(op, K * P, "the column matrix"));
-    CP_TRY(cp_ops_check_u32(op, (size_t)s->c_out * P, "y"));
-    return CP_OK;
+    return cp_conv_workspace_floats_of(ctx, false, p, n, c_in, h, w, c_out);
 }
 
 cp_status cp_conv2d_forward(cp_context *ctx, const cp_conv_params *p, const cp_tensor *x,
@@ -408,27 +313,14 @@ cp_status cp_conv2d_forward_act(cp_context *ctx, const cp_conv_params *p, const 
                                 cp_tensor *y, const cp_tensor *workspace)
 {
     static const char op[] = "cp_conv2d_forward";
-    if (act != CP_FUSED_NONE && act != CP_FUSED_ELU)
-        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: unknown fused activation %d", op,
-                            (int)act);
+    cp_conv_shape s;
+    bool done;
+    CP_TRY(cp_conv_forward_start(ctx, op, false, p, x, w, b, act, y, &s, &done));
+    if (done) return CP_OK;
     bool elu = act == CP_FUSED_ELU;
-    conv_shape s;
-    CP_TRY(check_conv(op, p, x, w, &s));
-    if (b) CP_TRY(cp_ops_expect_numel(op, b, (size_t)s.c_out, "bias"));
-    CP_TRY(cp_ops_expect_shape4(op, y, s.n, s.c_out, s.ho, s.wo));
-    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
-    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
-    cp_conv_direct_cfg dc;
-    if (ch.pass[CP_CONV_FWD] == CP_CONV_DIRECT &&
-        direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
-        return cp_conv_direct_forward(ctx, &dc, p, x, w, b, y, elu);
-    if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
-        cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-        return cp_igemm_forward(ctx, &g, x, w, b, y, false, elu);
-    }
-    conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
+    cp_conv_gemm_plan pl = cp_conv_gemm_plan_of(ctx, false, p, &s);
     cp_ws ws;
-    CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));
+    CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.perm, &ws));
     size_t col_off = ws.off + pl.gemm_t, tmp_off = col_off + pl.col;
     cl_mem gemm_ws = ws.off == 0 ? ws.buf : NULL;
 
@@ -463,57 +355,26 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                              const cp_tensor *workspace)
 {
     static const char op[] = "cp_conv2d_backward";
-    conv_shape s;
-    CP_TRY(check_conv(op, p, x, w, &s));
-    CP_TRY(cp_ops_expect_shape4(op, dy, s.n, s.c_out, s.ho, s.wo));
-    if (dx) CP_TRY(cp_ops_expect_shape4(op, dx, s.n, s.c_in, s.h, s.w));
-    if (dw) CP_TRY(cp_ops_expect_numel(op, dw, cp_tensor_numel(w), "dw"));
-    if (db) CP_TRY(cp_ops_expect_numel(op, db, (size_t)s.c_out, "db"));
-    if (!dx && !dw && !db) return CP_OK;
+    cp_conv_shape s;
+    CP_TRY(cp_conv_backward_start(ctx, op, false, p, x, w, dy, &dx, &dw, db, accumulate, workspace,
+                                  &s));
+    if (!dx && !dw) return CP_OK;
     uint32_t hwo = (uint32_t)(s.ho * s.wo);
-    if (db)
-        CP_TRY(cp_conv_bias_grad(ctx, (uint32_t)s.n, (uint32_t)s.c_out, hwo, dy, db,
-                                 accumulate));
-    if (!dx && !dw) return CP_OK;
-
-    /* Each pass on its route: direct kernels, implicit GEMM, or (what is
-     * left) im2col + GEMM. */
-    cp_conv_layer l = layer_of(p, s.n, s.c_in, s.h, s.w, s.c_out);
-    cp_conv_choice ch = cp_conv_route_for(ctx, &l);
-    cp_conv_direct_cfg dc;
-    if (direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
-        CP_TRY(cp_conv_direct_backward(ctx, op, &dc, p, x, w, dy, &dx, &dw, accumulate,
-                                       workspace));
-    cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-    CP_TRY(cp_conv_igemm_backward(ctx, op, &ch, &ig, false, x, w, dy, &dx, &dw, accumulate,
-                                  workspace));
-    if (!dx && !dw) return CP_OK;
-    conv_plan pl = plan_conv(ctx, s.n, s.c_in, s.ho, s.wo, s.c_out, p);
+    cp_conv_gemm_plan pl = cp_conv_gemm_plan_of(ctx, false, p, &s);
     cp_ws ws;
-    CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.tmp, &ws));
+    CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.perm, &ws));
     size_t col_off = ws.off + pl.gemm_t, dyp_off = col_off + pl.col;
     cl_mem gemm_ws = ws.off == 0 ? ws.buf : NULL;
     cp_col_geom g = {p, (uint32_t)s.n, (uint32_t)s.c_in, (uint32_t)s.h, (uint32_t)s.w,
                      (uint32_t)s.ho, (uint32_t)s.wo};
 
     /* dY'[C_out, P]; with one image that is dy itself. */
-    cl_mem dyp = ws.buf;
-    cp_status st = CP_OK;
-    if (s.n == 1) {
-        dyp = dy->buf;
-        dyp_off = dy->offset;
-    } else {
-        st = cp_nchw_to_cnhw(ctx, (uint32_t)s.n, (uint32_t)s.c_out, hwo, dy->buf, dy->offset,
-                             ws.buf, dyp_off);
-    }
+    cl_mem dyp;
+    cp_status st = cp_conv_cnhw_of(ctx, dy, (uint32_t)s.n, (uint32_t)s.c_out, hwo, ws.buf, &dyp,
+                                   &dyp_off);
     if (st == CP_OK && dx) {
         /* dcol[K, P] = Wᵀ × dY', then gathered into dx */
-        cp_gemm_args ga = {.trans_a = true, .trans_b = false, .m = pl.k, .n = pl.p,
-                           .k = (size_t)s.c_out, .alpha = 1.0f, .beta = 0.0f,
-                           .a = w->buf, .a_off = w->offset, .lda = pl.k,
-                           .b = dyp, .b_off = dyp_off, .ldb = pl.p,
-                           .c = ws.buf, .c_off = col_off, .ldc = pl.p};
-        st = cp_gemm(ctx, &ga, gemm_ws, 0);
+        st = cp_conv_gemm_wt(ctx, &pl, w, dyp, dyp_off, ws.buf, col_off, gemm_ws);
         if (st == CP_OK)
             st = cp_col2im(ctx, &g, ws.buf, col_off, dx->buf, dx->offset, NULL, accumulate,
                            false);
@@ -522,15 +383,9 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
         /* col = im2col(x) (the in-order queue serialises it after col2im),
          * dW[C_out, K] (+)= dY' × colᵀ */
         st = cp_im2col(ctx, &g, x->buf, x->offset, ws.buf, col_off);
-        if (st == CP_OK) {
-            cp_gemm_args ga = {.trans_a = false, .trans_b = true, .m = (size_t)s.c_out,
-                               .n = pl.k, .k = pl.p, .alpha = 1.0f,
-                               .beta = accumulate ? 1.0f : 0.0f,
-                               .a = dyp, .a_off = dyp_off, .lda = pl.p,
-                               .b = ws.buf, .b_off = col_off, .ldb = pl.p,
-                               .c = dw->buf, .c_off = dw->offset, .ldc = pl.k};
-            st = cp_gemm(ctx, &ga, gemm_ws, 0);
-        }
+        if (st == CP_OK)
+            st = cp_conv_gemm_dw(ctx, &pl, dyp, dyp_off, ws.buf, col_off, dw, accumulate,
+                                 gemm_ws);
     }
     cp_ws_release(ctx, &ws);
     return st;

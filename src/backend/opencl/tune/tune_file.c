@@ -18,6 +18,7 @@
 #include "backend/opencl/tune/tune_internal.h"
 #include "util/file_atomic.h"
 #include "util/hash.h"
+#include "util/read_stream.h"
 #include "util/try.h"
 
 const char *const cp_tune_kernel_names[3] = {"rowvec", "dot", "local"};
@@ -164,27 +165,15 @@ static cp_status read_text(const char *path, char **out, bool *missing)
         *missing = true;
         return CP_OK;
     }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            if (cap > (16u << 20)) break; /* far larger than any tuning file */
-            char *b = realloc(buf, cap);
-            if (!b) break;
-            buf = b;
-        }
-        size_t r = fread(buf + n, 1, 4096, fp);
-        n += r;
-        if (r < 4096) break;
-    }
-    bool err = ferror(fp) || !buf || !feof(fp);
+    size_t n = 0;
+    bool no_memory;
+    char *buf = cp_read_stream(fp, &n, &no_memory);
     fclose(fp);
-    if (err) {
+    /* 16 MiB and more is far larger than any tuning file: refused too. */
+    if (!buf || n >= (16u << 20)) {
         free(buf);
         return cp_set_error(CP_ERR_IO, "tuning file %s: cannot read", path);
     }
-    buf[n] = '\0';
     *out = buf;
     return CP_OK;
 }
