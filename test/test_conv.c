@@ -176,6 +176,21 @@ static void run_case(const conv_case *c, uint64_t seed)
     tu_assert_close_sum(c->name, "db", got, db_ref, (size_t)c->co, p_terms);
     free(got);
 
+    /* dx of a layer whose input x is an ELU output, with ELU'(x) applied in
+     * dx's epilogue (the graph's ELU-backward fusion), into a NaN-poisoned
+     * dx: dx_ref · (x > 0 ? 1 : x + 1) (|factor| <= 1: the same tolerance). */
+    {
+        cp_tensor tdxg = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx_elu");
+        TU_OK(cp_conv2d_backward_act(ctx, &c->p, &tx, &tw, &tdy, &tdxg, NULL, NULL, false, CP_FUSED_ELU, wsp));
+        double *dxg_ref = tu_dzeros(nx);
+        for (size_t i = 0; i < nx; i++) dxg_ref[i] = dx_ref[i] * (x[i] > 0 ? 1.0 : x[i] + 1.0);
+        got = tu_download(&tdxg);
+        tu_assert_close_sum(c->name, "dx times ELU'(x) fused", got, dxg_ref, nx, dx_terms);
+        free(got);
+        free(dxg_ref);
+        cp_tensor_free(ctx, &tdxg);
+    }
+
     /* Accumulate mode onto known values. */
     TU_OK(cp_tensor_upload(ctx, &tdx, gx0));
     TU_OK(cp_tensor_upload(ctx, &tdw, gw0));

@@ -180,7 +180,7 @@ cp_status cp_conv_transpose2d_forward_act(cp_context *ctx, const cp_conv_params 
         return cp_up2_direct_forward(ctx, &dc, x, w, b, y, elu);
     if (ch.pass[CP_CONV_FWD] == CP_CONV_IGEMM) {
         cp_igemm_geom g = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
-        return cp_igemm_data_grad(ctx, &g, x, w, b, y, false, elu);
+        return cp_igemm_data_grad(ctx, &g, x, w, b, y, false, elu, NULL);
     }
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
@@ -207,7 +207,8 @@ cp_status cp_conv_transpose2d_forward_act(cp_context *ctx, const cp_conv_params 
                            .c = ws.buf, .c_off = col_off, .ldc = pl.p};
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
     }
-    if (st == CP_OK) st = cp_col2im(ctx, &g, ws.buf, col_off, y->buf, y->offset, b, false, elu);
+    if (st == CP_OK)
+        st = cp_col2im(ctx, &g, ws.buf, col_off, y->buf, y->offset, b, false, elu, NULL);
     cp_ws_release(ctx, &ws);
     return st;
 }
@@ -218,7 +219,21 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
                                        cp_tensor *db, bool accumulate,
                                        const cp_tensor *workspace)
 {
+    return cp_conv_transpose2d_backward_act(ctx, p, x, w, dy, dx, dw, db, accumulate,
+                                            CP_FUSED_NONE, workspace);
+}
+
+cp_status cp_conv_transpose2d_backward_act(cp_context *ctx, const cp_conv_params *p,
+                                           const cp_tensor *x, const cp_tensor *w,
+                                           const cp_tensor *dy, cp_tensor *dx, cp_tensor *dw,
+                                           cp_tensor *db, bool accumulate, cp_fused_act x_act,
+                                           const cp_tensor *workspace)
+{
     static const char op[] = "cp_conv_transpose2d_backward";
+    if (x_act != CP_FUSED_NONE && x_act != CP_FUSED_ELU)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: unknown fused activation %d", op,
+                            (int)x_act);
+    bool elu_grad = x_act == CP_FUSED_ELU;
     tshape s;
     CP_TRY(check_t(op, p, x, w, &s));
     CP_TRY(cp_ops_expect_shape4(op, dy, s.n, s.c_out, s.ho, s.wo));
@@ -234,10 +249,11 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     cp_conv_choice ch = cp_conv_route_for(ctx, &l);
     cp_conv_direct_cfg dc;
     if (direct_plan(&ch, p, s.n, s.c_in, s.h, s.w, s.c_out, &dc))
-        CP_TRY(cp_up2_direct_backward(ctx, op, &dc, x, w, dy, &dx, &dw, accumulate, workspace));
+        CP_TRY(cp_up2_direct_backward(ctx, op, &dc, x, w, dy, &dx, &dw, accumulate, elu_grad,
+                                      workspace));
     cp_igemm_geom ig = igemm_geom(p, s.n, s.c_in, s.h, s.w, s.c_out, s.ho, s.wo);
     CP_TRY(cp_conv_igemm_backward(ctx, op, &ch, &ig, true, x, w, dy, &dx, &dw, accumulate,
-                                  workspace));
+                                  elu_grad, workspace));
     if (!dx && !dw) return CP_OK;
     tplan pl = plan_t(ctx, s.n, s.c_in, s.h, s.w, s.c_out, p);
     cp_ws ws;
@@ -251,17 +267,20 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     /* With one image the CNHW and NCHW layouts coincide: no permutes. */
     bool direct = s.n == 1;
     if (st == CP_OK && dx) {
+        /* ELU'(x) is applied by the (then identity) permute pass. */
+        bool direct_dx = direct && !elu_grad;
         cp_gemm_args ga = {.trans_a = false, .trans_b = false, .m = (size_t)s.c_in,
                            .n = pl.p, .k = pl.k, .alpha = 1.0f,
-                           .beta = direct && accumulate ? 1.0f : 0.0f,
+                           .beta = direct_dx && accumulate ? 1.0f : 0.0f,
                            .a = w->buf, .a_off = w->offset, .lda = pl.k,
                            .b = ws.buf, .b_off = col_off, .ldb = pl.p,
-                           .c = direct ? dx->buf : ws.buf,
-                           .c_off = direct ? dx->offset : xp_off, .ldc = pl.p};
+                           .c = direct_dx ? dx->buf : ws.buf,
+                           .c_off = direct_dx ? dx->offset : xp_off, .ldc = pl.p};
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
-        if (st == CP_OK && !direct)
+        if (st == CP_OK && !direct_dx)
             st = cp_cnhw_to_nchw(ctx, (uint32_t)s.n, (uint32_t)s.c_in, hw, ws.buf, xp_off,
-                                 dx->buf, dx->offset, NULL, accumulate, false);
+                                 dx->buf, dx->offset, NULL, accumulate, false,
+                                 elu_grad ? x : NULL);
     }
     if (st == CP_OK && dw) {
         cl_mem xp = ws.buf;
