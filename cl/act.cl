@@ -13,6 +13,14 @@
         return v > 0.0f ? v : em1;                                         \
     }
 
-DEFINE_ELU(elu1, float)
+/* ELU'(x) from the output y = ELU(x): y > 0 ? 1 : y + 1 (elu_bwd's factor).
+ * The input gradient of a layer whose input is an ELU output is multiplied
+ * by it in the epilogue, instead of a separate ELU backward pass. */
+#define DEFINE_ELU_GRAD(NAME, T) \
+    inline T NAME(const T y) { return y > 0.0f ? (T)(1.0f) : y + 1.0f; }
 
-#define FLAG_ELU 4u /* the epilogue applies ELU to its result */
+DEFINE_ELU(elu1, float)
+DEFINE_ELU_GRAD(elu_grad1, float)
+
+#define FLAG_ELU 4u      /* the epilogue applies ELU to its result */
+#define FLAG_ELU_GRAD 8u /* the epilogue multiplies by ELU'(gate[same index]) */

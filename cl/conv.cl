@@ -69,7 +69,8 @@ __kernel void im2col(__global const float *img, const ulong img_off,
     }
 }
 
-/* img[n, c, y, x] (+)= sum of its column entries (+ bias[c]); one work item
+/* img[n, c, y, x] (+)= sum of its column entries (+ bias[c]) (· ELU'(gate)
+ * when FLAG_ELU_GRAD: the input gradient of a layer fed by an ELU); one work item
  * per image element, a fixed summation order: deterministic, no atomics.
  * total = N*C*H*W; dW, dH, dC divide by W, H, C. */
 __kernel void col2im(__global const float *col, const ulong col_off,
@@ -77,7 +78,8 @@ __kernel void col2im(__global const float *col, const ulong col_off,
                      __global const float *bias, const ulong bias_off,
                      const uint C, const uint H, const uint W, const uint HO,
                      const uint WO, const uint P, const uint total, const uint flags,
-                     const uint2 dW, const uint2 dH, const uint2 dC)
+                     const uint2 dW, const uint2 dH, const uint2 dC,
+                     __global const float *gate, const ulong gate_off)
 {
     const uint g = get_global_id(0);
     if (g >= total) return;
@@ -104,6 +106,7 @@ __kernel void col2im(__global const float *col, const ulong col_off,
         }
     }
     if (flags & FLAG_BIAS) s += bias[bias_off + c];
+    if (flags & FLAG_ELU_GRAD) s *= elu_grad1(gate[gate_off + g]);
     const ulong o = img_off + g;
     if (flags & FLAG_ACCUMULATE) s += img[o];
     img[o] = (flags & FLAG_ELU) ? elu1(s) : s;
@@ -128,7 +131,8 @@ __kernel void cnhw_to_nchw(__global const float *t, const ulong t_off,
                            __global float *y, const ulong y_off,
                            __global const float *bias, const ulong bias_off,
                            const uint N, const uint C, const uint HW, const uint total,
-                           const uint flags, const uint2 dHW, const uint2 dC)
+                           const uint flags, const uint2 dHW, const uint2 dC,
+                           __global const float *gate, const ulong gate_off)
 {
     const uint g = get_global_id(0);
     if (g >= total) return;
@@ -136,6 +140,7 @@ __kernel void cnhw_to_nchw(__global const float *t, const ulong t_off,
     const uint n = fdiv(nc, dC), c = nc - n * C;
     float v = t[t_off + (c * N + n) * HW + p];
     if (flags & FLAG_BIAS) v += bias[bias_off + c];
+    if (flags & FLAG_ELU_GRAD) v *= elu_grad1(gate[gate_off + g]);
     const ulong o = y_off + g;
     if (flags & FLAG_ACCUMULATE) v += y[o];
     y[o] = (flags & FLAG_ELU) ? elu1(v) : v;

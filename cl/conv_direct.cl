@@ -17,7 +17,8 @@
  * KW - 1 - PL < VW (every shift stays within two neighbouring vectors),
  * and every tensor index below 2^31.
  * flags: FLAG_ACCUMULATE, FLAG_BIAS, FLAG_ELU (ELU of the result, after
- * the bias: the fused conv + ELU layer).
+ * the bias: the fused conv + ELU layer), FLAG_ELU_GRAD (the result times
+ * ELU'(gate) at the same index: dx of a layer whose input is an ELU output).
  * Offsets are in elements. Out-of-range channels of the last channel block
  * are clamped for loads and skipped for stores. */
 
@@ -33,7 +34,8 @@ void conv_direct(__global const float *restrict x, const ulong x_off,
                  __global const float *restrict w, const ulong w_off,
                  __global const float *restrict bias, const ulong b_off,
                  __global float *y, const ulong y_off, const uint C_in, const uint H,
-                 const uint W, const uint C_out, const uint Ho, const uint flags)
+                 const uint W, const uint C_out, const uint Ho, const uint flags,
+                 __global const float *restrict gate, const ulong gate_off)
 {
     const uint co0 = get_global_id(0) * TM;
     const int ox0 = (int)(get_global_id(1) * (TN * VW));
@@ -81,10 +83,13 @@ void conv_direct(__global const float *restrict x, const ulong x_off,
         const uint co = co0 + (uint)r;
         if (co >= C_out) break;
         const float b = (flags & FLAG_BIAS) ? bias[b_off + co] : 0.0f;
-        __global float *yr = y + y_off + ((size_t)(n * C_out + co) * Ho + oy) * W + ox0;
+        const size_t at = ((size_t)(n * C_out + co) * Ho + oy) * W + ox0;
+        __global float *yr = y + y_off + at;
 #pragma unroll
         for (int t = 0; t < TN; t++) {
             floatv v = acc[r][t] + (floatv)(b);
+            if (flags & FLAG_ELU_GRAD)
+                v *= elu_grad_v(VLOAD(gate + gate_off + at + t * VW));
             if (flags & FLAG_ACCUMULATE) v += VLOAD(yr + t * VW);
             if (flags & FLAG_ELU) v = elu_v(v);
             VSTORE(v, yr + t * VW);

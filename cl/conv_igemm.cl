@@ -25,7 +25,9 @@
  *                    (+ out when one chunk and accumulating).
  * Build options: MODE, KH, KW, SH, SW, PT, PL, TM, TN, LX, LY, TK.
  * Every index fits 31 bits (the host checks). flags: 1 accumulate, 2 bias,
- * FLAG_ELU (ELU of the result: bias and ELU fused into the epilogue). */
+ * FLAG_ELU (ELU of the result: bias and ELU fused into the epilogue),
+ * FLAG_ELU_GRAD (modes 0, 1: times ELU'(gate) at the output's index, the
+ * input gradient of a layer whose input is an ELU output). */
 
 #include "act.cl"
 
@@ -82,7 +84,8 @@ __kernel void conv_igemm(__global const float *restrict src, const ulong src_off
                          __global float *restrict out, const ulong out_off,
                          const uint n_img, const uint c, const uint h, const uint w,
                          const uint co, const uint ho, const uint wo, const uint chunk,
-                         const uint flags)
+                         const uint flags, __global const float *restrict gate,
+                         const ulong gate_off)
 {
     __local float as[TK][BM + 1];
     __local float bs[TK][BN];
@@ -161,6 +164,7 @@ __kernel void conv_igemm(__global const float *restrict src, const ulong src_off
             size_t o = ((size_t)(col / (h * w)) * mdim + m) * (h * w) + col % (h * w);
 #endif
             float v = acc[i][j] + add;
+            if (flags & FLAG_ELU_GRAD) v *= elu_grad1(gate[gate_off + o]);
             if (flags & 1u) v += out[o];
             out[o] = (flags & FLAG_ELU) ? elu1(v) : v;
         }

@@ -81,7 +81,8 @@ __kernel void maxpool2_fwd(__global const float *x, const ulong x_off, __global 
  * ceil(h/2), NC): each work-item finds the winners of its (up to) 8
  * windows once and writes their dx elements: the gradient to the winner,
  * zero elsewhere, and zero for the unpooled last row / column of an odd
- * size. */
+ * size. acc: bit 0 accumulate, bit 1 multiply by ELU'(x) of the winner
+ * (x an ELU output: the ELU backward before the pool, fused). */
 __kernel void maxpool2_bwd(__global const float *x, const ulong x_off,
                            __global const float *dy, const ulong dy_off, __global float *dx,
                            const ulong dx_off, const uint h, const uint w, const uint ho,
@@ -95,7 +96,8 @@ __kernel void maxpool2_bwd(__global const float *x, const ulong x_off,
         float8 best;
         int8 kidx;
         VECTOR_ARGMAX(x + x_off + base, w, h >> 31, best, kidx);
-        const float8 g = vload8(0, dy + dy_off + ((ulong)nc * ho + oh) * wo + ow0);
+        float8 g = vload8(0, dy + dy_off + ((ulong)nc * ho + oh) * wo + ow0);
+        if (acc & 2u) g *= select((float8)(1.0f), best + 1.0f, best <= 0.0f); /* ELU'(winner) */
         const float8 z = (float8)(0.0f);
         const float8 e0 = select(z, g, kidx == 0), e1 = select(z, g, kidx == 1);
         const float8 e2 = select(z, g, kidx == 2), e3 = select(z, g, kidx == 3);
@@ -103,7 +105,7 @@ __kernel void maxpool2_bwd(__global const float *x, const ulong x_off,
         float16 d0 = shuffle2(e0, e1, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         float16 d1 = shuffle2(e2, e3, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15));
         __global float *o = dx + dx_off + base;
-        if (acc) {
+        if (acc & 1u) {
             d0 += vload16(0, o);
             d1 += vload16(0, o + w);
         }
@@ -120,13 +122,17 @@ __kernel void maxpool2_bwd(__global const float *x, const ulong x_off,
         if (oh < ho && ow < wo) {
             k = window_argmax(x + x_off + b, w);
             g = dy[dy_off + ((ulong)nc * ho + oh) * wo + ow];
+            if (acc & 2u) {
+                const float xv = x[x_off + b + (k >> 1) * w + (k & 1)];
+                g *= xv > 0.0f ? 1.0f : xv + 1.0f;
+            }
         }
         for (uint i = 0; i < 4; i++) {
             const uint r = row + (i >> 1), c = col + (i & 1);
             if (r >= h || c >= w) continue;
             const ulong at = dx_off + b + (i >> 1) * w + (i & 1);
             const float v = i == k ? g : 0.0f;
-            dx[at] = acc ? dx[at] + v : v;
+            dx[at] = (acc & 1u) ? dx[at] + v : v;
         }
     }
 }

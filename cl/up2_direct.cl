@@ -74,7 +74,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void up2_direct_dx(__global const float *restrict dy, const ulong dy_off,
                    __global const float *restrict w, const ulong w_off,
                    __global float *dx, const ulong dx_off, const uint C_in, const uint H,
-                   const uint W, const uint C_out, const uint flags)
+                   const uint W, const uint C_out, const uint flags,
+                   __global const float *restrict gate, const ulong gate_off)
 {
     const uint ci0 = get_global_id(0) * TMX;
     const uint opaque = H >> 31; /* 0 (H < 2^31), unknown to the compiler: OPAQUE */
@@ -106,8 +107,10 @@ void up2_direct_dx(__global const float *restrict dy, const ulong dy_off,
     for (int r = 0; r < TMX; r++) {
         const uint ci = ci0 + (uint)r;
         if (ci >= C_in) break;
-        __global float *o = dx + dx_off + ((size_t)(n * C_in + ci) * H + i) * W + ox0;
+        const size_t at = ((size_t)(n * C_in + ci) * H + i) * W + ox0;
+        __global float *o = dx + dx_off + at;
         floatv v = acc[r];
+        if (flags & FLAG_ELU_GRAD) v *= elu_grad_v(VLOAD(gate + gate_off + at));
         if (flags & FLAG_ACCUMULATE) v += VLOAD(o);
         VSTORE(v, o);
     }

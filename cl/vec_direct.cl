@@ -60,6 +60,7 @@ typedef uint16 uintv;
 #define FLAG_BIAS 2u
 #include "act.cl"
 DEFINE_ELU(elu_v, floatv)
+DEFINE_ELU_GRAD(elu_grad_v, floatv)
 
 /* Elements [o, o + VW) of the concatenation (a, b), 0 <= o < VW; o is a
  * constant once the kernel-column loop is unrolled. */

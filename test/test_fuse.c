@@ -1,6 +1,9 @@
 /* The graph's fusion pass (src/graph/fuse.c): a convolution whose only
- * reader is an ELU computes the ELU in its epilogue. Checked: the pass
- * fires on conv3 -> ELU and up2 -> ELU; it does not fire when the
+ * reader is an ELU computes the ELU in its epilogue, and the dx of a layer
+ * fed by an ELU applies the ELU's backward. Checked: the pass fires on
+ * conv3 / conv2 / up2 -> ELU and on the max pool's, conv's and up2's dx
+ * (the op-level checks of those dx are in test_conv*.c and below); it does
+ * not fire when the
  * convolution's value has a second reader, is kept, or sits behind a batch
  * norm, nor with no_fusion; a fusion is undone when its value is kept
  * after a plan; and the fused graph's loss and every gradient equal the
@@ -12,18 +15,19 @@
 #include <string.h>
 
 #include "clinpaint/graph.h"
+#include "backend/opencl/ops/conv_fused.h"
 #include "graph/graph_internal.h"
 #include "util/op_test_util.h"
 #include "util/test_util.h"
 
-enum { N = 2, C0 = 3, S = 8, MAX_PARAMS = 8 };
+enum { N = 2, C0 = 3, S = 8, MAX_PARAMS = 12 };
 
 typedef struct net {
     cp_graph *g;
     cp_tensor params[MAX_PARAMS];
     cp_node *pnodes[MAX_PARAMS];
     int nparams;
-    cp_node *x, *conv1, *elu1, *up, *elu2, *loss;
+    cp_node *x, *conv1, *elu1, *conv2, *elu2, *conv3, *elu3, *up, *elu4, *loss;
     cp_rng rng;
 } net;
 
@@ -41,26 +45,45 @@ static cp_node *param(net *t, const char *name, int ndim, const int64_t *shape, 
     return node;
 }
 
-/* x -> conv3 (+ b) -> ELU -> up2 (+ b) -> ELU -> dense head -> BCE.
- * `second_reader`: the first conv's value also enters the loss through a
- * head of its own. */
+/* The ELU backward node of an ELU output (the one reading it first). */
+static cp_node *elu_dx_of(cp_graph *g, const cp_node *y)
+{
+    for (int i = 0; i < g->count; i++) {
+        cp_node *n = g->nodes[i];
+        if (n->op == CP_OP_ELU_DX && n->src[0] == y) return n;
+        if (n->op == CP_OP_ELU_DX_FUSED && n->src[1] == y) return n;
+    }
+    return NULL;
+}
+
+/* x -> conv3 -> ELU -> pool -> conv2 -> ELU -> conv3 -> ELU -> up2 -> ELU
+ * -> dense head -> BCE: every conv fuses its ELU, and the ELU backwards fuse
+ * into the max pool's, the conv's and the up2's dx (the last ELU's dy comes
+ * through a reshape: not fused). `second_reader`: the first conv's value
+ * also enters the loss through a head of its own. */
 static void build(net *t, bool second_reader)
 {
     memset(t, 0, sizeof *t);
     cp_rng_seed(&t->rng, 5, 0);
     TU_OK(cp_graph_create(tu_ctx(), &t->g));
     cp_graph *g = t->g;
-    int64_t xs[4] = {N, C0, S, S}, w1[4] = {5, C0, 3, 3}, b5 = 5, wu[4] = {5, 4, 2, 2}, b4 = 4;
-    cp_conv_params c3 = cp_conv3_params(), u2 = cp_up2_params();
+    int64_t xs[4] = {N, C0, S, S}, w1[4] = {5, C0, 3, 3}, b5 = 5, w2[4] = {4, 5, 2, 2}, b4 = 4;
+    int64_t w3[4] = {4, 4, 3, 3}, wu[4] = {4, 4, 2, 2};
+    cp_conv_params c3 = cp_conv3_params(), c2 = cp_conv2_params(), u2 = cp_up2_params();
     t->x = cp_g_input(g, "x", 4, xs);
     t->conv1 = cp_g_conv2d(g, t->x, param(t, "w1", 4, w1, 0.5f), param(t, "b1", 1, &b5, 0.2f), &c3);
     t->elu1 = cp_g_elu(g, t->conv1);
-    t->up = cp_g_conv_transpose2d(g, t->elu1, param(t, "wu", 4, wu, 0.5f),
-                                  param(t, "bu", 1, &b4, 0.2f), &u2);
-    t->elu2 = cp_g_elu(g, t->up);
-    int64_t flat[2] = {N, 4 * 4 * S * S}, hw[2] = {1, 4 * 4 * S * S}, b1 = 1;
-    cp_node *head_w = param(t, "hw", 2, hw, 0.05f), *head_b = param(t, "hb", 1, &b1, 0.1f);
-    cp_node *logit = cp_g_dense(g, cp_g_reshape(g, t->elu2, 2, flat), head_w, head_b);
+    cp_node *pool = cp_g_maxpool2(g, t->elu1); /* 5 x S/2 x S/2 */
+    t->conv2 = cp_g_conv2d(g, pool, param(t, "w2", 4, w2, 0.5f), NULL, &c2);
+    t->elu2 = cp_g_elu(g, t->conv2);
+    t->conv3 = cp_g_conv2d(g, t->elu2, param(t, "w3", 4, w3, 0.5f), param(t, "b3", 1, &b4, 0.2f), &c3);
+    t->elu3 = cp_g_elu(g, t->conv3);
+    t->up = cp_g_conv_transpose2d(g, t->elu3, param(t, "wu", 4, wu, 0.5f),
+                                  param(t, "bu", 1, &b4, 0.2f), &u2); /* 4 x S x S */
+    t->elu4 = cp_g_elu(g, t->up);
+    int64_t flat[2] = {N, 4 * S * S}, hw[2] = {1, 4 * S * S}, b1 = 1;
+    cp_node *head_w = param(t, "hw", 2, hw, 0.1f), *head_b = param(t, "hb", 1, &b1, 0.1f);
+    cp_node *logit = cp_g_dense(g, cp_g_reshape(g, t->elu4, 2, flat), head_w, head_b);
     t->loss = cp_g_loss_bce(g, logit, 1);
     if (second_reader) {
         int64_t flat1[2] = {N, 5 * S * S}, hw1[2] = {1, 5 * S * S};
@@ -133,11 +156,21 @@ START_TEST(fusion_fires_and_matches_unfused)
     size_t n_ref, n_got;
     float *ref = run(&t, &n_ref);
 
+    ck_assert_int_eq(elu_dx_of(t.g, t.elu1)->op, CP_OP_ELU_DX);
     o = plan(true);
     TU_OK(cp_graph_plan(t.g, &o));
-    ck_assert_int_eq(t.elu1->op, CP_OP_ELU_FUSED);
-    ck_assert_int_eq(t.elu2->op, CP_OP_ELU_FUSED);
-    ck_assert(t.conv1->fused_elu && t.up->fused_elu);
+    cp_node *elus[] = {t.elu1, t.elu2, t.elu3, t.elu4};
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(elus[i]->op, CP_OP_ELU_FUSED);
+    ck_assert(t.conv1->fused_elu && t.conv2->fused_elu && t.conv3->fused_elu && t.up->fused_elu);
+    /* ELU backwards: into the dx of the layer each ELU feeds (pool, conv3,
+     * up2); the last one's dy comes through the head's reshape and stays a
+     * node of its own. */
+    for (int i = 0; i < 3; i++) {
+        cp_node *d = elu_dx_of(t.g, elus[i]);
+        ck_assert_int_eq(d->op, CP_OP_ELU_DX_FUSED);
+        ck_assert(d->src[0]->fused_elu_grad);
+    }
+    ck_assert_int_eq(elu_dx_of(t.g, t.elu4)->op, CP_OP_ELU_DX);
     upload_x(&t); /* a new plan has a new arena */
     float *got = run(&t, &n_got);
     ck_assert_uint_eq(n_ref, n_got);
@@ -158,7 +191,7 @@ START_TEST(fusion_skips_a_conv_with_a_second_reader)
     TU_OK(cp_graph_plan(t.g, &o));
     ck_assert_int_eq(t.elu1->op, CP_OP_ELU); /* conv1 also enters the loss */
     ck_assert(!t.conv1->fused_elu);
-    ck_assert_int_eq(t.elu2->op, CP_OP_ELU_FUSED); /* the up2 still fuses */
+    ck_assert_int_eq(t.elu4->op, CP_OP_ELU_FUSED); /* the up2 still fuses */
     free_net(&t);
 }
 END_TEST
@@ -169,19 +202,26 @@ START_TEST(fusion_skips_kept_values_and_is_undone)
     build(&t, false);
     cp_plan_options o = plan(true);
     TU_OK(cp_graph_plan(t.g, &o));
-    ck_assert_int_eq(t.elu2->op, CP_OP_ELU_FUSED);
-    /* The caller keeps the up2's pre-activation after a plan: the next plan
-     * undoes that fusion (and keeps the other). */
+    ck_assert_int_eq(t.elu1->op, CP_OP_ELU_FUSED);
+    ck_assert_int_eq(t.elu4->op, CP_OP_ELU_FUSED);
+    cp_node *d3 = elu_dx_of(t.g, t.elu3), *up_dx = d3->src[0];
+    ck_assert_int_eq(d3->op, CP_OP_ELU_DX_FUSED);
+    /* The caller keeps the up2's pre-activation and its dx after a plan: the
+     * next plan undoes those fusions (and keeps the others). */
     cp_g_keep(t.g, t.up);
+    cp_g_keep(t.g, up_dx);
     TU_OK(cp_graph_plan(t.g, &o));
-    ck_assert_int_eq(t.elu2->op, CP_OP_ELU);
+    ck_assert_int_eq(t.elu4->op, CP_OP_ELU);
     ck_assert(!t.up->fused_elu);
+    ck_assert_int_eq(d3->op, CP_OP_ELU_DX);
+    ck_assert(d3->src[1] == up_dx && d3->src[0] == t.elu3 && !up_dx->fused_elu_grad);
     ck_assert_int_eq(t.elu1->op, CP_OP_ELU_FUSED);
     /* no_fusion undoes them all. */
     o.no_fusion = true;
     TU_OK(cp_graph_plan(t.g, &o));
     ck_assert_int_eq(t.elu1->op, CP_OP_ELU);
     ck_assert(!t.conv1->fused_elu);
+    ck_assert_int_eq(elu_dx_of(t.g, t.elu1)->op, CP_OP_ELU_DX);
     free_net(&t);
 }
 END_TEST
@@ -214,6 +254,49 @@ START_TEST(fusion_skips_batchnorm_layers)
 }
 END_TEST
 
+/* cp_maxpool2_backward_act with ELU: the routed gradient times ELU'(x) of
+ * each window's maximum, zero elsewhere, against a CPU loop; odd sizes
+ * (partial windows), batch 1 and NaN-poisoned outputs. */
+START_TEST(maxpool_backward_with_elu_grad)
+{
+    const int shapes[][4] = {{1, 3, 5, 7}, {2, 4, 8, 16}, {1, 2, 6, 36}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int n = shapes[k][0], c = shapes[k][1], h = shapes[k][2], w = shapes[k][3];
+        int ho = h / 2, wo = w / 2;
+        size_t nx = (size_t)n * c * h * w, ny = (size_t)n * c * ho * wo;
+        cp_rng r;
+        cp_rng_seed(&r, 40 + k, 0);
+        float *x = malloc(nx * sizeof *x), *dy = malloc(ny * sizeof *dy);
+        tu_fill_uniform(&r, x, nx, -1.5f, 1.5f);
+        tu_fill_uniform(&r, dy, ny, -1, 1);
+        double *ref = tu_dzeros(nx);
+        for (int p = 0; p < n * c; p++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++) {
+                    size_t best = (size_t)p * h * w + (size_t)(2 * oy) * w + 2 * ox;
+                    for (int i = 0; i < 4; i++) {
+                        size_t at = (size_t)p * h * w + (size_t)(2 * oy + i / 2) * w + 2 * ox + i % 2;
+                        if (x[at] > x[best]) best = at;
+                    }
+                    double xv = x[best];
+                    ref[best] = dy[((size_t)p * ho + oy) * wo + ox] * (xv > 0 ? 1.0 : xv + 1.0);
+                }
+        cp_tensor tx = tu_tensor_at(x, n, c, h, w, 3, "x");
+        cp_tensor tdy = tu_tensor_at(dy, n, c, ho, wo, 0, "dy");
+        cp_tensor tdx = tu_tensor_at(NULL, n, c, h, w, 5, "dx");
+        TU_OK(cp_maxpool2_backward_act(tu_ctx(), &tx, &tdy, &tdx, false, CP_FUSED_ELU));
+        float *got = tu_download(&tdx);
+        tu_assert_close_sum("maxpool2 elu grad", "dx", got, ref, nx, 1);
+        free(got);
+        free(x);
+        free(dy);
+        free(ref);
+        cp_tensor *ts[] = {&tx, &tdy, &tdx};
+        for (int i = 0; i < 3; i++) cp_tensor_free(tu_ctx(), ts[i]);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fuse");
@@ -223,6 +306,7 @@ int main(void)
     tcase_add_test(tc, fusion_skips_a_conv_with_a_second_reader);
     tcase_add_test(tc, fusion_skips_kept_values_and_is_undone);
     tcase_add_test(tc, fusion_skips_batchnorm_layers);
+    tcase_add_test(tc, maxpool_backward_with_elu_grad);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

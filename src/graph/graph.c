@@ -24,7 +24,7 @@ static const char *const op_names[CP_OP_COUNT] = {
     [CP_OP_CONCAT_DX] = "concat_dx", [CP_OP_COMPOSITE_DG] = "composite_dg",
     [CP_OP_BN_DX] = "batchnorm_dx", [CP_OP_BN_DGAMMA] = "batchnorm_dgamma", [CP_OP_LOSS_REC_DG] = "loss_rec_dg",
     [CP_OP_LOSS_BCE_DT] = "loss_bce_dt", [CP_OP_ADAM] = "adam",
-    [CP_OP_ELU_FUSED] = "elu_fused",
+    [CP_OP_ELU_FUSED] = "elu_fused", [CP_OP_ELU_DX_FUSED] = "elu_dx_fused",
     [CP_OP_LOSS_DICE] = "loss_dice", [CP_OP_LOSS_DICE_DT] = "loss_dice_dt",
 };
 
@@ -126,7 +126,8 @@ cp_node *cp_graph_add_node(cp_graph *g, cp_op op, int ndim, const int64_t *shape
 
 bool cp_node_is_alias(const cp_node *n)
 {
-    return n->op == CP_OP_RESHAPE || n->op == CP_OP_STOP_GRAD || n->op == CP_OP_ELU_FUSED;
+    return n->op == CP_OP_RESHAPE || n->op == CP_OP_STOP_GRAD || n->op == CP_OP_ELU_FUSED ||
+           n->op == CP_OP_ELU_DX_FUSED;
 }
 
 bool cp_node_is_external(const cp_node *n)

@@ -68,6 +68,10 @@ typedef enum cp_op {
     /* the detector's loss (BCE + soft Dice) and its gradient */
     CP_OP_LOSS_DICE,
     CP_OP_LOSS_DICE_DT,
+    /* fused (fuse.c): an ELU backward done by the input-gradient node that
+     * produced its dy (src[0] after the pass; src[1] the ELU output); an
+     * alias of it */
+    CP_OP_ELU_DX_FUSED,
     CP_OP_COUNT
 } cp_op;
 
@@ -124,6 +128,9 @@ struct cp_node {
 
     bool fused_elu;     /* conv / transposed conv: ELU applied in the epilogue
                            (fuse.c; its ELU node is then CP_OP_ELU_FUSED) */
+    bool fused_elu_grad; /* conv / transposed conv / max-pool dx whose input x
+                            is an ELU output: dx times ELU'(x) in the
+                            epilogue (fuse.c; the ELU_DX is CP_OP_ELU_DX_FUSED) */
 
     /* leaves bound to caller tensors */
     cp_tensor *bound;
@@ -207,7 +214,9 @@ cp_tensor cp_graph_node_tensor(const cp_graph *g, const cp_node *n);
 
 /* The fusion pass (fuse.c), run by the planner before it plans: a conv or
  * transposed conv whose only reader is an ELU computes the ELU itself, and
- * the ELU node becomes an alias of it. Fusions whose conditions no longer
+ * the ELU node becomes an alias of it; likewise an ELU backward whose dy
+ * comes only from the dx of a conv, transposed conv or max pool fed by that
+ * ELU's output. Fusions whose conditions no longer
  * hold (a reader added since, a kept conv output, `enable` false) are
  * undone, so the pass can run before every plan. Returns the number of
  * fused pairs. */

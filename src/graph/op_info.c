@@ -10,6 +10,7 @@ static cp_op_info info_of(cp_op op)
     switch (op) {
     case CP_OP_INPUT: case CP_OP_PARAM: case CP_OP_BUFFER: case CP_OP_RESHAPE:
     case CP_OP_STOP_GRAD: case CP_OP_ELU_FUSED: /* computed by its conv */
+    case CP_OP_ELU_DX_FUSED: /* computed by the dx before it */
         i.op_class = CP_OP_CLASS_FREE;
         break;
     case CP_OP_CONV2D: case CP_OP_CONV_T2D: case CP_OP_DENSE:

@@ -160,6 +160,23 @@ void tu_conv_run_case(const tu_conv_ref *ref, const tu_conv_case *c, uint64_t se
     /* Overwrite mode into NaN-poisoned gradients. */
     check_backward(ref, c, &d, false, "");
 
+    /* dx of a layer whose input x is an ELU output, with ELU'(x) applied in
+     * dx's epilogue (the graph's ELU-backward fusion), into a NaN-poisoned
+     * dx: dx_ref · (x > 0 ? 1 : x + 1) (|factor| <= 1: the same tolerance). */
+    cp_tensor tdxg = tu_tensor_at(NULL, c->n, c->ci, c->h, c->w, c->off, "dx_elu");
+    if (ref->transposed)
+        TU_OK(cp_conv_transpose2d_backward_act(ctx, &c->p, &d.tx, &d.tw, &d.tdy, &tdxg, NULL,
+                                               NULL, false, CP_FUSED_ELU, wsp));
+    else
+        TU_OK(cp_conv2d_backward_act(ctx, &c->p, &d.tx, &d.tw, &d.tdy, &tdxg, NULL, NULL, false,
+                                     CP_FUSED_ELU, wsp));
+    double *dxg_ref = tu_dzeros(d.nx);
+    for (size_t i = 0; i < d.nx; i++)
+        dxg_ref[i] = d.dx_ref[i] * (d.x[i] > 0 ? 1.0 : d.x[i] + 1.0);
+    check_output(c->name, "dx times ELU'(x) fused", "", &tdxg, dxg_ref, d.nx, d.dx_terms);
+    free(dxg_ref);
+    cp_tensor_free(ctx, &tdxg);
+
     /* Accumulate mode onto known values. */
     TU_OK(cp_tensor_upload(ctx, &d.tdx, d.gx0));
     TU_OK(cp_tensor_upload(ctx, &d.tdw, d.gw0));

@@ -52,7 +52,8 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
     case CP_OP_BUFFER:
     case CP_OP_RESHAPE:
     case CP_OP_STOP_GRAD:
-    case CP_OP_ELU_FUSED: /* computed by its source's node */
+    case CP_OP_ELU_FUSED:    /* computed by its source's node */
+    case CP_OP_ELU_DX_FUSED: /* likewise */
         return CP_OK;
     case CP_OP_CONV2D:
         return cp_conv2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias,
@@ -98,12 +99,15 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
     case CP_OP_MEAN:
         return cp_reduce_sum(ctx, &s[0], 1.0f / (float)cp_node_numel(n->src[0]), &y);
     case CP_OP_CONV2D_DX:
-        return cp_conv2d_backward(ctx, &p->conv, &s[0], &s[1], &s[2], &y, NULL, NULL, false, wsp);
+        return cp_conv2d_backward_act(ctx, &p->conv, &s[0], &s[1], &s[2], &y, NULL, NULL, false,
+                                      n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE, wsp);
     case CP_OP_CONV2D_DW:
         return cp_conv2d_backward(ctx, &p->conv, &s[0], &s[1], &s[2], NULL, &y, NULL, false, wsp);
     case CP_OP_CONV_T2D_DX:
-        return cp_conv_transpose2d_backward(ctx, &p->conv, &s[0], &s[1], &s[2], &y, NULL, NULL,
-                                            false, wsp);
+        return cp_conv_transpose2d_backward_act(ctx, &p->conv, &s[0], &s[1], &s[2], &y, NULL,
+                                                NULL, false,
+                                                n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE,
+                                                wsp);
     case CP_OP_CONV_T2D_DW:
         return cp_conv_transpose2d_backward(ctx, &p->conv, &s[0], &s[1], &s[2], NULL, &y, NULL,
                                             false, wsp);
@@ -121,7 +125,8 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
         return cp_bias_backward(ctx, &d, &y, false);
     }
     case CP_OP_MAXPOOL2_DX:
-        return cp_maxpool2_backward(ctx, &s[0], &s[1], &y, false);
+        return cp_maxpool2_backward_act(ctx, &s[0], &s[1], &y, false,
+                                        n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE);
     case CP_OP_ELU_DX:
         return cp_elu_backward(ctx, &s[0], &s[1], &y, false);
     case CP_OP_TANH_DX:

@@ -155,13 +155,14 @@ cp_status cp_im2col(cp_context *ctx, const cp_col_geom *g, cl_mem img, size_t im
 
 cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t col_off,
                     cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate,
-                    bool elu)
+                    bool elu, const cp_tensor *gate)
 {
     cl_kernel k;
     CP_TRY(kernel_geom(ctx, g->p, "col2im", &k));
     cl_uint P = g->n * g->ho * g->wo;
     cl_uint total = g->n * g->c * g->h * g->w;
-    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u);
+    cl_uint flags =
+        (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (gate ? 8u : 0u);
     cl_uint2 dw = fastdiv(g->w), dh = fastdiv(g->h), dc = fastdiv(g->c);
     /* Without a bias the kernel never reads it: pass any valid buffer. */
     CP_ARGS(k, CP_ARG(cl_mem, col), CP_ARG(cl_ulong, col_off), CP_ARG(cl_mem, img),
@@ -169,7 +170,8 @@ cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t co
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_uint, g->c),
             CP_ARG(cl_uint, g->h), CP_ARG(cl_uint, g->w), CP_ARG(cl_uint, g->ho),
             CP_ARG(cl_uint, g->wo), CP_ARG(cl_uint, P), CP_ARG(cl_uint, total),
-            CP_ARG(cl_uint, flags), ARG_U2(dw), ARG_U2(dh), ARG_U2(dc));
+            CP_ARG(cl_uint, flags), ARG_U2(dw), ARG_U2(dh), ARG_U2(dc),
+            CP_ARG(cl_mem, gate ? gate->buf : col), CP_ARG(cl_ulong, gate ? gate->offset : 0));
     return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
 }
 
@@ -188,18 +190,20 @@ cp_status cp_nchw_to_cnhw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, 
 
 cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem t,
                           size_t t_off, cl_mem y, size_t y_off, const cp_tensor *bias,
-                          bool accumulate, bool elu)
+                          bool accumulate, bool elu, const cp_tensor *gate)
 {
     cl_kernel k;
     CP_TRY(kernel_plain(ctx, "cnhw_to_nchw", &k));
     cl_uint total = n * c * hw;
     cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
-    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u);
+    cl_uint flags =
+        (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (gate ? 8u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, t), CP_ARG(cl_ulong, t_off), CP_ARG(cl_mem, y),
             CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, bias ? bias->buf : t),
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
             CP_ARG(cl_uint, hw), CP_ARG(cl_uint, total), CP_ARG(cl_uint, flags),
-            ARG_U2(dhw), ARG_U2(dc));
+            ARG_U2(dhw), ARG_U2(dc), CP_ARG(cl_mem, gate ? gate->buf : t),
+            CP_ARG(cl_ulong, gate ? gate->offset : 0));
     return cp_enqueue_1d(ctx, k, total, CP_CONV_WG, NULL);
 }
 
@@ -344,7 +348,7 @@ cp_status cp_conv2d_forward_act(cp_context *ctx, const cp_conv_params *p, const 
                                   y->offset, b, elu);
     if (st == CP_OK && !direct)
         st = cp_cnhw_to_nchw(ctx, (uint32_t)s.n, (uint32_t)s.c_out, (uint32_t)(s.ho * s.wo),
-                             ws.buf, tmp_off, y->buf, y->offset, b, false, elu);
+                             ws.buf, tmp_off, y->buf, y->offset, b, false, elu, NULL);
     cp_ws_release(ctx, &ws);
     return st;
 }
@@ -354,11 +358,21 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
                              cp_tensor *dw, cp_tensor *db, bool accumulate,
                              const cp_tensor *workspace)
 {
+    return cp_conv2d_backward_act(ctx, p, x, w, dy, dx, dw, db, accumulate, CP_FUSED_NONE,
+                                  workspace);
+}
+
+cp_status cp_conv2d_backward_act(cp_context *ctx, const cp_conv_params *p, const cp_tensor *x,
+                                 const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                 cp_tensor *dw, cp_tensor *db, bool accumulate,
+                                 cp_fused_act x_act, const cp_tensor *workspace)
+{
     static const char op[] = "cp_conv2d_backward";
     cp_conv_shape s;
-    CP_TRY(cp_conv_backward_start(ctx, op, false, p, x, w, dy, &dx, &dw, db, accumulate, workspace,
-                                  &s));
+    CP_TRY(cp_conv_backward_start(ctx, op, false, p, x, w, dy, &dx, &dw, db, accumulate, x_act,
+                                  workspace, &s));
     if (!dx && !dw) return CP_OK;
+    bool elu_grad = x_act == CP_FUSED_ELU;
     uint32_t hwo = (uint32_t)(s.ho * s.wo);
     cp_conv_gemm_plan pl = cp_conv_gemm_plan_of(ctx, false, p, &s);
     cp_ws ws;
@@ -377,7 +391,7 @@ cp_status cp_conv2d_backward(cp_context *ctx, const cp_conv_params *p, const cp_
         st = cp_conv_gemm_wt(ctx, &pl, w, dyp, dyp_off, ws.buf, col_off, gemm_ws);
         if (st == CP_OK)
             st = cp_col2im(ctx, &g, ws.buf, col_off, dx->buf, dx->offset, NULL, accumulate,
-                           false);
+                           false, elu_grad ? x : NULL);
     }
     if (st == CP_OK && dw) {
         /* col = im2col(x) (the in-order queue serialises it after col2im),

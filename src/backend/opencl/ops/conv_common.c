@@ -183,8 +183,8 @@ cp_status cp_conv_forward_start(cp_context *ctx, const char *op, bool transposed
         *done = true;
         /* a transposed convolution's forward is its adjoint's data gradient */
         cp_igemm_geom g = cp_conv_igemm_geom_of(transposed, p, s);
-        return transposed ? cp_igemm_data_grad(ctx, &g, x, w, b, y, false, elu)
-                          : cp_igemm_forward(ctx, &g, x, w, b, y, false, elu);
+        return transposed ? cp_igemm_data_grad(ctx, &g, x, w, b, y, false, elu, NULL)
+                          : cp_igemm_forward(ctx, &g, x, w, b, y, false, elu, NULL);
     }
     return CP_OK;
 }
@@ -193,8 +193,13 @@ cp_status cp_conv_backward_start(cp_context *ctx, const char *op, bool transpose
                                  const cp_conv_params *p, const cp_tensor *x,
                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
                                  cp_tensor **dw, cp_tensor *db, bool accumulate,
-                                 const cp_tensor *workspace, cp_conv_shape *s)
+                                 cp_fused_act x_act, const cp_tensor *workspace,
+                                 cp_conv_shape *s)
 {
+    if (x_act != CP_FUSED_NONE && x_act != CP_FUSED_ELU)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: unknown fused activation %d", op,
+                            (int)x_act);
+    bool elu_grad = x_act == CP_FUSED_ELU;
     CP_TRY(cp_conv_check_args(op, transposed, p, x, w, s));
     CP_TRY(cp_ops_expect_shape4(op, dy, s->n, s->c_out, s->ho, s->wo));
     if (*dx) CP_TRY(cp_ops_expect_shape4(op, *dx, s->n, s->c_in, s->h, s->w));
@@ -212,10 +217,10 @@ cp_status cp_conv_backward_start(cp_context *ctx, const char *op, bool transpose
     cp_conv_direct_cfg dc;
     if (cp_conv_direct_plan_of(transposed, &ch, p, s, &dc))
         CP_TRY(transposed ? cp_up2_direct_backward(ctx, op, &dc, x, w, dy, dx, dw, accumulate,
-                                                   workspace)
+                                                   elu_grad, workspace)
                           : cp_conv_direct_backward(ctx, op, &dc, p, x, w, dy, dx, dw,
-                                                    accumulate, workspace));
+                                                    accumulate, elu_grad, workspace));
     cp_igemm_geom ig = cp_conv_igemm_geom_of(transposed, p, s);
     return cp_conv_igemm_backward(ctx, op, &ch, &ig, transposed, x, w, dy, dx, dw, accumulate,
-                                  workspace);
+                                  elu_grad, workspace);
 }

@@ -32,12 +32,14 @@ cp_status cp_conv_forward_start(cp_context *ctx, const char *op, bool transposed
  * (non-NULL) check out (*s filled); db (+)= the per-channel sum of dy; the
  * passes routed to the direct kernels or the implicit GEMM run, and *dx /
  * *dw are cleared for each one done, leaving the rest to the caller's
- * im2col + GEMM. */
+ * im2col + GEMM. x_act CP_FUSED_ELU: x is an ELU output and dx is
+ * multiplied by ELU'(x) where it is written. */
 cp_status cp_conv_backward_start(cp_context *ctx, const char *op, bool transposed,
                                  const cp_conv_params *p, const cp_tensor *x,
                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
                                  cp_tensor **dw, cp_tensor *db, bool accumulate,
-                                 const cp_tensor *workspace, cp_conv_shape *s);
+                                 cp_fused_act x_act, const cp_tensor *workspace,
+                                 cp_conv_shape *s);
 
 /* The call's key in the route table. */
 cp_conv_layer cp_conv_layer_of(bool transposed, const cp_conv_params *p,

@@ -116,17 +116,20 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
                             const cp_conv_direct_cfg *c, uint32_t n, uint32_t c_in,
                             uint32_t h, uint32_t w, uint32_t c_out, uint32_t ho, cl_mem in,
                             size_t in_off, cl_mem wgt, size_t wgt_off, const cp_tensor *bias,
-                            cl_mem out, size_t out_off, bool accumulate, bool elu)
+                            cl_mem out, size_t out_off, bool accumulate, bool elu,
+                            const cp_tensor *gate)
 {
     cl_kernel k;
     CP_TRY(conv_kernel(ctx, p, pt, pl, c, "conv_direct", &k));
-    cl_uint flags = (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u);
+    cl_uint flags =
+        (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (gate ? 8u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, in), CP_ARG(cl_ulong, in_off), CP_ARG(cl_mem, wgt),
             CP_ARG(cl_ulong, wgt_off), CP_ARG(cl_mem, bias ? bias->buf : wgt),
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_mem, out),
             CP_ARG(cl_ulong, out_off), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
             CP_ARG(cl_uint, w), CP_ARG(cl_uint, c_out), CP_ARG(cl_uint, ho),
-            CP_ARG(cl_uint, flags));
+            CP_ARG(cl_uint, flags), CP_ARG(cl_mem, gate ? gate->buf : in),
+            CP_ARG(cl_ulong, gate ? gate->offset : 0));
     size_t global[3] = {(c_out + (size_t)c->tm - 1) / (size_t)c->tm,
                         w / ((size_t)c->tn * (size_t)c->vw), (size_t)n * ho};
     size_t local[3] = {1, 1, 1};
@@ -140,7 +143,7 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
     return run_direct(ctx, p, p->pad_top, p->pad_left, c, (uint32_t)x->shape[0],
                       (uint32_t)x->shape[1], (uint32_t)x->shape[2], (uint32_t)x->shape[3],
                       (uint32_t)w->shape[0], (uint32_t)c->ho, x->buf, x->offset, w->buf,
-                      w->offset, b, y->buf, y->offset, false, elu);
+                      w->offset, b, y->buf, y->offset, false, elu, NULL);
 }
 
 /* The kernels of one backward: dx and/or dw (either may be NULL), the
@@ -148,22 +151,22 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
 typedef cp_status (*backward_kernels)(cp_context *ctx, const cp_conv_direct_cfg *c,
                                       const cp_conv_params *p, const cp_tensor *x,
                                       const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                      cp_tensor *dw, bool accumulate, cl_mem ws,
-                                      size_t ws_off);
+                                      cp_tensor *dw, bool accumulate, bool elu_grad,
+                                      cl_mem ws, size_t ws_off);
 
 /* Runs the passes of *dx / *dw that c gives to the direct kernels, in the
  * caller's workspace (or a temporary), and clears those pointers. */
 static cp_status run_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                               const cp_conv_params *p, const cp_tensor *x, const cp_tensor *w,
                               const cp_tensor *dy, cp_tensor **dx, cp_tensor **dw,
-                              bool accumulate, const cp_tensor *workspace, size_t need,
-                              backward_kernels kernels)
+                              bool accumulate, bool elu_grad, const cp_tensor *workspace,
+                              size_t need, backward_kernels kernels)
 {
     cp_tensor *ddx = c->dx_direct ? *dx : NULL, *ddw = c->dw_direct ? *dw : NULL;
     if (!ddx && !ddw) return CP_OK;
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, need, &ws));
-    cp_status st = kernels(ctx, c, p, x, w, dy, ddx, ddw, accumulate, ws.buf, ws.off);
+    cp_status st = kernels(ctx, c, p, x, w, dy, ddx, ddw, accumulate, elu_grad, ws.buf, ws.off);
     cp_ws_release(ctx, &ws);
     if (ddx) *dx = NULL;
     if (ddw) *dw = NULL;
@@ -173,7 +176,8 @@ static cp_status run_backward(cp_context *ctx, const char *op, const cp_conv_dir
 static cp_status conv_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg *c,
                                        const cp_conv_params *p, const cp_tensor *x,
                                        const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                       cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
+                                       cp_tensor *dw, bool accumulate, bool elu_grad, cl_mem ws,
+                                       size_t ws_off)
 {
     uint32_t n = (uint32_t)x->shape[0], c_in = (uint32_t)x->shape[1];
     uint32_t h = (uint32_t)x->shape[2], wd = (uint32_t)x->shape[3];
@@ -190,7 +194,7 @@ static cp_status conv_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg
         CP_TRY(cp_enqueue_1d(ctx, k, wcount, 64, NULL));
         CP_TRY(run_direct(ctx, p, p->kh - 1 - p->pad_top, p->kw - 1 - p->pad_left, c, n, c_out,
                           ho, wd, c_in, h, dy->buf, dy->offset, ws, ws_off, NULL, dx->buf,
-                          dx->offset, accumulate, false));
+                          dx->offset, accumulate, false, elu_grad ? x : NULL));
     }
     if (dw) {
         /* The in-order queue runs this after the dx kernel that read wt. */
@@ -214,10 +218,11 @@ static cp_status conv_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg
 cp_status cp_conv_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                   const cp_conv_params *p, const cp_tensor *x,
                                   const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
-                                  cp_tensor **dw, bool accumulate, const cp_tensor *workspace)
+                                  cp_tensor **dw, bool accumulate, bool elu_grad,
+                                  const cp_tensor *workspace)
 {
-    return run_backward(ctx, op, c, p, x, w, dy, dx, dw, accumulate, workspace, c->workspace,
-                        conv_backward_kernels);
+    return run_backward(ctx, op, c, p, x, w, dy, dx, dw, accumulate, elu_grad, workspace,
+                        c->workspace, conv_backward_kernels);
 }
 
 /* ---- up2: 2×2 transposed convolution, stride 2 ---- */
@@ -291,7 +296,8 @@ cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
 static cp_status up2_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg *c,
                                       const cp_conv_params *p, const cp_tensor *x,
                                       const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
-                                      cp_tensor *dw, bool accumulate, cl_mem ws, size_t ws_off)
+                                      cp_tensor *dw, bool accumulate, bool elu_grad, cl_mem ws,
+                                      size_t ws_off)
 {
     (void)p; /* always up2 */
     cl_uint n = (cl_uint)x->shape[0], c_in = (cl_uint)x->shape[1];
@@ -304,7 +310,8 @@ static cp_status up2_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg 
                 CP_ARG(cl_mem, w->buf), CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, dx->buf),
                 CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
                 CP_ARG(cl_uint, wd), CP_ARG(cl_uint, c_out),
-                CP_ARG(cl_uint, accumulate ? 1u : 0u));
+                CP_ARG(cl_uint, (accumulate ? 1u : 0u) | (elu_grad ? 8u : 0u)),
+                CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset));
         size_t global[3] = {(c_in + (size_t)UP2_DX_TM - 1) / UP2_DX_TM, wd / (size_t)c->vw,
                             (size_t)n * h};
         CP_TRY(cp_enqueue_nd(ctx, k, 3, global, local, NULL));
@@ -327,12 +334,12 @@ static cp_status up2_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg 
 
 cp_status cp_up2_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                  const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
-                                 cp_tensor **dx, cp_tensor **dw, bool accumulate,
+                                 cp_tensor **dx, cp_tensor **dw, bool accumulate, bool elu_grad,
                                  const cp_tensor *workspace)
 {
     /* Only the dw kernel uses the workspace (its chunk partial sums). */
     bool ddw = c->dw_direct && *dw;
     cp_conv_params p = cp_up2_params();
-    return run_backward(ctx, op, c, &p, x, w, dy, dx, dw, accumulate, workspace,
+    return run_backward(ctx, op, c, &p, x, w, dy, dx, dw, accumulate, elu_grad, workspace,
                         ddw ? c->workspace : 0, up2_backward_kernels);
 }

@@ -38,11 +38,13 @@ cp_status cp_conv_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
  * tensor (or a temporary when it is NULL); those pointers are then set to
  * NULL, so what is left goes through im2col + GEMM. (The bias gradient
  * stays a separate pass: summing it inside the dw kernel slowed that
- * kernel's main loop by ~40 % on PoCL.) */
+ * kernel's main loop by ~40 % on PoCL.) elu_grad: x is an ELU output and
+ * dx is multiplied by ELU'(x) in the dx kernel's epilogue. */
 cp_status cp_conv_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                   const cp_conv_params *p, const cp_tensor *x,
                                   const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
-                                  cp_tensor **dw, bool accumulate, const cp_tensor *workspace);
+                                  cp_tensor **dw, bool accumulate, bool elu_grad,
+                                  const cp_tensor *workspace);
 
 /* The same for the up2 transposed convolution (2×2, stride 2, no padding;
  * weights [C_in, C_out, 2, 2]): input width divisible by 4. */
@@ -55,7 +57,7 @@ cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
                                 cp_tensor *y, bool elu);
 cp_status cp_up2_direct_backward(cp_context *ctx, const char *op, const cp_conv_direct_cfg *c,
                                  const cp_tensor *x, const cp_tensor *w, const cp_tensor *dy,
-                                 cp_tensor **dx, cp_tensor **dw, bool accumulate,
+                                 cp_tensor **dx, cp_tensor **dw, bool accumulate, bool elu_grad,
                                  const cp_tensor *workspace);
 
 #endif

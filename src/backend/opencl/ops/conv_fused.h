@@ -1,4 +1,4 @@
-/* Internal: convolutions with an activation fused into their epilogue. The
+/* Internal: convolutions (and pooling) with an activation fused into their epilogue. The
  * graph's fusion pass (src/graph/fuse.c) turns conv (+ bias) -> ELU into
  * one node that runs these; every route (direct, implicit GEMM, im2col +
  * GEMM) applies the activation where it writes the output, so the
@@ -22,5 +22,23 @@ cp_status cp_conv_transpose2d_forward_act(cp_context *ctx, const cp_conv_params 
                                           const cp_tensor *x, const cp_tensor *w,
                                           const cp_tensor *b, cp_fused_act act, cp_tensor *y,
                                           const cp_tensor *workspace);
+
+/* The backward of a layer whose input x is an ELU output y: as
+ * cp_conv2d_backward, but dx = ELU'(x) · ∂/∂x (ELU'(x) = x > 0 ? 1 : x + 1),
+ * the ELU's backward done in dx's epilogue (x_act CP_FUSED_ELU), so dx is
+ * the gradient of the ELU's input. dw and db are unchanged. */
+cp_status cp_conv2d_backward_act(cp_context *ctx, const cp_conv_params *p, const cp_tensor *x,
+                                 const cp_tensor *w, const cp_tensor *dy, cp_tensor *dx,
+                                 cp_tensor *dw, cp_tensor *db, bool accumulate,
+                                 cp_fused_act x_act, const cp_tensor *workspace);
+cp_status cp_conv_transpose2d_backward_act(cp_context *ctx, const cp_conv_params *p,
+                                           const cp_tensor *x, const cp_tensor *w,
+                                           const cp_tensor *dy, cp_tensor *dx, cp_tensor *dw,
+                                           cp_tensor *db, bool accumulate, cp_fused_act x_act,
+                                           const cp_tensor *workspace);
+/* The same for max pooling: dx = ELU'(x) · (dy routed to each window's
+ * maximum). */
+cp_status cp_maxpool2_backward_act(cp_context *ctx, const cp_tensor *x, const cp_tensor *dy,
+                                   cp_tensor *dx, bool accumulate, cp_fused_act x_act);
 
 #endif

@@ -88,6 +88,7 @@ typedef struct launch {
     int mode;
     cl_mem src, wgt, bias, out;
     size_t src_off, wgt_off, bias_off, out_off;
+    const cp_tensor *gate; /* ELU output: the result times ELU'(gate), or NULL */
     bool has_bias, accumulate, elu;
     uint32_t mdim, ndim, chunk, chunks;
 } launch;
@@ -97,14 +98,16 @@ static cp_status run(cp_context *ctx, const cp_igemm_geom *g, const launch *l)
     cl_kernel k;
     tile t = {1, 1, 1, 1};
     CP_TRY(get_kernel(ctx, l->mode, g->p, l->mdim, &k, &t));
-    cl_uint flags = (l->accumulate ? 1u : 0u) | (l->has_bias ? 2u : 0u) | (l->elu ? 4u : 0u);
+    cl_uint flags = (l->accumulate ? 1u : 0u) | (l->has_bias ? 2u : 0u) | (l->elu ? 4u : 0u) |
+                    (l->gate ? 8u : 0u);
     CP_ARGS(k, CP_ARG(cl_mem, l->src), CP_ARG(cl_ulong, l->src_off), CP_ARG(cl_mem, l->wgt),
             CP_ARG(cl_ulong, l->wgt_off), CP_ARG(cl_mem, l->bias),
             CP_ARG(cl_ulong, l->bias_off), CP_ARG(cl_mem, l->out),
             CP_ARG(cl_ulong, l->out_off), CP_ARG(cl_uint, g->n), CP_ARG(cl_uint, g->c),
             CP_ARG(cl_uint, g->h), CP_ARG(cl_uint, g->w), CP_ARG(cl_uint, g->co),
             CP_ARG(cl_uint, g->ho), CP_ARG(cl_uint, g->wo), CP_ARG(cl_uint, l->chunk),
-            CP_ARG(cl_uint, flags));
+            CP_ARG(cl_uint, flags), CP_ARG(cl_mem, l->gate ? l->gate->buf : l->src),
+            CP_ARG(cl_ulong, l->gate ? l->gate->offset : 0));
     size_t bm = (size_t)t.ly * (size_t)t.tm, bn = (size_t)t.lx * (size_t)t.tn;
     size_t global[3] = {(l->ndim + bn - 1) / bn * (size_t)t.lx,
                         (l->mdim + bm - 1) / bm * (size_t)t.ly, l->chunks};
@@ -114,25 +117,27 @@ static cp_status run(cp_context *ctx, const cp_igemm_geom *g, const launch *l)
 
 cp_status cp_igemm_forward(cp_context *ctx, const cp_igemm_geom *g, const cp_tensor *img,
                            const cp_tensor *w, const cp_tensor *bias, const cp_tensor *out,
-                           bool accumulate, bool elu)
+                           bool accumulate, bool elu, const cp_tensor *gate)
 {
     launch l = {.mode = 0, .src = img->buf, .src_off = img->offset, .wgt = w->buf,
                 .wgt_off = w->offset, .bias = bias ? bias->buf : w->buf,
                 .bias_off = bias ? bias->offset : 0, .out = out->buf, .out_off = out->offset,
-                .has_bias = bias != NULL, .accumulate = accumulate, .elu = elu, .mdim = g->co,
+                .has_bias = bias != NULL, .accumulate = accumulate, .elu = elu, .gate = gate,
+                .mdim = g->co,
                 .ndim = g->n * g->ho * g->wo, .chunk = 0, .chunks = 1};
     return run(ctx, g, &l);
 }
 
 cp_status cp_igemm_data_grad(cp_context *ctx, const cp_igemm_geom *g, const cp_tensor *dout,
                              const cp_tensor *w, const cp_tensor *bias,
-                             const cp_tensor *img_grad, bool accumulate, bool elu)
+                             const cp_tensor *img_grad, bool accumulate, bool elu,
+                             const cp_tensor *gate)
 {
     launch l = {.mode = 1, .src = dout->buf, .src_off = dout->offset, .wgt = w->buf,
                 .wgt_off = w->offset, .bias = bias ? bias->buf : w->buf,
                 .bias_off = bias ? bias->offset : 0, .out = img_grad->buf,
                 .out_off = img_grad->offset, .has_bias = bias != NULL,
-                .accumulate = accumulate, .elu = elu, .mdim = g->c, .ndim = g->n * g->h * g->w,
+                .accumulate = accumulate, .elu = elu, .gate = gate, .mdim = g->c, .ndim = g->n * g->h * g->w,
                 .chunk = 0, .chunks = 1};
     return run(ctx, g, &l);
 }

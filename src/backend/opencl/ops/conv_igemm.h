@@ -13,16 +13,18 @@ typedef struct cp_igemm_geom {
     uint32_t n, c, h, w, co, ho, wo;
 } cp_igemm_geom;
 
-/* out[n, co, ho, wo] (+)= conv(img, w) (+ bias[co]), then ELU of the
- * result when elu (fused in the epilogue). */
+/* out[n, co, ho, wo] (+)= conv(img, w) (+ bias[co]) (times ELU'(gate) at
+ * the same index when gate, an ELU output shaped like out, is non-NULL),
+ * then ELU of the result when elu (fused in the epilogue). */
 cp_status cp_igemm_forward(cp_context *ctx, const cp_igemm_geom *g, const cp_tensor *img,
                            const cp_tensor *w, const cp_tensor *bias, const cp_tensor *out,
-                           bool accumulate, bool elu);
-/* img_grad[n, c, h, w] (+)= convᵀ(dout, w) (+ bias[c]), then ELU when elu
- * (the transposed convolution's forward). */
+                           bool accumulate, bool elu, const cp_tensor *gate);
+/* img_grad[n, c, h, w] (+)= convᵀ(dout, w) (+ bias[c]) (times ELU'(gate)),
+ * then ELU when elu (the transposed convolution's forward). */
 cp_status cp_igemm_data_grad(cp_context *ctx, const cp_igemm_geom *g, const cp_tensor *dout,
                              const cp_tensor *w, const cp_tensor *bias,
-                             const cp_tensor *img_grad, bool accumulate, bool elu);
+                             const cp_tensor *img_grad, bool accumulate, bool elu,
+                             const cp_tensor *gate);
 /* dw[co, c, kh, kw] (+)= sum over n, ho, wo of dout ⊗ im2col(img), as
  * partial sums per chunk of output pixels in the workspace (see
  * cp_igemm_weight_grad_workspace) and a fixed-order reduction. */

@@ -32,19 +32,21 @@ typedef struct cp_col_geom {
 /* col = im2col(img): every element written. */
 cp_status cp_im2col(cp_context *ctx, const cp_col_geom *g, cl_mem img, size_t img_off,
                     cl_mem col, size_t col_off);
-/* img (+)= col2im(col) (+ bias[c] when bias is non-NULL), then ELU of the
- * result when elu: a gather, each image element sums its contributions in
- * a fixed order (deterministic). */
+/* img (+)= col2im(col) (+ bias[c] when bias is non-NULL), times ELU'(gate)
+ * (gate: an ELU output shaped like img, or NULL), then ELU of the result
+ * when elu: a gather, each image element sums its contributions in a fixed
+ * order (deterministic). */
 cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t col_off,
                     cl_mem img, size_t img_off, const cp_tensor *bias, bool accumulate,
-                    bool elu);
+                    bool elu, const cp_tensor *gate);
 /* t[c, n*HW + p] = x[n, c, p] */
 cp_status cp_nchw_to_cnhw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem x,
                           size_t x_off, cl_mem t, size_t t_off);
-/* y[n, c, p] (+)= t[c, n*HW + p] (+ bias[c]), then ELU of the result when elu */
+/* y[n, c, p] (+)= t[c, n*HW + p] (+ bias[c]) (times ELU'(gate[n, c, p])
+ * when gate is non-NULL), then ELU of the result when elu */
 cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, cl_mem t,
                           size_t t_off, cl_mem y, size_t y_off, const cp_tensor *bias,
-                          bool accumulate, bool elu);
+                          bool accumulate, bool elu, const cp_tensor *gate);
 /* db[c] (+)= sum over n, p of dy[n, c, p] (one work-group per channel). */
 cp_status cp_conv_bias_grad(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw,
                             const cp_tensor *dy, cp_tensor *db, bool accumulate);

@@ -25,12 +25,14 @@ size_t cp_conv_routed_workspace(const cp_conv_choice *ch, size_t gemm_need,
 cp_status cp_conv_igemm_backward(cp_context *ctx, const char *op, const cp_conv_choice *ch,
                                  const cp_igemm_geom *g, bool transposed, const cp_tensor *x,
                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
-                                 cp_tensor **dw, bool accumulate, const cp_tensor *workspace)
+                                 cp_tensor **dw, bool accumulate, bool elu_grad,
+                                 const cp_tensor *workspace)
 {
     if (*dx && ch->pass[CP_CONV_DX] == CP_CONV_IGEMM) {
         /* dx of a convolution is its data gradient; of the adjoint, its forward */
-        CP_TRY(transposed ? cp_igemm_forward(ctx, g, dy, w, NULL, *dx, accumulate, false)
-                          : cp_igemm_data_grad(ctx, g, dy, w, NULL, *dx, accumulate, false));
+        const cp_tensor *gate = elu_grad ? x : NULL;
+        CP_TRY(transposed ? cp_igemm_forward(ctx, g, dy, w, NULL, *dx, accumulate, false, gate)
+                          : cp_igemm_data_grad(ctx, g, dy, w, NULL, *dx, accumulate, false, gate));
         *dx = NULL;
     }
     if (*dw && ch->pass[CP_CONV_DW] == CP_CONV_IGEMM) {

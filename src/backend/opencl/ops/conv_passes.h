@@ -20,10 +20,12 @@ size_t cp_conv_routed_workspace(const cp_conv_choice *ch, size_t gemm_need,
 
 /* Runs the backward passes that ch sends to the implicit GEMM and clears
  * *dx / *dw for each one done, leaving the rest to the caller. `transposed`:
- * the layer is the adjoint of g (image = dy side, output = x side). */
+ * the layer is the adjoint of g (image = dy side, output = x side).
+ * elu_grad: x is an ELU output, dx is multiplied by ELU'(x). */
 cp_status cp_conv_igemm_backward(cp_context *ctx, const char *op, const cp_conv_choice *ch,
                                  const cp_igemm_geom *g, bool transposed, const cp_tensor *x,
                                  const cp_tensor *w, const cp_tensor *dy, cp_tensor **dx,
-                                 cp_tensor **dw, bool accumulate, const cp_tensor *workspace);
+                                 cp_tensor **dw, bool accumulate, bool elu_grad,
+                                 const cp_tensor *workspace);
 
 #endif

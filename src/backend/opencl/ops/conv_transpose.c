@@ -86,7 +86,8 @@ cp_status cp_conv_transpose2d_forward_act(cp_context *ctx, const cp_conv_params 
                                    (uint32_t)(s.h * s.w), ws.buf, &xp, &xp_off);
     /* col[K', P] = Wᵀ × X' */
     if (st == CP_OK) st = cp_conv_gemm_wt(ctx, &pl, w, xp, xp_off, ws.buf, col_off, gemm_ws);
-    if (st == CP_OK) st = cp_col2im(ctx, &g, ws.buf, col_off, y->buf, y->offset, b, false, elu);
+    if (st == CP_OK)
+        st = cp_col2im(ctx, &g, ws.buf, col_off, y->buf, y->offset, b, false, elu, NULL);
     cp_ws_release(ctx, &ws);
     return st;
 }
@@ -97,11 +98,22 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
                                        cp_tensor *db, bool accumulate,
                                        const cp_tensor *workspace)
 {
+    return cp_conv_transpose2d_backward_act(ctx, p, x, w, dy, dx, dw, db, accumulate,
+                                            CP_FUSED_NONE, workspace);
+}
+
+cp_status cp_conv_transpose2d_backward_act(cp_context *ctx, const cp_conv_params *p,
+                                           const cp_tensor *x, const cp_tensor *w,
+                                           const cp_tensor *dy, cp_tensor *dx, cp_tensor *dw,
+                                           cp_tensor *db, bool accumulate, cp_fused_act x_act,
+                                           const cp_tensor *workspace)
+{
     static const char op[] = "cp_conv_transpose2d_backward";
     cp_conv_shape s;
-    CP_TRY(cp_conv_backward_start(ctx, op, true, p, x, w, dy, &dx, &dw, db, accumulate, workspace,
-                                  &s));
+    CP_TRY(cp_conv_backward_start(ctx, op, true, p, x, w, dy, &dx, &dw, db, accumulate, x_act,
+                                  workspace, &s));
     if (!dx && !dw) return CP_OK;
+    bool elu_grad = x_act == CP_FUSED_ELU;
     cp_conv_gemm_plan pl = cp_conv_gemm_plan_of(ctx, true, p, &s);
     cp_ws ws;
     CP_TRY(cp_ws_acquire(ctx, op, workspace, pl.gemm_t + pl.col + pl.perm, &ws));
@@ -114,17 +126,20 @@ cp_status cp_conv_transpose2d_backward(cp_context *ctx, const cp_conv_params *p,
     /* With one image the CNHW and NCHW layouts coincide: no permutes. */
     bool direct = s.n == 1;
     if (st == CP_OK && dx) {
+        /* ELU'(x) is applied by the (then identity) permute pass. */
+        bool direct_dx = direct && !elu_grad;
         cp_gemm_args ga = {.trans_a = false, .trans_b = false, .m = (size_t)s.c_in,
                            .n = pl.p, .k = pl.k, .alpha = 1.0f,
-                           .beta = direct && accumulate ? 1.0f : 0.0f,
+                           .beta = direct_dx && accumulate ? 1.0f : 0.0f,
                            .a = w->buf, .a_off = w->offset, .lda = pl.k,
                            .b = ws.buf, .b_off = col_off, .ldb = pl.p,
-                           .c = direct ? dx->buf : ws.buf,
-                           .c_off = direct ? dx->offset : xp_off, .ldc = pl.p};
+                           .c = direct_dx ? dx->buf : ws.buf,
+                           .c_off = direct_dx ? dx->offset : xp_off, .ldc = pl.p};
         st = cp_gemm(ctx, &ga, gemm_ws, 0);
-        if (st == CP_OK && !direct)
+        if (st == CP_OK && !direct_dx)
             st = cp_cnhw_to_nchw(ctx, (uint32_t)s.n, (uint32_t)s.c_in, hw, ws.buf, xp_off,
-                                 dx->buf, dx->offset, NULL, accumulate, false);
+                                 dx->buf, dx->offset, NULL, accumulate, false,
+                                 elu_grad ? x : NULL);
     }
     if (st == CP_OK && dw) {
         cl_mem xp;

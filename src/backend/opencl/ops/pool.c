@@ -1,5 +1,6 @@
 /* 2x2 max pooling, stride 2 (floor for odd sizes); the first maximum of a
  * window in row-major order takes the gradient (cl/pool.cl). */
+#include "backend/opencl/ops/conv_fused.h"
 #include "backend/opencl/ops/ops_internal.h"
 
 static cp_status pool_shapes(const char *op, const cp_tensor *x, const cp_tensor *y,
@@ -36,7 +37,16 @@ cp_status cp_maxpool2_forward(cp_context *ctx, const cp_tensor *x, cp_tensor *y)
 cp_status cp_maxpool2_backward(cp_context *ctx, const cp_tensor *x, const cp_tensor *dy,
                                cp_tensor *dx, bool accumulate)
 {
+    return cp_maxpool2_backward_act(ctx, x, dy, dx, accumulate, CP_FUSED_NONE);
+}
+
+cp_status cp_maxpool2_backward_act(cp_context *ctx, const cp_tensor *x, const cp_tensor *dy,
+                                   cp_tensor *dx, bool accumulate, cp_fused_act x_act)
+{
     static const char *op = "cp_maxpool2_backward";
+    if (x_act != CP_FUSED_NONE && x_act != CP_FUSED_ELU)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s: unknown fused activation %d", op,
+                            (int)x_act);
     if (!dx) return CP_OK;
     cp_opsi_nchw s = {0};
     CP_TRY(pool_shapes(op, x, dy, &s));
@@ -48,7 +58,8 @@ cp_status cp_maxpool2_backward(cp_context *ctx, const cp_tensor *x, const cp_ten
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, dy->buf),
             CP_ARG(cl_ulong, dy->offset), CP_ARG(cl_mem, dx->buf),
             CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, s.h), CP_ARG(cl_uint, s.w),
-            CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo), CP_ARG(cl_uint, accumulate ? 1u : 0u));
+            CP_ARG(cl_uint, ho), CP_ARG(cl_uint, wo),
+            CP_ARG(cl_uint, (accumulate ? 1u : 0u) | (x_act == CP_FUSED_ELU ? 2u : 0u)));
     size_t global[3] = {((s.w + 1) / 2 + 7) / 8, (s.h + 1) / 2, (size_t)s.n * s.c};
     return cp_enqueue_nd(ctx, k, 3, global, NULL, NULL);
 }
