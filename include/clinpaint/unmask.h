@@ -50,6 +50,9 @@ typedef struct cp_detect_train_config {
      * empty mask (needs DIR/original), so that a face without a mask gives
      * an empty detection. 0: none. */
     float negatives;
+    /* Colour augmentation of the training samples (cp_detect_augment), so
+     * that kinds of mask unseen in training are found too. Default on. */
+    bool augment;
     double max_minutes;   /* 0: no limit */
     uint64_t max_steps;   /* 0: none */
     int sample_count;     /* test images in each sample grid */
@@ -63,7 +66,7 @@ typedef struct cp_detect_train_config {
 } cp_detect_train_config;
 
 /* Detector preset tiny, batch 8, 10 epochs, seed 1, Adam lr 1e-3, β 0.9 /
- * 0.999, Dice weight 1, negatives 0.125, 6 samples. */
+ * 0.999, Dice weight 1, negatives 0.125, colour augmentation, 6 samples. */
 cp_detect_train_config cp_detect_train_config_defaults(void);
 
 typedef struct cp_detect_result {
@@ -83,6 +86,19 @@ typedef struct cp_detect_result {
  * CP_ERR_NUMERIC on a non-finite loss). */
 cp_status cp_detect_train(cp_context *ctx, const cp_detect_train_config *cfg,
                           cp_detect_result *result);
+
+/* ---- the detector's colour augmentation (detect_augment.c) ---- */
+
+/* Recolours one training sample in place: image [3,S,S] in [-1, 1], mask
+ * [S,S] in [0, 1] (not changed). Inside the mask: kept, hue/saturation/
+ * brightness shifted, a random colour, or a stripe, dot or check pattern
+ * of two random colours (the mask's shading kept); then the whole image's
+ * brightness, contrast and saturation jittered, sometimes grey. A pure
+ * function of (seed, sample_id): a resumed run sees the same samples. */
+void cp_detect_augment(uint64_t seed, uint64_t sample_id, int S, float *image, const float *mask);
+/* "colour" (on) or "none"; parse accepts colour, color and none. */
+const char *cp_detect_augment_name(bool on);
+cp_status cp_detect_augment_parse(const char *name, bool *on);
 
 /* ---- evaluation (detect_eval.c) ---- */
 

@@ -29,6 +29,7 @@ cp_detect_train_config cp_detect_train_config_defaults(void)
     c.seed = 1;
     c.opts = cp_detector_train_defaults();
     c.negatives = 0.125f;
+    c.augment = true;
     c.sample_count = 6;
     return c;
 }
@@ -114,7 +115,7 @@ static cp_status save_checkpoint(drun *r, const char *name)
         {"task", "detect"}, {"epoch", epoch}, {"batch_index", batch}, {"step", step},
         {"seed", seed}, {"batch", bsz}, {"epochs", epochs}, {"best_iou", best}, {"lr", lr},
         {"beta1", b1}, {"beta2", b2}, {"eps", eps}, {"dice_weight", dice}, {"negatives", neg},
-        {"data", c->data_dir}, {"clinpaint_version", cp_version()},
+        {"augment", cp_detect_augment_name(c->augment)}, {"data", c->data_dir}, {"clinpaint_version", cp_version()},
     };
     if (r->log) CP_TRY(cp_run_sync_file(r->log, r->log_path));
     snprintf(r->path, sizeof r->path, "%s/ckpt/%s.safetensors", c->out_dir, name);
@@ -166,6 +167,10 @@ static cp_status resume(drun *r)
                             "%s has no detector training state (epoch, batch_index, step, seed, "
                             "...): it is not a checkpoint written by clinpaint train --task detect",
                             p);
+    /* Checkpoints from before the augmentation trained without it. */
+    char aug[16];
+    e->augment = cp_detector_meta(p, "augment", aug, sizeof aug) &&
+                 cp_detect_augment_parse(aug, &e->augment) == CP_OK && e->augment;
     e->seed = seed;
     e->batch = (int)batch;
     e->model = r->det->cfg;
@@ -194,6 +199,7 @@ static cp_status write_config(const drun *r)
     cJSON_AddNumberToObject(j, "eps", c->opts.adam.eps);
     cJSON_AddNumberToObject(j, "dice_weight", c->opts.dice_weight);
     cJSON_AddNumberToObject(j, "negatives", c->negatives);
+    cJSON_AddStringToObject(j, "augment", cp_detect_augment_name(c->augment));
     cJSON_AddNumberToObject(j, "max_minutes", c->max_minutes);
     if (c->resume) cJSON_AddStringToObject(j, "resumed_from", c->resume);
     cJSON *d = cJSON_AddObjectToObject(j, "device");
@@ -390,6 +396,10 @@ static cp_status iterate(drun *r, float *loss)
     int replaced;
     CP_TRY(cp_detect_negatives(&r->train, b, r->eff.seed, r->eff.negatives, r->images, r->masks,
                                &replaced));
+    if (r->eff.augment)
+        for (int k = 0; k < b->n; k++)
+            cp_detect_augment(r->eff.seed, b->sample_ids[k], b->size, r->images + (size_t)k * 3 * plane,
+                              r->masks + (size_t)k * plane);
     return cp_detector_train_step(r->det, &r->tg, r->images, r->masks, loss);
 }
 
