@@ -117,6 +117,13 @@ cp_status cp_detect_evaluate(cp_detector *d, const char *data_dir, cp_split spli
 cp_status cp_unmask_hole(const float *prob, int D, int S, float threshold, int dilate,
                          float *mask, size_t *pixels);
 
+/* The default dilation for a context encoder of side S: 1 px per 64 px,
+ * rounded (1 at 64, 2 at 128, 4 at 256; 0 below 32). maskify's masks are
+ * exact, so a fixed few pixels only made the hole bigger at small sizes
+ * (notes/unmask.md: 3 px cost 1.9 dB at 64 px); a photo's soft mask edge
+ * scales with the face, so the margin does too. */
+int cp_unmask_default_dilation(int S);
+
 /* ---- the whole chain against the truth (unmask_eval.c) ---- */
 
 /* `clinpaint eval --task unmask`: on each image of a split of a maskified

@@ -264,7 +264,7 @@ int cmd_demo_unmask(int argc, char **argv)
     fprintf(stderr, "[4/5] unmasking %d test faces (and one without a mask) into %s\n",
             n_paths > 0 ? n_paths - 1 : 0, unmasked);
     unmask_job uj = {.cmd = cmd, .detector = dres.last_checkpoint, .model = res.last_checkpoint,
-                     .out_dir = unmasked, .threshold = 0.5f, .dilate = 3, .batch = 8,
+                     .out_dir = unmasked, .threshold = 0.5f, .dilate = -1, .batch = 8,
                      .show_mask = true};
     rc = n_paths ? unmask_run(&uj, (const char *const *)paths, n_paths, ctx, NULL) : CLI_EXIT_FAIL;
     if (rc != CLI_EXIT_OK) goto done;
@@ -275,7 +275,8 @@ int cmd_demo_unmask(int argc, char **argv)
     if ((st = cp_checkpoint_open(res.last_checkpoint, &ck)) != CP_OK) goto fail;
     if ((st = cp_checkpoint_load_model(ck, ctx, false, &model)) != CP_OK) goto fail;
     if ((st = cp_inpainter_create(model, 8, false, 0.0f, &ip)) != CP_OK) goto fail;
-    if ((st = cp_unmask_evaluate(det, ip, DEMO_SIZE, mk, CP_SPLIT_TEST, 0.5f, 3, 0, &ev)) != CP_OK)
+    if ((st = cp_unmask_evaluate(det, ip, DEMO_SIZE, mk, CP_SPLIT_TEST, 0.5f,
+                                  cp_unmask_default_dilation(DEMO_SIZE), 0, &ev)) != CP_OK)
         goto fail;
     printf("\ndemo --unmask done in %.1f minutes\n", (cp_seconds() - t0) / 60);
     printf("  maskified faces  %s (masked/, mask/, original/)\n", mk);

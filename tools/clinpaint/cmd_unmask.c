@@ -38,7 +38,8 @@ static void usage(FILE *f)
             "  --detector DET     a detector checkpoint (clinpaint train --task detect)\n"
             "  --model CE         a context-encoder checkpoint (clinpaint train)\n"
             "  --threshold T      mask probability from which a pixel is hole (0.5)\n"
-            "  --dilate PX        grow the detected mask by PX pixels of the S x S image (3)\n"
+            "  --dilate PX        grow the detected mask by PX pixels of the S x S image\n"
+            "                     (default: 1 per 64 px of S, so 1 at 64, 2 at 128)\n"
             "  --show-mask        also write NAME_sbs.png\n"
             "  --batch N          images per run (default 8)\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n"
@@ -95,6 +96,7 @@ typedef struct engine {
     cp_detector_graph inf;
     cp_inpainter *ip;
     int S, D, batch;
+    int dilate; /* the job's, or the default for S */
     float *xs, *xd, *prob, *m, *y;
     uint8_t *rgb;
     cp_image *orig;
@@ -223,7 +225,7 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
             e->peak[i] = 0;
             for (size_t q = 0; q < dpx; q++)
                 if (p[q] > e->peak[i]) e->peak[i] = p[q];
-            TRY(cp_unmask_hole(p, D, S, e->j->threshold, e->j->dilate, e->m + (size_t)i * px,
+            TRY(cp_unmask_hole(p, D, S, e->j->threshold, e->dilate, e->m + (size_t)i * px,
                                   &e->holes[i]));
             any = any || e->holes[i] > 0;
         }
@@ -277,6 +279,7 @@ int unmask_run(const job *j, const char *const *inputs, int input_count, cp_cont
     if ((st = ic_mkdirs(j->out_dir)) != CP_OK) goto fail;
     e.S = model->cfg.size;
     e.D = e.det->cfg.size;
+    e.dilate = j->dilate < 0 ? cp_unmask_default_dilation(e.S) : j->dilate;
     e.batch = (size_t)j->batch > in.n ? (int)in.n : j->batch;
     fprintf(stderr, "clinpaint %s: %zu image%s, detector %s (%dx%d), context encoder %s (%dx%d), on %s\n",
             cmd, in.n, in.n == 1 ? "" : "s", j->detector, e.D, e.D, j->model, e.S, e.S,
@@ -332,7 +335,7 @@ out:
 int cmd_unmask(int argc, char **argv)
 {
     const char *cmd = "unmask";
-    job j = {.cmd = cmd, .threshold = 0.5f, .dilate = 3, .batch = 8};
+    job j = {.cmd = cmd, .threshold = 0.5f, .dilate = -1, .batch = 8};
     const char *device = NULL;
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) {
