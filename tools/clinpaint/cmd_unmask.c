@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/clinpaint.h"
@@ -332,77 +333,63 @@ out:
     return rc;
 }
 
+typedef struct unmask_args {
+    job j;
+    const char *device;
+} unmask_args;
+
+static int on_option(void *user, const char *a, const char *v)
+{
+    unmask_args *u = user;
+    job *j = &u->j;
+    const char *cmd = j->cmd;
+    long n;
+    double x;
+    if (strcmp(a, "--show-mask") == 0) {
+        j->show_mask = true;
+    } else if (strcmp(a, "--detector") == 0) {
+        j->detector = v;
+    } else if (strcmp(a, "--model") == 0) {
+        j->model = v;
+    } else if (strcmp(a, "--threshold") == 0) {
+        if (!cli_parse_float(v, 0.001, 0.999, &x)) return cli_usage_error(cmd, "--threshold '%s': a number between 0 and 1", v);
+        j->threshold = (float)x;
+    } else if (strcmp(a, "--dilate") == 0) {
+        if (!cli_parse_int(v, 0, 32, &n)) return cli_usage_error(cmd, "--dilate '%s': pixels from 0 to 32", v);
+        j->dilate = (int)n;
+    } else if (strcmp(a, "--batch") == 0) {
+        if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
+        j->batch = (int)n;
+    } else if (strcmp(a, "--device") == 0) {
+        u->device = v;
+    } else {
+        j->out_dir = v;
+    }
+    return -1;
+}
+
 int cmd_unmask(int argc, char **argv)
 {
     const char *cmd = "unmask";
-    job j = {.cmd = cmd, .threshold = 0.5f, .dilate = -1, .batch = 8};
-    const char *device = NULL;
+    unmask_args u = {.j = {.cmd = cmd, .threshold = 0.5f, .dilate = -1, .batch = 8}};
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) {
         fprintf(stderr, "clinpaint %s: out of host memory\n", cmd);
         return CLI_EXIT_FAIL;
     }
-    int n_inputs = 0, rc = -1;
-    bool options_done = false;
-    for (int i = 1; i < argc && rc < 0; i++) {
-        const char *a = argv[i];
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            inputs[n_inputs++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            options_done = true;
-            continue;
-        }
-        if (cli_is_help(a)) {
-            usage(stdout);
-            rc = CLI_EXIT_OK;
-            break;
-        }
-        if (strcmp(a, "--show-mask") == 0) {
-            j.show_mask = true;
-            continue;
-        }
-        bool known = strcmp(a, "--detector") == 0 || strcmp(a, "--model") == 0 ||
-                     strcmp(a, "--threshold") == 0 || strcmp(a, "--dilate") == 0 ||
-                     strcmp(a, "--batch") == 0 || strcmp(a, "--device") == 0 ||
-                     strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0;
-        if (!known) {
-            rc = cli_usage_error(cmd, "unknown option '%s'", a);
-            break;
-        }
-        if (i + 1 >= argc) {
-            rc = cli_usage_error(cmd, "%s needs a value", a);
-            break;
-        }
-        const char *v = argv[++i];
-        long n;
-        double x;
-        if (strcmp(a, "--detector") == 0) {
-            j.detector = v;
-        } else if (strcmp(a, "--model") == 0) {
-            j.model = v;
-        } else if (strcmp(a, "--threshold") == 0) {
-            if (!cli_parse_float(v, 0.001, 0.999, &x)) rc = cli_usage_error(cmd, "--threshold '%s': a number between 0 and 1", v);
-            else j.threshold = (float)x;
-        } else if (strcmp(a, "--dilate") == 0) {
-            if (!cli_parse_int(v, 0, 32, &n)) rc = cli_usage_error(cmd, "--dilate '%s': pixels from 0 to 32", v);
-            else j.dilate = (int)n;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (!cli_parse_int(v, 1, 1024, &n)) rc = cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
-            else j.batch = (int)n;
-        } else if (strcmp(a, "--device") == 0) {
-            device = v;
-        } else {
-            j.out_dir = v;
-        }
-    }
+    static const char *const flags[] = {"--show-mask", NULL};
+    static const char *const valued[] = {"--detector", "--model", "--threshold", "--dilate",
+                                         "--batch", "--device", "-o", "--out", NULL};
+    const cli_inputs_spec spec = {cmd, flags, valued, false, usage, on_option, &u};
+    int n_inputs;
+    int rc = cli_scan_inputs(&spec, argc, argv, inputs, &n_inputs);
+    job j = u.j;
     if (rc < 0 && !j.detector)
         rc = cli_usage_error(cmd, "--detector DET is required (a checkpoint of clinpaint train --task detect)");
     if (rc < 0 && !j.model) rc = cli_usage_error(cmd, "--model CE is required (a checkpoint of clinpaint train)");
     if (rc < 0 && n_inputs == 0) rc = cli_usage_error(cmd, "no INPUT given (image files or folders)");
     if (rc < 0 && !j.out_dir) rc = cli_usage_error(cmd, "-o OUT_DIR is required");
-    if (rc < 0) rc = unmask_run(&j, inputs, n_inputs, NULL, device);
+    if (rc < 0) rc = unmask_run(&j, inputs, n_inputs, NULL, u.device);
     free(inputs);
     return rc;
 }
