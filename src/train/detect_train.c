@@ -165,25 +165,8 @@ static cp_status write_config(const drun *r)
     cJSON_AddStringToObject(j, "augment", cp_detect_augment_name(c->augment));
     cJSON_AddNumberToObject(j, "max_minutes", c->max_minutes);
     if (c->resume) cJSON_AddStringToObject(j, "resumed_from", c->resume);
-    cJSON *d = cJSON_AddObjectToObject(j, "device");
-    cJSON_AddStringToObject(d, "name", dev->name);
-    cJSON_AddStringToObject(d, "platform", dev->platform_name);
-    cJSON_AddStringToObject(d, "driver", dev->driver_version);
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
-    char path[1100];
-    snprintf(path, sizeof path, "%s/config.json", c->out_dir);
-    size_t n = strlen(text);
-    char *with_nl = realloc(text, n + 2);
-    if (!with_nl) {
-        free(text);
-        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
-    }
-    memcpy(with_nl + n, "\n", 2);
-    cp_status st = cp_write_file_atomic(path, with_nl, n + 1);
-    free(with_nl);
-    return st;
+    cp_run_json_device(j, dev);
+    return cp_run_write_json(c->out_dir, "config.json", j);
 }
 
 static const char METRICS_HEADER[] = "epoch,step,iou,dice,accuracy,images\n";

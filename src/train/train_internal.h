@@ -53,6 +53,11 @@ cp_status cp_run_sync_file(FILE *f, const char *path);
 cp_status cp_run_write_config(const char *out_dir, const cp_train_config *cfg,
                               const cp_device_info *dev);
 cp_status cp_run_write_loss_svg(const char *out_dir, const cp_loss_history *h);
+/* The "device" object of a config.json (name, platform, driver). */
+struct cJSON;
+void cp_run_json_device(struct cJSON *j, const cp_device_info *dev);
+/* Writes j (then deleted) as out_dir/name with a final newline, atomically. */
+cp_status cp_run_write_json(const char *out_dir, const char *name, struct cJSON *j);
 /* samples/epoch_NNN.png: rows of (masked input | output | ground truth). */
 cp_status cp_run_write_samples(const char *path, cp_inpainter *ip, const cp_dataset *test,
                                const cp_mask_source *masks, int S, int count, uint64_t seed);
