@@ -1,4 +1,4 @@
-/* Command lines of inputs among options (cli_inputs.h). */
+/* Command lines of options and inputs (cli_inputs.h). */
 #include "cli_inputs.h"
 
 #include <stdio.h>
@@ -56,5 +56,21 @@ int cli_scan_inputs(const cli_inputs_spec *s, int argc, char **argv, const char 
         }
         if (rc >= 0) return rc;
     }
+    return -1;
+}
+
+int cli_option_at(const char *cmd, int argc, char **argv, int *i, const char *const *flags,
+                  void (*usage)(FILE *f), const char **value)
+{
+    const char *a = argv[*i];
+    *value = NULL;
+    if (cli_is_help(a)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (listed(flags, a)) return -1;
+    if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
+    if (*i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
+    *value = argv[++*i];
     return -1;
 }

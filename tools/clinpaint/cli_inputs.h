@@ -24,4 +24,12 @@ typedef struct cli_inputs_spec {
  * or what on_option returned. */
 int cli_scan_inputs(const cli_inputs_spec *s, int argc, char **argv, const char **inputs,
                     int *n_inputs);
+
+/* The head of an option loop of a command without inputs, at argv[*i]:
+ * --help prints usage (exit 0); a flag of `flags` (NULL-terminated) gives
+ * *value NULL; any other "--name" takes the next word as *value (*i moves
+ * on); a word without "--" is an "unexpected argument". Returns -1 with
+ * *value set, or the exit code. */
+int cli_option_at(const char *cmd, int argc, char **argv, int *i, const char *const *flags,
+                  void (*usage)(FILE *f), const char **value);
 #endif

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/clinpaint.h"
@@ -55,22 +56,16 @@ typedef struct opts {
 static int parse(int argc, char **argv, opts *o)
 {
     const char *cmd = "eval";
+    static const char *const flags[] = {"--json", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
+        const char *a = argv[i], *v;
+        int rc = cli_option_at(cmd, argc, argv, &i, flags, usage, &v);
+        if (rc >= 0) return rc;
         long n;
         double x;
-        if (strcmp(a, "--task") == 0) {
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--task") == 0) {
             o->task = v;
         } else if (strcmp(a, "--detector") == 0) {
             o->detector = v;

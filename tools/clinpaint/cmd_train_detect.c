@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/unmask.h"
@@ -135,23 +136,17 @@ int cmd_train_detect(int argc, char **argv)
     int size = 0;
     cp_detector_config widths = {{0}, 0, 0, {0}};
     const char *preset = NULL;
+    static const char *const flags[] = {"--overwrite", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (strcmp(a, "--overwrite") == 0) {
-            cfg.overwrite = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
+        const char *a = argv[i], *v;
+        int rc = cli_option_at(cmd, argc, argv, &i, flags, usage, &v);
+        if (rc >= 0) return rc;
         long n;
         double x;
         uint64_t u;
-        if (strcmp(a, "--task") == 0) {
+        if (strcmp(a, "--overwrite") == 0) {
+            cfg.overwrite = true;
+        } else if (strcmp(a, "--task") == 0) {
             if (strcmp(v, "detect") != 0) return cli_usage_error(cmd, "--task '%s': inpaint or detect", v);
         } else if (strcmp(a, "--data") == 0) {
             cfg.data_dir = v;
