@@ -2,6 +2,7 @@
 #include "cli_inputs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_util.h"
@@ -13,10 +14,15 @@ static bool listed(const char *const *names, const char *name)
     return false;
 }
 
-int cli_scan_inputs(const cli_inputs_spec *s, int argc, char **argv, const char **inputs,
+int cli_scan_inputs(const cli_inputs_spec *s, int argc, char **argv, const char ***inputs_out,
                     int *n_inputs)
 {
     *n_inputs = 0;
+    const char **inputs = *inputs_out = calloc((size_t)argc + 1, sizeof *inputs);
+    if (!inputs) {
+        fprintf(stderr, "clinpaint %s: out of host memory\n", s->cmd);
+        return CLI_EXIT_FAIL;
+    }
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

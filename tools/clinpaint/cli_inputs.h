@@ -18,11 +18,12 @@ typedef struct cli_inputs_spec {
     void *user;
 } cli_inputs_spec;
 
-/* Scans argv[1..argc-1]; inputs (argc + 1 entries) receives the inputs
- * and *n_inputs their count. Returns -1 when every word was taken, or the
- * exit code: 0 after --help, 2 for an unknown option or a missing value,
- * or what on_option returned. */
-int cli_scan_inputs(const cli_inputs_spec *s, int argc, char **argv, const char **inputs,
+/* Scans argv[1..argc-1]; *inputs (allocated, the caller frees; NULL when
+ * out of memory, said on stderr, exit 1) receives the inputs and *n_inputs
+ * their count. Returns -1 when every word was taken, or the exit code: 0
+ * after --help, 2 for an unknown option or a missing value, or what
+ * on_option returned. */
+int cli_scan_inputs(const cli_inputs_spec *s, int argc, char **argv, const char ***inputs,
                     int *n_inputs);
 
 /* The head of an option loop of a command without inputs, at argv[*i]:

@@ -481,17 +481,14 @@ int cmd_inpaint(int argc, char **argv)
 {
     const char *cmd = "inpaint";
     inpaint_args u = {.job = {.cmd = cmd, .mask_spec = "center", .batch = 8, .seed = 1}};
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    if (!inputs) {
-        fprintf(stderr, "clinpaint %s: out of host memory\n", cmd);
-        return CLI_EXIT_FAIL;
-    }
     static const char *const flags[] = {"--side-by-side", NULL};
     static const char *const valued[] = {"--model", "--mask", "--batch", "--seed", "--device",
                                          "-o", "--out", "--face", NULL};
     const cli_inputs_spec spec = {cmd, flags, valued, true, usage, on_option, &u};
+    const char **inputs;
     int n_inputs;
-    int rc = cli_scan_inputs(&spec, argc, argv, inputs, &n_inputs);
+    int rc = cli_scan_inputs(&spec, argc, argv, &inputs, &n_inputs);
+    if (!inputs) return rc;
     ic_inpaint_job job = u.job;
     if (rc < 0 && !job.model_path)
         rc = cli_usage_error(cmd, "--model CKPT is required (a checkpoint written by clinpaint train)");

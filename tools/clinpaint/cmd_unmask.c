@@ -372,17 +372,14 @@ int cmd_unmask(int argc, char **argv)
 {
     const char *cmd = "unmask";
     unmask_args u = {.j = {.cmd = cmd, .threshold = 0.5f, .dilate = -1, .batch = 8}};
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    if (!inputs) {
-        fprintf(stderr, "clinpaint %s: out of host memory\n", cmd);
-        return CLI_EXIT_FAIL;
-    }
     static const char *const flags[] = {"--show-mask", NULL};
     static const char *const valued[] = {"--detector", "--model", "--threshold", "--dilate",
                                          "--batch", "--device", "-o", "--out", NULL};
     const cli_inputs_spec spec = {cmd, flags, valued, false, usage, on_option, &u};
+    const char **inputs;
     int n_inputs;
-    int rc = cli_scan_inputs(&spec, argc, argv, inputs, &n_inputs);
+    int rc = cli_scan_inputs(&spec, argc, argv, &inputs, &n_inputs);
+    if (!inputs) return rc;
     job j = u.j;
     if (rc < 0 && !j.detector)
         rc = cli_usage_error(cmd, "--detector DET is required (a checkpoint of clinpaint train --task detect)");
