@@ -77,7 +77,7 @@ static volatile int stop_requested;
 /* Wraps train_cli's display: the run has no fixed number of epochs (the
  * time box ends it), so the epochs shown and the ETA are those of the box. */
 typedef struct demo_progress {
-    cp_train_config inner; /* train_cli's callbacks and their state */
+    cp_train_config inner; /* train_cli's callbacks and their state; first (demo_forward_*) */
     double box_s;
     uint64_t max_steps;
     int batch;
@@ -102,18 +102,6 @@ static void wrap_progress(void *user, const cp_train_progress *p)
         q.epochs = est > p->epoch + 1 ? est : p->epoch + 1;
     }
     d->inner.on_progress(d->inner.user, &q);
-}
-
-static void wrap_epoch(void *user, const cp_epoch_metrics *m)
-{
-    demo_progress *d = user;
-    d->inner.on_epoch(d->inner.user, m);
-}
-
-static void wrap_message(void *user, const char *text)
-{
-    demo_progress *d = user;
-    d->inner.on_message(d->inner.user, text);
 }
 
 static bool exists(const char *path)
@@ -235,8 +223,8 @@ int cmd_demo(int argc, char **argv)
     dp.batch = DEMO_BATCH;
     cfg.user = &dp;
     cfg.on_progress = wrap_progress;
-    cfg.on_epoch = wrap_epoch;
-    cfg.on_message = wrap_message;
+    cfg.on_epoch = demo_forward_epoch; /* demo_progress starts with inner */
+    cfg.on_message = demo_forward_message;
     cfg.stop = &stop_requested;
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);

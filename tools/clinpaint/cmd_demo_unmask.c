@@ -60,7 +60,7 @@ static volatile int stop_requested;
 /* Both trainings are time-boxed (no fixed epoch count): the progress shows
  * the epoch reached and the time left in the box as the ETA. */
 typedef struct boxed {
-    cp_train_config inner;     /* train_cli's callbacks and their state */
+    cp_train_config inner;     /* train_cli's callbacks and their state; first (demo_forward_*) */
     cp_detect_train_config dinner;
     double box_s;
 } boxed;
@@ -72,18 +72,6 @@ static void ce_progress(void *user, const cp_train_progress *p)
     q.epochs = p->epoch + 1;
     q.eta_s = b->box_s > p->elapsed_s ? b->box_s - p->elapsed_s : 0;
     b->inner.on_progress(b->inner.user, &q);
-}
-
-static void ce_epoch(void *user, const cp_epoch_metrics *m)
-{
-    boxed *b = user;
-    b->inner.on_epoch(b->inner.user, m);
-}
-
-static void ce_message(void *user, const char *text)
-{
-    boxed *b = user;
-    b->inner.on_message(b->inner.user, text);
 }
 
 static void det_progress(void *user, const cp_detect_progress *p)
@@ -188,8 +176,8 @@ int cmd_demo_unmask(int argc, char **argv)
     box.box_s = cfg.max_minutes * 60;
     cfg.user = &box;
     cfg.on_progress = ce_progress;
-    cfg.on_epoch = ce_epoch;
-    cfg.on_message = ce_message;
+    cfg.on_epoch = demo_forward_epoch; /* boxed starts with inner */
+    cfg.on_message = demo_forward_message;
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);
     train_cli_finish_line(&state);

@@ -42,3 +42,15 @@ int demo_parse_options(const char *cmd, int argc, char **argv, bool unmask, void
     }
     return -1;
 }
+
+void demo_forward_epoch(void *user, const cp_epoch_metrics *m)
+{
+    const cp_train_config *inner = user;
+    inner->on_epoch(inner->user, m);
+}
+
+void demo_forward_message(void *user, const char *text)
+{
+    const cp_train_config *inner = user;
+    inner->on_message(inner->user, text);
+}

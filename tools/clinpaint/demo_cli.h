@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clinpaint/train.h"
+
 typedef struct demo_options {
     const char *out, *data, *device; /* data: only without --unmask */
     double minutes;
@@ -18,4 +20,10 @@ typedef struct demo_options {
  * entry. Returns -1 to go on, or the exit code (0 after --help). */
 int demo_parse_options(const char *cmd, int argc, char **argv, bool unmask, void (*usage)(FILE *),
                        demo_options *o);
+
+/* on_epoch / on_message of a time-boxed training: `user` is a wrapper
+ * whose first member is the cp_train_config holding train_cli's callbacks,
+ * which these call. */
+void demo_forward_epoch(void *user, const cp_epoch_metrics *m);
+void demo_forward_message(void *user, const char *text);
 #endif
