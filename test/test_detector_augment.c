@@ -229,6 +229,38 @@ START_TEST(training_resumes_exactly)
 }
 END_TEST
 
+/* A checkpoint whose augment key names no augmentation is refused on
+ * resume (not trained on without it). */
+START_TEST(resume_refuses_unknown_augment)
+{
+    work = tu_tempdir();
+    make_data();
+    cp_detect_train_config c = small_run(NULL, true);
+    cp_detector *d;
+    TU_OK(cp_detector_create(tu_ctx(), &c.model, &d));
+    TU_OK(cp_detector_init(d, 1));
+    char *ckpt = at("odd.safetensors"), *out = at("odd_run");
+    const cp_meta_entry meta[] = {
+        {"task", "detect"}, {"epoch", "0"}, {"batch_index", "1"}, {"step", "1"}, {"seed", "1"},
+        {"batch", "4"}, {"epochs", "3"}, {"lr", "0.001"}, {"beta1", "0.9"}, {"beta2", "0.999"},
+        {"eps", "1e-8"}, {"dice_weight", "1"}, {"negatives", "0"}, {"augment", "sepia"},
+    };
+    TU_OK(cp_detector_save(d, ckpt, meta, (int)(sizeof meta / sizeof meta[0])));
+    cp_detector_free(d);
+    c.resume = ckpt;
+    c.out_dir = out;
+    cp_detect_result res;
+    ck_assert_int_eq(cp_detect_train(tu_ctx(), &c, &res), CP_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "augment 'sepia'"));
+    free((char *)c.data_dir);
+    free(ckpt);
+    free(out);
+    tu_rmdir(work);
+    free(work);
+    work = NULL;
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("detector_augment");
@@ -238,6 +270,7 @@ int main(void)
     tcase_add_test(tc, mask_region_recoloured_mask_unchanged);
     tcase_add_test(tc, negatives_only_jittered);
     tcase_add_test(tc, training_resumes_exactly);
+    tcase_add_test(tc, resume_refuses_unknown_augment);
     suite_add_tcase(s, tc);
     return tu_run_suite(s);
 }

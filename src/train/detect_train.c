@@ -132,8 +132,10 @@ static cp_status resume(drun *r)
                             p);
     /* Checkpoints from before the augmentation trained without it. */
     char aug[16];
-    e->augment = cp_detector_meta(p, "augment", aug, sizeof aug) &&
-                 cp_detect_augment_parse(aug, &e->augment) == CP_OK && e->augment;
+    e->augment = false;
+    if (cp_detector_meta(p, "augment", aug, sizeof aug) &&
+        cp_detect_augment_parse(aug, &e->augment) != CP_OK)
+        return cp_set_error(CP_ERR_FORMAT, "%s: augment '%s' is neither colour nor none", p, aug);
     e->seed = seed;
     e->batch = (int)batch;
     e->model = r->det->cfg;
