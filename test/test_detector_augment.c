@@ -119,14 +119,11 @@ START_TEST(negatives_only_jittered)
 }
 END_TEST
 
-static char *work;
-
+/* tu_tmp/rel in a string of its own. */
 static char *at(const char *rel)
 {
-    size_t n = strlen(work) + strlen(rel) + 2;
-    char *p = malloc(n);
+    char *p = strdup(tu_tmp_path(rel));
     ck_assert_ptr_nonnull(p);
-    snprintf(p, n, "%s/%s", work, rel);
     return p;
 }
 
@@ -181,7 +178,6 @@ static char *ckpt_bytes(const char *run, size_t *n)
 
 START_TEST(training_resumes_exactly)
 {
-    work = tu_tempdir();
     make_data();
     char *straight = at("straight"), *halves = at("halves"), *plain = at("plain");
     cp_detect_result res;
@@ -223,9 +219,6 @@ START_TEST(training_resumes_exactly)
     free(straight);
     free(halves);
     free(plain);
-    tu_rmdir(work);
-    free(work);
-    work = NULL;
 }
 END_TEST
 
@@ -233,7 +226,6 @@ END_TEST
  * resume (not trained on without it). */
 START_TEST(resume_refuses_unknown_augment)
 {
-    work = tu_tempdir();
     make_data();
     cp_detect_train_config c = small_run(NULL, true);
     cp_detector *d;
@@ -255,9 +247,6 @@ START_TEST(resume_refuses_unknown_augment)
     free((char *)c.data_dir);
     free(ckpt);
     free(out);
-    tu_rmdir(work);
-    free(work);
-    work = NULL;
 }
 END_TEST
 
@@ -266,6 +255,7 @@ int main(void)
     Suite *s = suite_create("detector_augment");
     TCase *tc = tcase_create("augment");
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, tu_tmp_setup, tu_tmp_teardown);
     tcase_add_test(tc, deterministic_per_seed);
     tcase_add_test(tc, mask_region_recoloured_mask_unchanged);
     tcase_add_test(tc, negatives_only_jittered);
