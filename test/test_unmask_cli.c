@@ -276,6 +276,13 @@ START_TEST(eval_detect_and_unmask)
     ck_assert_ptr_nonnull(strstr(r.out, "detected mask"));
     ck_assert_ptr_nonnull(strstr(r.out, "mean-fill floor"));
     ck_assert_ptr_nonnull(strstr(r.out, "6 images"));
+    /* No --dilate: 1 px for the 32-px context encoder (was 3 whatever the size). */
+    ck_assert_ptr_nonnull(strstr(r.out, "dilation 1 px"));
+    tu_cli_free(&r);
+    r = RUN("eval", "--task", "unmask", "--detector", det, "--model", ce, "--data", mk, "--split",
+            "all", "--max-images", "2", "--dilate", "0", "--json");
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"dilate\":\t0"));
     tu_cli_free(&r);
     r = RUN("eval", "--task", "unmask", "--detector", det, "--data", mk);
     expect(&r, 2, "--model CE is required");
@@ -335,6 +342,12 @@ START_TEST(hole_threshold_resample_dilate)
     ck_assert_float_eq(mask[4 * 8 + 2], 1.0f);
     ck_assert_float_eq(mask[5 * 8 + 3], 1.0f);
     ck_assert_int_eq(cp_unmask_hole(prob, 4, 4, 0.5f, -1, mask, &n), CP_ERR_INVALID_ARGUMENT);
+    /* The default dilation follows the context encoder's side: 1 px per 64. */
+    ck_assert_int_eq(cp_unmask_default_dilation(16), 0);
+    ck_assert_int_eq(cp_unmask_default_dilation(32), 1);
+    ck_assert_int_eq(cp_unmask_default_dilation(64), 1);
+    ck_assert_int_eq(cp_unmask_default_dilation(128), 2);
+    ck_assert_int_eq(cp_unmask_default_dilation(256), 4);
 }
 END_TEST
 

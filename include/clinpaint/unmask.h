@@ -50,6 +50,9 @@ typedef struct cp_detect_train_config {
      * empty mask (needs DIR/original), so that a face without a mask gives
      * an empty detection. 0: none. */
     float negatives;
+    /* Colour augmentation of the training samples (cp_detect_augment), so
+     * that kinds of mask unseen in training are found too. Default on. */
+    bool augment;
     double max_minutes;   /* 0: no limit */
     uint64_t max_steps;   /* 0: none */
     int sample_count;     /* test images in each sample grid */
@@ -63,7 +66,7 @@ typedef struct cp_detect_train_config {
 } cp_detect_train_config;
 
 /* Detector preset tiny, batch 8, 10 epochs, seed 1, Adam lr 1e-3, β 0.9 /
- * 0.999, Dice weight 1, negatives 0.125, 6 samples. */
+ * 0.999, Dice weight 1, negatives 0.125, colour augmentation, 6 samples. */
 cp_detect_train_config cp_detect_train_config_defaults(void);
 
 typedef struct cp_detect_result {
@@ -84,6 +87,19 @@ typedef struct cp_detect_result {
 cp_status cp_detect_train(cp_context *ctx, const cp_detect_train_config *cfg,
                           cp_detect_result *result);
 
+/* ---- the detector's colour augmentation (detect_augment.c) ---- */
+
+/* Recolours one training sample in place: image [3,S,S] in [-1, 1], mask
+ * [S,S] in [0, 1] (not changed). Inside the mask: kept, hue/saturation/
+ * brightness shifted, a random colour, or a stripe, dot or check pattern
+ * of two random colours (the mask's shading kept); then the whole image's
+ * brightness, contrast and saturation jittered, sometimes grey. A pure
+ * function of (seed, sample_id): a resumed run sees the same samples. */
+void cp_detect_augment(uint64_t seed, uint64_t sample_id, int S, float *image, const float *mask);
+/* "colour" (on) or "none"; parse accepts colour, color and none. */
+const char *cp_detect_augment_name(bool on);
+cp_status cp_detect_augment_parse(const char *name, bool *on);
+
 /* ---- evaluation (detect_eval.c) ---- */
 
 /* The detector on (up to max_images of; 0: all) the split of a maskified
@@ -100,6 +116,13 @@ cp_status cp_detect_evaluate(cp_detector *d, const char *data_dir, cp_split spli
  * 1 = hole). *pixels: hole pixels after dilation. */
 cp_status cp_unmask_hole(const float *prob, int D, int S, float threshold, int dilate,
                          float *mask, size_t *pixels);
+
+/* The default dilation for a context encoder of side S: 1 px per 64 px,
+ * rounded (1 at 64, 2 at 128, 4 at 256; 0 below 32). maskify's masks are
+ * exact, so a fixed few pixels only made the hole bigger at small sizes
+ * (notes/unmask.md: 3 px cost 1.9 dB at 64 px); a photo's soft mask edge
+ * scales with the face, so the margin does too. */
+int cp_unmask_default_dilation(int S);
 
 /* ---- the whole chain against the truth (unmask_eval.c) ---- */
 

@@ -46,7 +46,7 @@ void cp_detect_data_free(cp_detect_data *d)
 
 /* The original of a masked image: the same relative path (maskify writes
  * both as NAME.png); data sets are sorted by relative path. */
-static bool find_original(const cp_dataset *ds, const char *rel, size_t *at)
+bool cp_detect_find_original(const cp_dataset *ds, const char *rel, size_t *at)
 {
     size_t lo = 0, hi = cp_dataset_count(ds);
     while (lo < hi) {
@@ -85,7 +85,7 @@ cp_status cp_detect_negatives(const cp_detect_data *d, const cp_batch *b, uint64
         uint64_t h = mix(seed * UINT64_C(0x9e3779b97f4a7c15) ^ mix(b->sample_ids[k] + 77));
         if ((double)(h >> 11) * 0x1.0p-53 >= (double)share) continue;
         size_t at;
-        if (!find_original(d->originals, b->relpaths[k], &at)) continue;
+        if (!cp_detect_find_original(d->originals, b->relpaths[k], &at)) continue;
         st = cp_dataset_load(d->originals, at, S, rgb);
         if (st == CP_ERR_FORMAT) { /* warned about once; the masked sample stays */
             st = CP_OK;

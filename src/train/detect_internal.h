@@ -20,6 +20,10 @@ cp_status cp_detect_data_open(const char *dir, cp_split split, int S, bool origi
                               cp_detect_data *out);
 void cp_detect_data_free(cp_detect_data *d);
 
+/* The original of a masked image: the index of relative path `rel` in ds
+ * (maskify writes both as NAME.png; data sets are sorted by relative path). */
+bool cp_detect_find_original(const cp_dataset *ds, const char *rel, size_t *at);
+
 /* Replaces sample k of a loader batch by its unmasked original with an
  * empty mask when the hash of (seed, sample id) falls under `share`:
  * deterministic, so a resumed run sees the same. Mirrored like the sample.

@@ -29,35 +29,12 @@ cp_detect_train_config cp_detect_train_config_defaults(void)
     c.seed = 1;
     c.opts = cp_detector_train_defaults();
     c.negatives = 0.125f;
+    c.augment = true;
     c.sample_count = 6;
     return c;
 }
 
-static void say(const cp_detect_train_config *c, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void say(const cp_detect_train_config *c, const char *fmt, ...)
-{
-    if (!c->on_message) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    c->on_message(c->user, buf);
-}
-
-static cp_status make_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return CP_OK;
-        return cp_set_error(CP_ERR_IO, "%s exists and is not a folder", path);
-    }
-    return cp_set_error(CP_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
-}
+#define say(c, ...) cp_run_say((c)->on_message, (c)->user, __VA_ARGS__)
 
 typedef struct drun {
     const cp_detect_train_config *cfg;
@@ -95,14 +72,9 @@ static void drun_free(drun *r)
 static cp_status save_checkpoint(drun *r, const char *name)
 {
     const cp_detect_train_config *c = &r->eff;
-    char epoch[32], batch[32], step[32], seed[32], bsz[16], epochs[16], best[32], lr[32], b1[32],
-        b2[32], eps[32], dice[32], neg[32];
-    snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
-    snprintf(batch, sizeof batch, "%" PRIu64, r->batch);
-    snprintf(step, sizeof step, "%" PRIu64, r->step);
-    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
-    snprintf(bsz, sizeof bsz, "%d", c->batch);
-    snprintf(epochs, sizeof epochs, "%d", c->epochs);
+    cp_run_position_text pos;
+    cp_run_position_fill(&pos, r->epoch, r->batch, r->step, c->seed, c->batch, c->epochs);
+    char best[32], lr[32], b1[32], b2[32], eps[32], dice[32], neg[32];
     snprintf(best, sizeof best, "%.9g", r->best_iou);
     snprintf(lr, sizeof lr, "%.9g", (double)c->opts.adam.lr);
     snprintf(b1, sizeof b1, "%.9g", (double)c->opts.adam.beta1);
@@ -111,10 +83,10 @@ static cp_status save_checkpoint(drun *r, const char *name)
     snprintf(dice, sizeof dice, "%.9g", (double)c->opts.dice_weight);
     snprintf(neg, sizeof neg, "%.9g", (double)c->negatives);
     const cp_meta_entry meta[] = {
-        {"task", "detect"}, {"epoch", epoch}, {"batch_index", batch}, {"step", step},
-        {"seed", seed}, {"batch", bsz}, {"epochs", epochs}, {"best_iou", best}, {"lr", lr},
+        {"task", "detect"}, {"epoch", pos.epoch}, {"batch_index", pos.batch}, {"step", pos.step},
+        {"seed", pos.seed}, {"batch", pos.batch_size}, {"epochs", pos.epochs}, {"best_iou", best}, {"lr", lr},
         {"beta1", b1}, {"beta2", b2}, {"eps", eps}, {"dice_weight", dice}, {"negatives", neg},
-        {"data", c->data_dir}, {"clinpaint_version", cp_version()},
+        {"augment", cp_detect_augment_name(c->augment)}, {"data", c->data_dir}, {"clinpaint_version", cp_version()},
     };
     if (r->log) CP_TRY(cp_run_sync_file(r->log, r->log_path));
     snprintf(r->path, sizeof r->path, "%s/ckpt/%s.safetensors", c->out_dir, name);
@@ -129,22 +101,14 @@ static cp_status save_checkpoint(drun *r, const char *name)
 
 static bool meta_u64(const char *path, const char *key, uint64_t *out)
 {
-    char v[64], *end;
-    if (!cp_detector_meta(path, key, v, sizeof v) || !*v) return false;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (*end) return false;
-    *out = x;
-    return true;
+    char v[64];
+    return cp_detector_meta(path, key, v, sizeof v) && cp_meta_parse_u64(v, out);
 }
 
 static bool meta_f(const char *path, const char *key, float *out)
 {
-    char v[64], *end;
-    if (!cp_detector_meta(path, key, v, sizeof v) || !*v) return false;
-    double x = strtod(v, &end);
-    if (*end || !isfinite(x)) return false;
-    *out = (float)x;
-    return true;
+    char v[64];
+    return cp_detector_meta(path, key, v, sizeof v) && cp_meta_parse_float(v, out) && isfinite(*out);
 }
 
 static cp_status resume(drun *r)
@@ -166,6 +130,12 @@ static cp_status resume(drun *r)
                             "%s has no detector training state (epoch, batch_index, step, seed, "
                             "...): it is not a checkpoint written by clinpaint train --task detect",
                             p);
+    /* Checkpoints from before the augmentation trained without it. */
+    char aug[16];
+    e->augment = false;
+    if (cp_detector_meta(p, "augment", aug, sizeof aug) &&
+        cp_detect_augment_parse(aug, &e->augment) != CP_OK)
+        return cp_set_error(CP_ERR_FORMAT, "%s: augment '%s' is neither colour nor none", p, aug);
     e->seed = seed;
     e->batch = (int)batch;
     e->model = r->det->cfg;
@@ -194,27 +164,11 @@ static cp_status write_config(const drun *r)
     cJSON_AddNumberToObject(j, "eps", c->opts.adam.eps);
     cJSON_AddNumberToObject(j, "dice_weight", c->opts.dice_weight);
     cJSON_AddNumberToObject(j, "negatives", c->negatives);
+    cJSON_AddStringToObject(j, "augment", cp_detect_augment_name(c->augment));
     cJSON_AddNumberToObject(j, "max_minutes", c->max_minutes);
     if (c->resume) cJSON_AddStringToObject(j, "resumed_from", c->resume);
-    cJSON *d = cJSON_AddObjectToObject(j, "device");
-    cJSON_AddStringToObject(d, "name", dev->name);
-    cJSON_AddStringToObject(d, "platform", dev->platform_name);
-    cJSON_AddStringToObject(d, "driver", dev->driver_version);
-    char *text = cJSON_Print(j);
-    cJSON_Delete(j);
-    if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
-    char path[1100];
-    snprintf(path, sizeof path, "%s/config.json", c->out_dir);
-    size_t n = strlen(text);
-    char *with_nl = realloc(text, n + 2);
-    if (!with_nl) {
-        free(text);
-        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
-    }
-    memcpy(with_nl + n, "\n", 2);
-    cp_status st = cp_write_file_atomic(path, with_nl, n + 1);
-    free(with_nl);
-    return st;
+    cp_run_json_device(j, dev);
+    return cp_run_write_json(c->out_dir, "config.json", j);
 }
 
 static const char METRICS_HEADER[] = "epoch,step,iou,dice,accuracy,images\n";
@@ -222,20 +176,10 @@ static const char LOG_HEADER[] = "step,epoch,loss,images_per_s\n";
 
 static cp_status write_metrics(const char *out_dir, const cp_detect_metrics *m)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
-    struct stat sb;
-    bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
-    FILE *f = fopen(path, "a");
-    if (!f) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    bool ok = (!fresh || fputs(METRICS_HEADER, f) >= 0) &&
-              fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.5f,%.5f,%.5f,%" PRIu64 "\n", m->epoch,
-                      m->step, m->iou, m->dice, m->accuracy, m->images) >= 0;
-    cp_status st = ok ? cp_run_sync_file(f, path)
-                      : cp_set_error(CP_ERR_IO, "writing %s failed: %s", path, strerror(errno));
-    if (fclose(f) != 0 && st == CP_OK)
-        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", path, strerror(errno));
-    return st;
+    char row[256];
+    snprintf(row, sizeof row, "%" PRIu64 ",%" PRIu64 ",%.5f,%.5f,%.5f,%" PRIu64 "\n", m->epoch,
+             m->step, m->iou, m->dice, m->accuracy, m->images);
+    return cp_run_append_metrics(out_dir, METRICS_HEADER, row);
 }
 
 static cp_status write_loss_svg(const drun *r)
@@ -287,10 +231,7 @@ static cp_status report_point(drun *r, bool epoch_end)
     cp_detect_metrics m = {0};
     if (r->have_test) {
         char path[1100];
-        if (epoch_end)
-            snprintf(path, sizeof path, "%s/samples/epoch_%03" PRIu64 ".png", c->out_dir, r->epoch + 1);
-        else
-            snprintf(path, sizeof path, "%s/samples/step_%06" PRIu64 ".png", c->out_dir, r->step);
+        cp_run_sample_path(path, sizeof path, c->out_dir, epoch_end, r->epoch, r->step);
         if (c->sample_count > 0)
             CP_TRY(cp_detect_write_samples(path, r->det, &r->inf, &r->test, c->sample_count));
         CP_TRY(cp_detect_evaluate_with(r->det, &r->inf, &r->test, 0.5f, c->eval_max_images,
@@ -362,20 +303,9 @@ static cp_status setup(drun *r)
     CP_TRY(cp_graph_plan(r->tg.graph, &po));
     CP_TRY(cp_detector_build_infer(r->det, e->batch < 16 ? 16 : e->batch, &r->inf));
     CP_TRY(cp_graph_plan(r->inf.graph, &po));
-    CP_TRY(make_dir(e->out_dir));
-    CP_TRY(cp_run_folder_claim(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
-    char path[1100];
-    snprintf(path, sizeof path, "%s/samples", e->out_dir);
-    CP_TRY(make_dir(path));
-    snprintf(path, sizeof path, "%s/ckpt", e->out_dir);
-    CP_TRY(make_dir(path));
+    CP_TRY(cp_run_folder_prepare(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
     CP_TRY(write_config(r));
-    if (c->resume) {
-        char *kept;
-        snprintf(path, sizeof path, "%s/metrics.csv", e->out_dir);
-        CP_TRY(cp_run_csv_keep_to_step(path, METRICS_HEADER, 1, r->step, &kept));
-        free(kept);
-    }
+    if (c->resume) CP_TRY(cp_run_trim_metrics(e->out_dir, METRICS_HEADER, r->step));
     snprintf(r->log_path, sizeof r->log_path, "%s/log.csv", e->out_dir);
     return open_log(r, c->resume != NULL);
 }
@@ -390,6 +320,10 @@ static cp_status iterate(drun *r, float *loss)
     int replaced;
     CP_TRY(cp_detect_negatives(&r->train, b, r->eff.seed, r->eff.negatives, r->images, r->masks,
                                &replaced));
+    if (r->eff.augment)
+        for (int k = 0; k < b->n; k++)
+            cp_detect_augment(r->eff.seed, b->sample_ids[k], b->size, r->images + (size_t)k * 3 * plane,
+                              r->masks + (size_t)k * plane);
     return cp_detector_train_step(r->det, &r->tg, r->images, r->masks, loss);
 }
 
@@ -463,10 +397,7 @@ cp_status cp_detect_train(cp_context *ctx, const cp_detect_train_config *cfg, cp
             if (st == CP_OK) st = write_loss_svg(&r);
         }
     }
-    if (r.log && st == CP_OK) st = cp_run_sync_file(r.log, r.log_path);
-    if (r.log && fclose(r.log) != 0 && st == CP_OK)
-        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
-    r.log = NULL;
+    st = cp_run_close_log(&r.log, r.log_path, st);
     res->step = r.step;
     res->epoch = r.epoch;
     res->batch = r.batch;
@@ -474,11 +405,8 @@ cp_status cp_detect_train(cp_context *ctx, const cp_detect_train_config *cfg, cp
     res->seconds = cp_seconds() - t0;
     res->images_per_s = res->seconds > 0 ? (double)res->steps_this_run * c->batch / res->seconds : 0;
     res->best_iou = r.best_iou;
-    snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s/ckpt/last.safetensors",
-             c->out_dir ? c->out_dir : ".");
-    if (st == CP_OK && res->interrupted)
-        st = cp_set_error(CP_ERR_INTERRUPTED, "stopped at step %" PRIu64 "; state saved to %s",
-                          r.step, res->last_checkpoint);
+    st = cp_run_last_checkpoint(st, res->interrupted, r.step, c->out_dir, res->last_checkpoint,
+                                sizeof res->last_checkpoint);
     drun_free(&r);
     return st;
 }

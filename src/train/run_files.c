@@ -110,25 +110,35 @@ cp_status cp_run_write_config(const char *out_dir, const cp_train_config *c,
     cJSON_AddNumberToObject(j, "ctx_weight", c->opts.ctx_weight);
     cJSON_AddNumberToObject(j, "max_minutes", c->max_minutes);
     if (c->resume) cJSON_AddStringToObject(j, "resumed_from", c->resume);
+    cp_run_json_device(j, dev);
+    cJSON_AddNumberToObject(j, "replicas", cp_comm_size(c->comm));
+    if (c->replica_devices) cJSON_AddStringToObject(j, "replica_devices", c->replica_devices);
+    return cp_run_write_json(out_dir, "config.json", j);
+}
+
+void cp_run_json_device(struct cJSON *j, const cp_device_info *dev)
+{
     cJSON *d = cJSON_AddObjectToObject(j, "device");
     cJSON_AddStringToObject(d, "name", dev->name);
     cJSON_AddStringToObject(d, "platform", dev->platform_name);
     cJSON_AddStringToObject(d, "driver", dev->driver_version);
-    cJSON_AddNumberToObject(j, "replicas", cp_comm_size(c->comm));
-    if (c->replica_devices) cJSON_AddStringToObject(j, "replica_devices", c->replica_devices);
+}
+
+cp_status cp_run_write_json(const char *out_dir, const char *name, struct cJSON *j)
+{
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
-    if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
+    if (!text) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "%s", name);
     char path[1100];
-    snprintf(path, sizeof path, "%s/config.json", out_dir);
+    snprintf(path, sizeof path, "%s/%s", out_dir, name);
     size_t n = strlen(text);
     char *with_nl = realloc(text, n + 2);
     if (!with_nl) {
         free(text);
-        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "config.json");
+        return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "%s", name);
     }
     memcpy(with_nl + n, "\n", 2);
-    cp_status st = cp_write_file_atomic(path, with_nl, strlen(with_nl));
+    cp_status st = cp_write_file_atomic(path, with_nl, n + 1);
     free(with_nl);
     return st;
 }

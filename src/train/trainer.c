@@ -36,31 +36,7 @@ cp_train_config cp_train_config_defaults(void)
     return c;
 }
 
-static void say(const cp_train_config *c, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void say(const cp_train_config *c, const char *fmt, ...)
-{
-    if (!c->on_message) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    c->on_message(c->user, buf);
-}
-
-static cp_status make_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST) {
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return CP_OK;
-        return cp_set_error(CP_ERR_IO, "%s exists and is not a folder", path);
-    }
-    return cp_set_error(CP_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
-}
+#define say(c, ...) cp_run_say((c)->on_message, (c)->user, __VA_ARGS__)
 
 /* Everything one run holds; freed in one place. */
 typedef struct run {
@@ -107,14 +83,9 @@ static void run_free(run *r)
 static cp_status save_checkpoint(run *r, const char *name)
 {
     const cp_train_config *c = &r->eff;
-    char epoch[32], batch[32], step[32], seed[32], bsz[16], epochs[16], best[32], lr_g[32],
-        lr_d[32], b1[32], b2[32], eps[32], wrec[32], wadv[32], wctx[32];
-    snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
-    snprintf(batch, sizeof batch, "%" PRIu64, r->batch);
-    snprintf(step, sizeof step, "%" PRIu64, r->step);
-    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
-    snprintf(bsz, sizeof bsz, "%d", c->batch);
-    snprintf(epochs, sizeof epochs, "%d", c->epochs);
+    cp_run_position_text pos;
+    cp_run_position_fill(&pos, r->epoch, r->batch, r->step, c->seed, c->batch, c->epochs);
+    char best[32], lr_g[32], lr_d[32], b1[32], b2[32], eps[32], wrec[32], wadv[32], wctx[32];
     snprintf(best, sizeof best, "%.9g", r->best_hole_psnr);
     snprintf(lr_g, sizeof lr_g, "%.9g", (double)c->opts.adam_g.lr);
     snprintf(lr_d, sizeof lr_d, "%.9g", (double)c->opts.adam_d.lr);
@@ -128,9 +99,9 @@ static cp_status save_checkpoint(run *r, const char *name)
      * data order, flips and masks are derived, never drawn from a stream,
      * so the seed and position are the whole RNG state. */
     const cp_meta_entry meta[] = {
-        {"epoch", epoch}, {"batch_index", batch}, {"step", step}, {"seed", seed},
+        {"epoch", pos.epoch}, {"batch_index", pos.batch}, {"step", pos.step}, {"seed", pos.seed},
         {"rng", "derived: data order, flips and masks from (seed, epoch, sample)"},
-        {"batch", bsz}, {"epochs", epochs}, {"mask", c->mask_spec}, {"best_hole_psnr", best},
+        {"batch", pos.batch_size}, {"epochs", pos.epochs}, {"mask", c->mask_spec}, {"best_hole_psnr", best},
         {"lr_g", lr_g}, {"lr_d", lr_d}, {"beta1", b1}, {"beta2", b2}, {"eps", eps},
         {"rec_weight", wrec}, {"adv_weight", wadv}, {"ctx_weight", wctx},
         {"data", c->data_dir}, {"clinpaint_version", cp_version()},
@@ -156,24 +127,12 @@ static cp_status save_checkpoint(run *r, const char *name)
 
 static bool meta_u64(const cp_checkpoint *ck, const char *key, uint64_t *out)
 {
-    const char *v = cp_checkpoint_meta(ck, key);
-    if (!v || !*v) return false;
-    char *end;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (*end) return false;
-    *out = x;
-    return true;
+    return cp_meta_parse_u64(cp_checkpoint_meta(ck, key), out);
 }
 
 static bool meta_f(const cp_checkpoint *ck, const char *key, float *out)
 {
-    const char *v = cp_checkpoint_meta(ck, key);
-    if (!v || !*v) return false;
-    char *end;
-    double x = strtod(v, &end);
-    if (*end) return false;
-    *out = (float)x;
-    return true;
+    return cp_meta_parse_float(cp_checkpoint_meta(ck, key), out);
 }
 
 /* Resume: the model, optimizer and position, and the settings that shape
@@ -254,21 +213,11 @@ static const char METRICS_HEADER[] = "epoch,step,hole_psnr,psnr,ssim,hole_l1,L_r
 /* Appends one row to metrics.csv, on disk before the checkpoint is. */
 static cp_status write_metrics(const char *out_dir, const cp_epoch_metrics *m)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/metrics.csv", out_dir);
-    struct stat sb;
-    bool fresh = stat(path, &sb) != 0 || sb.st_size == 0;
-    FILE *f = fopen(path, "a");
-    if (!f) return cp_set_error(CP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    bool ok = (!fresh || fputs(METRICS_HEADER, f) >= 0) &&
-              fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.5f,%.4f,%.6g,%.6g,%.6g,%" PRIu64 "\n",
-                      m->epoch, m->step, m->hole_psnr, m->psnr, m->ssim, m->hole_l1, m->rec,
-                      m->adv, m->d, m->images) >= 0;
-    cp_status st = ok ? cp_run_sync_file(f, path)
-                      : cp_set_error(CP_ERR_IO, "writing %s failed: %s", path, strerror(errno));
-    if (fclose(f) != 0 && st == CP_OK)
-        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", path, strerror(errno));
-    return st;
+    char row[512];
+    snprintf(row, sizeof row, "%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.5f,%.4f,%.6g,%.6g,%.6g,%" PRIu64 "\n",
+             m->epoch, m->step, m->hole_psnr, m->psnr, m->ssim, m->hole_l1, m->rec, m->adv, m->d,
+             m->images);
+    return cp_run_append_metrics(out_dir, METRICS_HEADER, row);
 }
 
 /* The loss curve, a sample grid, the test metrics and the checkpoints: at
@@ -288,10 +237,7 @@ static cp_status report_point(run *r, bool epoch_end)
     CP_TRY(cp_run_write_loss_svg(c->out_dir, &r->hist));
     if (r->test && c->sample_count > 0) {
         char path[1100];
-        if (epoch_end)
-            snprintf(path, sizeof path, "%s/samples/epoch_%03" PRIu64 ".png", c->out_dir, r->epoch + 1);
-        else
-            snprintf(path, sizeof path, "%s/samples/step_%06" PRIu64 ".png", c->out_dir, r->step);
+        cp_run_sample_path(path, sizeof path, c->out_dir, epoch_end, r->epoch, r->step);
         CP_TRY(cp_run_write_samples(path, r->eval, r->test, r->masks, c->model.size,
                                     c->sample_count, c->seed));
     }
@@ -376,22 +322,12 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
     cp_plan_options po = cp_plan_defaults();
     CP_TRY(cp_graph_plan(r->tg.graph, &po));
     if (r->rank != 0) return CP_OK;
-    CP_TRY(make_dir(e->out_dir));
-    CP_TRY(cp_run_folder_claim(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
-    char path[1100];
-    snprintf(path, sizeof path, "%s/samples", e->out_dir);
-    CP_TRY(make_dir(path));
-    snprintf(path, sizeof path, "%s/ckpt", e->out_dir);
-    CP_TRY(make_dir(path));
+    CP_TRY(cp_run_folder_prepare(e->out_dir, c->resume, c->overwrite, &r->lock_fd));
     int eval_batch = e->eval_batch > 0 ? e->eval_batch : 16;
     CP_TRY(cp_inpainter_create(r->model, eval_batch, true, e->opts.ctx_weight, &r->eval));
     CP_TRY(cp_run_write_config(e->out_dir, e, cp_context_device(r->ctx)));
-    if (c->resume) { /* one history: the metrics of steps to be redone go */
-        char *kept;
-        snprintf(path, sizeof path, "%s/metrics.csv", e->out_dir);
-        CP_TRY(cp_run_csv_keep_to_step(path, METRICS_HEADER, 1, r->step, &kept));
-        free(kept);
-    }
+    /* One history: the metrics of steps to be redone go. */
+    if (c->resume) CP_TRY(cp_run_trim_metrics(e->out_dir, METRICS_HEADER, r->step));
     snprintf(r->log_path, sizeof r->log_path, "%s/log.csv", e->out_dir);
     return cp_history_open_log(&r->hist, r->log_path, c->resume ? r->step : 0, &r->log);
 }
@@ -531,10 +467,7 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
             if (st == CP_OK) st = cp_run_write_loss_svg(c->out_dir, &r.hist);
         }
     }
-    if (r.log && st == CP_OK) st = cp_run_sync_file(r.log, r.log_path);
-    if (r.log && fclose(r.log) != 0 && st == CP_OK)
-        st = cp_set_error(CP_ERR_IO, "writing %s failed: %s", r.log_path, strerror(errno));
-    r.log = NULL;
+    st = cp_run_close_log(&r.log, r.log_path, st);
     res->step = r.step;
     res->epoch = r.epoch;
     res->batch = r.batch;
@@ -544,11 +477,8 @@ cp_status cp_train(cp_context *ctx, const cp_train_config *cfg, cp_train_result 
     res->best_hole_psnr = r.best_hole_psnr;
     res->replicas = r.replicas > 0 ? r.replicas : 1;
     res->comm_seconds = r.rep.comm_seconds;
-    snprintf(res->last_checkpoint, sizeof res->last_checkpoint, "%s/ckpt/last.safetensors",
-             c->out_dir ? c->out_dir : ".");
-    if (st == CP_OK && res->interrupted)
-        st = cp_set_error(CP_ERR_INTERRUPTED, "stopped at step %" PRIu64 "; state saved to %s",
-                          r.step, res->last_checkpoint);
+    st = cp_run_last_checkpoint(st, res->interrupted, r.step, c->out_dir, res->last_checkpoint,
+                                sizeof res->last_checkpoint);
     /* A failed replica must not leave the others waiting for it. */
     if (st != CP_OK && !(st == CP_ERR_INTERRUPTED && res->interrupted)) cp_comm_fail(cfg->comm);
     run_free(&r);

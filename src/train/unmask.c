@@ -24,6 +24,8 @@ static float sample(const float *prob, int D, int S, int x, int y)
     return (1 - ay) * top + ay * bot;
 }
 
+int cp_unmask_default_dilation(int S) { return S > 0 ? (S + 32) / 64 : 0; }
+
 cp_status cp_unmask_hole(const float *prob, int D, int S, float threshold, int dilate,
                          float *mask, size_t *pixels)
 {

@@ -32,22 +32,6 @@ static cp_status load_chw(const cp_dataset *ds, size_t i, int S, uint8_t *rgb, f
     return CP_OK;
 }
 
-static bool find(const cp_dataset *ds, const char *rel, size_t *at)
-{
-    size_t lo = 0, hi = cp_dataset_count(ds);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(cp_dataset_relpath(ds, mid), rel);
-        if (c == 0) {
-            *at = mid;
-            return true;
-        }
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return false;
-}
-
 /* One batch of n images: detect, inpaint twice, score three ways. */
 static cp_status score(cp_detector *d, cp_detector_graph *inf, cp_inpainter *ip, int S, int n,
                        float threshold, int dilate, eval_bufs *b, cp_metrics_acc acc[3],
@@ -118,7 +102,7 @@ cp_status cp_unmask_evaluate(cp_detector *d, cp_inpainter *ip, int S, const char
     for (size_t i = 0; i < count && st == CP_OK; i++) {
         const char *rel = cp_dataset_relpath(data.images, i);
         size_t o;
-        if (!find(data.originals, rel, &o)) {
+        if (!cp_detect_find_original(data.originals, rel, &o)) {
             st = cp_set_error(CP_ERR_INVALID_ARGUMENT, "%s/original has no %s", data_dir, rel);
             break;
         }

@@ -19,6 +19,7 @@
 #include "clinpaint/synth.h"
 #include "clinpaint/train.h"
 #include "commands.h"
+#include "demo_cli.h"
 #include "env_options.h"
 #include "image_cli.h"
 #include "train_cli.h"
@@ -76,7 +77,7 @@ static volatile int stop_requested;
 /* Wraps train_cli's display: the run has no fixed number of epochs (the
  * time box ends it), so the epochs shown and the ETA are those of the box. */
 typedef struct demo_progress {
-    cp_train_config inner; /* train_cli's callbacks and their state */
+    cp_train_config inner; /* train_cli's callbacks and their state; first (demo_forward_*) */
     double box_s;
     uint64_t max_steps;
     int batch;
@@ -103,26 +104,6 @@ static void wrap_progress(void *user, const cp_train_progress *p)
     d->inner.on_progress(d->inner.user, &q);
 }
 
-static void wrap_epoch(void *user, const cp_epoch_metrics *m)
-{
-    demo_progress *d = user;
-    d->inner.on_epoch(d->inner.user, m);
-}
-
-static void wrap_message(void *user, const char *text)
-{
-    demo_progress *d = user;
-    d->inner.on_message(d->inner.user, text);
-}
-
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 static bool exists(const char *path)
 {
     struct stat sb;
@@ -143,14 +124,14 @@ static void clean_previous(const char *faces, uint64_t count, const char *run)
         char tail[8];
         if (strlen(e->d_name) == 15 && sscanf(e->d_name, "face_%6llu.%4s", &idx, tail) == 2 &&
             strcmp(tail, "png") == 0 && idx >= count) {
-            char *p = join(faces, e->d_name);
+            char *p = cp_path_join(faces, e->d_name);
             if (p) unlink(p);
             free(p);
         }
     }
     if (d) closedir(d);
     /* The run folder is cleared by cp_train (overwrite), under its lock. */
-    char *config = join(run, "config.json");
+    char *config = cp_path_join(run, "config.json");
     if (config && exists(config))
         fprintf(stderr, "clinpaint demo: note: replacing the previous demo run in %s\n", run);
     free(config);
@@ -165,7 +146,7 @@ static int pick_faces(const char *data, int max, char **paths)
         return 0;
     int n = 0;
     for (size_t i = 0; i < cp_dataset_count(ds) && n < max; i++) {
-        char *p = join(data, cp_dataset_relpath(ds, i));
+        char *p = cp_path_join(data, cp_dataset_relpath(ds, i));
         if (p) paths[n++] = p;
     }
     cp_dataset_free(ds);
@@ -181,45 +162,18 @@ static void fmt_minutes(double s, char *buf, size_t size)
 int cmd_demo(int argc, char **argv)
 {
     const char *cmd = "demo";
-    const char *out = "demo-out", *data = NULL, *device = NULL;
-    double minutes = DEMO_MINUTES;
-    long count = DEMO_COUNT;
-    uint64_t max_steps = 0;
+    demo_options o = {.out = "demo-out", .minutes = DEMO_MINUTES, .count = DEMO_COUNT};
     for (int i = 1; i < argc; i++) /* the unmask workflow: cmd_demo_unmask.c */
         if (strcmp(argv[i], "--unmask") == 0) return cmd_demo_unmask(argc, argv);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        if (strcmp(a, "--minutes") && strcmp(a, "--out") && strcmp(a, "--data") && strcmp(a, "--count") &&
-            strcmp(a, "--device") && strcmp(a, "--max-steps"))
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--minutes") == 0) {
-            if (!cli_parse_float(v, 0.01, 1e6, &minutes))
-                return cli_usage_error(cmd, "--minutes '%s': a positive number (at least 0.01)", v);
-        } else if (strcmp(a, "--out") == 0) {
-            if (!v[0]) return cli_usage_error(cmd, "--out needs a folder");
-            out = v;
-        } else if (strcmp(a, "--data") == 0) {
-            data = v;
-        } else if (strcmp(a, "--count") == 0) {
-            if (!cli_parse_int(v, 16, 1000000, &count))
-                return cli_usage_error(cmd, "--count '%s': a whole number from 16 to 1000000", v);
-        } else if (strcmp(a, "--device") == 0) {
-            device = v;
-        } else { /* hidden, for tests: --max-steps N */
-            if (!cli_parse_u64(v, &max_steps) || max_steps == 0)
-                return cli_usage_error(cmd, "--max-steps '%s': a positive whole number", v);
-        }
-    }
+    int parsed = demo_parse_options(cmd, argc, argv, false, usage, &o);
+    if (parsed >= 0) return parsed;
+    const char *out = o.out, *data = o.data, *device = o.device;
+    const double minutes = o.minutes;
+    const long count = o.count;
+    const uint64_t max_steps = o.max_steps;
     const double t0 = cp_seconds();
-    char *faces = join(out, "faces"), *run = join(out, "run"), *inpainted = join(out, "inpainted");
-    char *overview = inpainted ? join(inpainted, "overview.png") : NULL;
+    char *faces = cp_path_join(out, "faces"), *run = cp_path_join(out, "run"), *inpainted = cp_path_join(out, "inpainted");
+    char *overview = inpainted ? cp_path_join(inpainted, "overview.png") : NULL;
     char *paths[DEMO_INPAINT] = {0};
     int rc = CLI_EXIT_FAIL, n_paths = 0;
     cp_context *ctx = NULL;
@@ -269,8 +223,8 @@ int cmd_demo(int argc, char **argv)
     dp.batch = DEMO_BATCH;
     cfg.user = &dp;
     cfg.on_progress = wrap_progress;
-    cfg.on_epoch = wrap_epoch;
-    cfg.on_message = wrap_message;
+    cfg.on_epoch = demo_forward_epoch; /* demo_progress starts with inner */
+    cfg.on_message = demo_forward_message;
     cfg.stop = &stop_requested;
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "demo_cli.h"
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/dataset.h"
@@ -59,7 +60,7 @@ static volatile int stop_requested;
 /* Both trainings are time-boxed (no fixed epoch count): the progress shows
  * the epoch reached and the time left in the box as the ETA. */
 typedef struct boxed {
-    cp_train_config inner;     /* train_cli's callbacks and their state */
+    cp_train_config inner;     /* train_cli's callbacks and their state; first (demo_forward_*) */
     cp_detect_train_config dinner;
     double box_s;
 } boxed;
@@ -71,18 +72,6 @@ static void ce_progress(void *user, const cp_train_progress *p)
     q.epochs = p->epoch + 1;
     q.eta_s = b->box_s > p->elapsed_s ? b->box_s - p->elapsed_s : 0;
     b->inner.on_progress(b->inner.user, &q);
-}
-
-static void ce_epoch(void *user, const cp_epoch_metrics *m)
-{
-    boxed *b = user;
-    b->inner.on_epoch(b->inner.user, m);
-}
-
-static void ce_message(void *user, const char *text)
-{
-    boxed *b = user;
-    b->inner.on_message(b->inner.user, text);
 }
 
 static void det_progress(void *user, const cp_detect_progress *p)
@@ -106,24 +95,16 @@ static void det_message(void *user, const char *text)
     b->dinner.on_message(b->dinner.user, text);
 }
 
-static char *join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* The first `max` test faces of dir/masked, and one original. */
 static int pick(const char *mk, char **paths, int max)
 {
-    char *masked = join(mk, "masked"), *orig = join(mk, "original");
+    char *masked = cp_path_join(mk, "masked"), *orig = cp_path_join(mk, "original");
     cp_dataset *ds = NULL;
     int n = 0;
     if (masked && orig && cp_dataset_open(masked, CP_SPLIT_TEST, &ds) == CP_OK) {
         for (size_t i = 0; i < cp_dataset_count(ds) && n < max; i++)
-            paths[n++] = join(masked, cp_dataset_relpath(ds, i));
-        if (n > 0) paths[n++] = join(orig, cp_dataset_relpath(ds, 0));
+            paths[n++] = cp_path_join(masked, cp_dataset_relpath(ds, i));
+        if (n > 0) paths[n++] = cp_path_join(orig, cp_dataset_relpath(ds, 0));
     }
     cp_dataset_free(ds);
     free(masked);
@@ -136,42 +117,17 @@ static int pick(const char *mk, char **paths, int max)
 int cmd_demo_unmask(int argc, char **argv)
 {
     const char *cmd = "demo";
-    const char *out = "demo-unmask", *device = NULL;
-    double minutes = DEMO_MINUTES;
-    long count = DEMO_COUNT;
-    uint64_t max_steps = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--unmask") == 0) continue;
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (strcmp(a, "--minutes") && strcmp(a, "--out") && strcmp(a, "--count") &&
-            strcmp(a, "--device") && strcmp(a, "--max-steps"))
-            return cli_usage_error(cmd, "unknown option '%s' (with --unmask)", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--minutes") == 0) {
-            if (!cli_parse_float(v, 0.01, 1e6, &minutes))
-                return cli_usage_error(cmd, "--minutes '%s': a positive number (at least 0.01)", v);
-        } else if (strcmp(a, "--out") == 0) {
-            if (!v[0]) return cli_usage_error(cmd, "--out needs a folder");
-            out = v;
-        } else if (strcmp(a, "--count") == 0) {
-            if (!cli_parse_int(v, 16, 1000000, &count))
-                return cli_usage_error(cmd, "--count '%s': a whole number from 16 to 1000000", v);
-        } else if (strcmp(a, "--device") == 0) {
-            device = v;
-        } else { /* hidden, for tests: --max-steps N (each training) */
-            if (!cli_parse_u64(v, &max_steps) || max_steps == 0)
-                return cli_usage_error(cmd, "--max-steps '%s': a positive whole number", v);
-        }
-    }
+    demo_options o = {.out = "demo-unmask", .minutes = DEMO_MINUTES, .count = DEMO_COUNT};
+    int parsed = demo_parse_options(cmd, argc, argv, true, usage, &o);
+    if (parsed >= 0) return parsed;
+    const char *out = o.out, *device = o.device;
+    const double minutes = o.minutes;
+    const long count = o.count;
+    const uint64_t max_steps = o.max_steps;
     const double t0 = cp_seconds();
-    char *faces = join(out, "faces"), *mk = join(out, "maskified"), *run_ce = join(out, "run_inpaint");
-    char *run_det = join(out, "run_detect"), *unmasked = join(out, "unmasked");
-    char *orig = mk ? join(mk, "original") : NULL, *masks = mk ? join(mk, "mask") : NULL;
+    char *faces = cp_path_join(out, "faces"), *mk = cp_path_join(out, "maskified"), *run_ce = cp_path_join(out, "run_inpaint");
+    char *run_det = cp_path_join(out, "run_detect"), *unmasked = cp_path_join(out, "unmasked");
+    char *orig = mk ? cp_path_join(mk, "original") : NULL, *masks = mk ? cp_path_join(mk, "mask") : NULL;
     char *paths[DEMO_SHOWN + 1] = {0};
     int rc = CLI_EXIT_FAIL, n_paths = 0;
     cp_context *ctx = NULL;
@@ -220,8 +176,8 @@ int cmd_demo_unmask(int argc, char **argv)
     box.box_s = cfg.max_minutes * 60;
     cfg.user = &box;
     cfg.on_progress = ce_progress;
-    cfg.on_epoch = ce_epoch;
-    cfg.on_message = ce_message;
+    cfg.on_epoch = demo_forward_epoch; /* boxed starts with inner */
+    cfg.on_message = demo_forward_message;
     cp_train_result res;
     st = cp_train(ctx, &cfg, &res);
     train_cli_finish_line(&state);
@@ -264,7 +220,7 @@ int cmd_demo_unmask(int argc, char **argv)
     fprintf(stderr, "[4/5] unmasking %d test faces (and one without a mask) into %s\n",
             n_paths > 0 ? n_paths - 1 : 0, unmasked);
     unmask_job uj = {.cmd = cmd, .detector = dres.last_checkpoint, .model = res.last_checkpoint,
-                     .out_dir = unmasked, .threshold = 0.5f, .dilate = 3, .batch = 8,
+                     .out_dir = unmasked, .threshold = 0.5f, .dilate = -1, .batch = 8,
                      .show_mask = true};
     rc = n_paths ? unmask_run(&uj, (const char *const *)paths, n_paths, ctx, NULL) : CLI_EXIT_FAIL;
     if (rc != CLI_EXIT_OK) goto done;
@@ -275,7 +231,8 @@ int cmd_demo_unmask(int argc, char **argv)
     if ((st = cp_checkpoint_open(res.last_checkpoint, &ck)) != CP_OK) goto fail;
     if ((st = cp_checkpoint_load_model(ck, ctx, false, &model)) != CP_OK) goto fail;
     if ((st = cp_inpainter_create(model, 8, false, 0.0f, &ip)) != CP_OK) goto fail;
-    if ((st = cp_unmask_evaluate(det, ip, DEMO_SIZE, mk, CP_SPLIT_TEST, 0.5f, 3, 0, &ev)) != CP_OK)
+    if ((st = cp_unmask_evaluate(det, ip, DEMO_SIZE, mk, CP_SPLIT_TEST, 0.5f,
+                                  cp_unmask_default_dilation(DEMO_SIZE), 0, &ev)) != CP_OK)
         goto fail;
     printf("\ndemo --unmask done in %.1f minutes\n", (cp_seconds() - t0) / 60);
     printf("  maskified faces  %s (masked/, mask/, original/)\n", mk);

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/clinpaint.h"
@@ -35,7 +36,8 @@ static void usage(FILE *f)
             "  --data DIR         a folder written by clinpaint maskify (required)\n"
             "  --split S          test (default), train or all\n"
             "  --threshold T      mask probability from which a pixel is hole (0.5)\n"
-            "  --dilate PX        --task unmask: grow the detected hole by PX pixels (3)\n"
+            "  --dilate PX        --task unmask: grow the detected hole by PX pixels\n"
+            "                     (default: 1 per 64 px of the model's size)\n"
             "  --max-images N     only the first N images of the split\n"
             "  --batch N          images per run (default 16)\n"
             "  --json             the results as one JSON object on stdout\n"
@@ -54,22 +56,16 @@ typedef struct opts {
 static int parse(int argc, char **argv, opts *o)
 {
     const char *cmd = "eval";
+    static const char *const flags[] = {"--json", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
+        const char *a = argv[i], *v;
+        int rc = cli_option_at(cmd, argc, argv, &i, flags, usage, &v);
+        if (rc >= 0) return rc;
         long n;
         double x;
-        if (strcmp(a, "--task") == 0) {
+        if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--task") == 0) {
             o->task = v;
         } else if (strcmp(a, "--detector") == 0) {
             o->detector = v;
@@ -175,11 +171,12 @@ static int eval_unmask(const opts *o, cp_context *ctx, cp_detector *d)
     if (st == CP_OK) st = cp_inpainter_create(model, o->batch, false, 0.0f, &ip);
     cp_unmask_eval r;
     int S = model ? model->cfg.size : 0;
+    const int dilate = o->dilate < 0 ? cp_unmask_default_dilation(S) : o->dilate;
     if (st == CP_OK) {
         fprintf(stderr, "clinpaint eval: unmask with %s and %s on the %s split of %s at %dx%d, on %s ...\n",
                 o->detector, o->model, cp_split_name(o->split), o->data, S, S,
                 cp_context_device(ctx)->name);
-        st = cp_unmask_evaluate(d, ip, S, o->data, o->split, o->threshold, o->dilate,
+        st = cp_unmask_evaluate(d, ip, S, o->data, o->split, o->threshold, dilate,
                                 o->max_images, &r);
     }
     int rc = CLI_EXIT_OK;
@@ -195,7 +192,7 @@ static int eval_unmask(const opts *o, cp_context *ctx, cp_detector *d)
         cJSON_AddNumberToObject(j, "images", (double)r.images);
         cJSON_AddNumberToObject(j, "size", S);
         cJSON_AddNumberToObject(j, "threshold", o->threshold);
-        cJSON_AddNumberToObject(j, "dilate", o->dilate);
+        cJSON_AddNumberToObject(j, "dilate", dilate);
         add_metrics(j, "detected", &r.detected);
         add_metrics(j, "oracle", &r.oracle);
         add_metrics(j, "mean_fill", &r.floor);
@@ -206,7 +203,7 @@ static int eval_unmask(const opts *o, cp_context *ctx, cp_detector *d)
                "model      %s (%dx%d)\n"
                "data       %s, split %s: %llu images\n"
                "protocol   against original/; hole = the true mask in every column\n\n",
-               o->detector, d->cfg.size, d->cfg.size, (double)o->threshold, o->dilate, o->model, S,
+               o->detector, d->cfg.size, d->cfg.size, (double)o->threshold, dilate, o->model, S,
                S, o->data, cp_split_name(o->split), (unsigned long long)r.images);
         printf("%-18s %14s %14s %16s\n", "", "detected mask", "true mask", "mean-fill floor");
         printf("%-18s %14.2f %14.2f %16.2f\n", "hole PSNR (dB)", r.detected.hole_psnr,
@@ -228,7 +225,7 @@ static int eval_unmask(const opts *o, cp_context *ctx, cp_detector *d)
 
 int cmd_eval_task(int argc, char **argv, const char *task)
 {
-    opts o = {.task = task, .split = CP_SPLIT_TEST, .threshold = 0.5f, .dilate = 3, .batch = 16};
+    opts o = {.task = task, .split = CP_SPLIT_TEST, .threshold = 0.5f, .dilate = -1, .batch = 16};
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;
     cp_context *ctx = NULL;

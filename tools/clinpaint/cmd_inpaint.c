@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/clinpaint.h"
@@ -439,85 +440,56 @@ static bool parse_face(const char *v, int box[4])
     return true;
 }
 
+typedef struct inpaint_args {
+    ic_inpaint_job job;
+    const char *device;
+} inpaint_args;
+
+static int on_option(void *user, const char *name, const char *v)
+{
+    inpaint_args *u = user;
+    ic_inpaint_job *job = &u->job;
+    const char *cmd = job->cmd;
+    long n;
+    uint64_t u64;
+    if (strcmp(name, "--side-by-side") == 0) {
+        job->side_by_side = true;
+    } else if (strcmp(name, "--model") == 0) {
+        job->model_path = v;
+    } else if (strcmp(name, "--mask") == 0) {
+        job->mask_spec = v;
+    } else if (strcmp(name, "--batch") == 0) {
+        if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
+        job->batch = (int)n;
+    } else if (strcmp(name, "--seed") == 0) {
+        if (!cli_parse_u64(v, &u64)) return cli_usage_error(cmd, "--seed '%s': a non-negative whole number", v);
+        job->seed = u64;
+    } else if (strcmp(name, "--device") == 0) {
+        u->device = v;
+    } else if (strcmp(name, "--face") == 0) {
+        if (!parse_face(v, job->face_box))
+            return cli_usage_error(cmd, "--face '%s': X,Y,W,H in pixels, X and Y >= 0 (the box's "
+                                        "top-left corner), W and H >= 1 (its size), inside the photo", v);
+        job->have_face = true;
+    } else {
+        job->out_dir = v;
+    }
+    return -1;
+}
+
 int cmd_inpaint(int argc, char **argv)
 {
     const char *cmd = "inpaint";
-    ic_inpaint_job job = {.cmd = cmd, .mask_spec = "center", .batch = 8, .seed = 1};
-    const char *device = NULL;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    if (!inputs) {
-        fprintf(stderr, "clinpaint %s: out of host memory\n", cmd);
-        return CLI_EXIT_FAIL;
-    }
-    int n_inputs = 0, rc = -1;
-    bool options_done = false;
-    for (int i = 1; i < argc && rc < 0; i++) {
-        const char *a = argv[i];
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            inputs[n_inputs++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            options_done = true;
-            continue;
-        }
-        if (cli_is_help(a)) {
-            usage(stdout);
-            rc = CLI_EXIT_OK;
-            break;
-        }
-        if (strcmp(a, "--side-by-side") == 0) {
-            job.side_by_side = true;
-            continue;
-        }
-        const char *v = NULL;
-        const char *eq = strchr(a, '=');
-        char name[64];
-        if (eq && a[1] == '-' && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = '\0';
-            v = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
-        bool known = strcmp(name, "--model") == 0 || strcmp(name, "--mask") == 0 ||
-                     strcmp(name, "--batch") == 0 || strcmp(name, "--seed") == 0 ||
-                     strcmp(name, "--device") == 0 || strcmp(name, "-o") == 0 ||
-                     strcmp(name, "--out") == 0 || strcmp(name, "--face") == 0;
-        if (!known) {
-            rc = cli_usage_error(cmd, "unknown option '%s'", a);
-            break;
-        }
-        if (!v) {
-            if (i + 1 >= argc) {
-                rc = cli_usage_error(cmd, "%s needs a value", name);
-                break;
-            }
-            v = argv[++i];
-        }
-        long n;
-        uint64_t u;
-        if (strcmp(name, "--model") == 0) {
-            job.model_path = v;
-        } else if (strcmp(name, "--mask") == 0) {
-            job.mask_spec = v;
-        } else if (strcmp(name, "--batch") == 0) {
-            if (!cli_parse_int(v, 1, 1024, &n)) rc = cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
-            else job.batch = (int)n;
-        } else if (strcmp(name, "--seed") == 0) {
-            if (!cli_parse_u64(v, &u)) rc = cli_usage_error(cmd, "--seed '%s': a non-negative whole number", v);
-            else job.seed = u;
-        } else if (strcmp(name, "--device") == 0) {
-            device = v;
-        } else if (strcmp(name, "--face") == 0) {
-            if (!parse_face(v, job.face_box))
-                rc = cli_usage_error(cmd, "--face '%s': X,Y,W,H in pixels, X and Y >= 0 (the box's "
-                                          "top-left corner), W and H >= 1 (its size), inside the photo", v);
-            else job.have_face = true;
-        } else {
-            job.out_dir = v;
-        }
-    }
+    inpaint_args u = {.job = {.cmd = cmd, .mask_spec = "center", .batch = 8, .seed = 1}};
+    static const char *const flags[] = {"--side-by-side", NULL};
+    static const char *const valued[] = {"--model", "--mask", "--batch", "--seed", "--device",
+                                         "-o", "--out", "--face", NULL};
+    const cli_inputs_spec spec = {cmd, flags, valued, true, usage, on_option, &u};
+    const char **inputs;
+    int n_inputs;
+    int rc = cli_scan_inputs(&spec, argc, argv, &inputs, &n_inputs);
+    if (!inputs) return rc;
+    ic_inpaint_job job = u.job;
     if (rc < 0 && !job.model_path)
         rc = cli_usage_error(cmd, "--model CKPT is required (a checkpoint written by clinpaint train)");
     if (rc < 0 && n_inputs == 0) rc = cli_usage_error(cmd, "no INPUT given (image files or folders)");
@@ -527,7 +499,7 @@ int cmd_inpaint(int argc, char **argv)
         job.inputs = inputs;
         job.input_count = n_inputs;
         ic_inpaint_result res;
-        rc = ic_inpaint(&job, NULL, device, &res);
+        rc = ic_inpaint(&job, NULL, u.device, &res);
     }
     free(inputs);
     return rc;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/clinpaint.h"
 #include "clinpaint/unmask.h"
@@ -35,7 +36,12 @@ static void usage(FILE *f)
             "  --beta1 X          Adam beta1 (0.9)\n"
             "  --dice-weight X    weight of the soft Dice term (1)\n"
             "  --negatives X      share of samples shown unmasked with an empty mask (0.125)\n"
-            "  --seed K           seed of initialisation, data order, flips, negatives (1)\n"
+            "  --augment A        colour (default): each sample's mask recoloured (hue,\n"
+            "                     saturation, brightness, a random colour or a stripe, dot\n"
+            "                     or check pattern), the image's colours jittered, some\n"
+            "                     grey, so unseen kinds of mask are found; none: off\n"
+            "  --seed K           seed of initialisation, data order, flips, negatives,\n"
+            "                     augmentation (1)\n"
             "  --max-minutes M    stop (and save) after M minutes\n"
             "  --max-steps N      stop after N iterations in total\n"
             "  --out RUN_DIR      run folder (default runs/<date>-<time>-detect)\n"
@@ -130,23 +136,17 @@ int cmd_train_detect(int argc, char **argv)
     int size = 0;
     cp_detector_config widths = {{0}, 0, 0, {0}};
     const char *preset = NULL;
+    static const char *const flags[] = {"--overwrite", NULL};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        if (strcmp(a, "--overwrite") == 0) {
-            cfg.overwrite = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0) return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
+        const char *a = argv[i], *v;
+        int rc = cli_option_at(cmd, argc, argv, &i, flags, usage, &v);
+        if (rc >= 0) return rc;
         long n;
         double x;
         uint64_t u;
-        if (strcmp(a, "--task") == 0) {
+        if (strcmp(a, "--overwrite") == 0) {
+            cfg.overwrite = true;
+        } else if (strcmp(a, "--task") == 0) {
             if (strcmp(v, "detect") != 0) return cli_usage_error(cmd, "--task '%s': inpaint or detect", v);
         } else if (strcmp(a, "--data") == 0) {
             cfg.data_dir = v;
@@ -190,6 +190,10 @@ int cmd_train_detect(int argc, char **argv)
             if (!cli_parse_float(v, 0, 0.99, &x)) return cli_usage_error(cmd, "--negatives '%s': in [0, 0.99]", v);
             cfg.negatives = (float)x;
             math_opts = true;
+        } else if (strcmp(a, "--augment") == 0) {
+            if (cp_detect_augment_parse(v, &cfg.augment) != CP_OK)
+                return cli_usage_error(cmd, "--augment '%s': colour or none (with --task detect)", v);
+            math_opts = true;
         } else if (strcmp(a, "--seed") == 0) {
             if (!cli_parse_u64(v, &u)) return cli_usage_error(cmd, "--seed '%s': a non-negative integer", v);
             cfg.seed = u;
@@ -217,7 +221,7 @@ int cmd_train_detect(int argc, char **argv)
     char out_buf[1100];
     if (cfg.resume) {
         if (model_opts || math_opts)
-            return cli_usage_error(cmd, "with --resume the model, batch, seed and optimizer settings "
+            return cli_usage_error(cmd, "with --resume the model, batch, seed, augmentation and optimizer settings "
                                         "come from the checkpoint; only --data, --out, --epochs, "
                                         "--max-minutes, --max-steps, --device, --threads and "
                                         "--eval-images may be given");

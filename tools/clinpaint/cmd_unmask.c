@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_inputs.h"
 #include "cli_util.h"
 #include "clinpaint/checkpoint.h"
 #include "clinpaint/clinpaint.h"
@@ -38,7 +39,8 @@ static void usage(FILE *f)
             "  --detector DET     a detector checkpoint (clinpaint train --task detect)\n"
             "  --model CE         a context-encoder checkpoint (clinpaint train)\n"
             "  --threshold T      mask probability from which a pixel is hole (0.5)\n"
-            "  --dilate PX        grow the detected mask by PX pixels of the S x S image (3)\n"
+            "  --dilate PX        grow the detected mask by PX pixels of the S x S image\n"
+            "                     (default: 1 per 64 px of S, so 1 at 64, 2 at 128)\n"
             "  --show-mask        also write NAME_sbs.png\n"
             "  --batch N          images per run (default 8)\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n"
@@ -95,6 +97,7 @@ typedef struct engine {
     cp_detector_graph inf;
     cp_inpainter *ip;
     int S, D, batch;
+    int dilate; /* the job's, or the default for S */
     float *xs, *xd, *prob, *m, *y;
     uint8_t *rgb;
     cp_image *orig;
@@ -223,7 +226,7 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
             e->peak[i] = 0;
             for (size_t q = 0; q < dpx; q++)
                 if (p[q] > e->peak[i]) e->peak[i] = p[q];
-            TRY(cp_unmask_hole(p, D, S, e->j->threshold, e->j->dilate, e->m + (size_t)i * px,
+            TRY(cp_unmask_hole(p, D, S, e->j->threshold, e->dilate, e->m + (size_t)i * px,
                                   &e->holes[i]));
             any = any || e->holes[i] > 0;
         }
@@ -277,6 +280,7 @@ int unmask_run(const job *j, const char *const *inputs, int input_count, cp_cont
     if ((st = ic_mkdirs(j->out_dir)) != CP_OK) goto fail;
     e.S = model->cfg.size;
     e.D = e.det->cfg.size;
+    e.dilate = j->dilate < 0 ? cp_unmask_default_dilation(e.S) : j->dilate;
     e.batch = (size_t)j->batch > in.n ? (int)in.n : j->batch;
     fprintf(stderr, "clinpaint %s: %zu image%s, detector %s (%dx%d), context encoder %s (%dx%d), on %s\n",
             cmd, in.n, in.n == 1 ? "" : "s", j->detector, e.D, e.D, j->model, e.S, e.S,
@@ -329,77 +333,60 @@ out:
     return rc;
 }
 
+typedef struct unmask_args {
+    job j;
+    const char *device;
+} unmask_args;
+
+static int on_option(void *user, const char *a, const char *v)
+{
+    unmask_args *u = user;
+    job *j = &u->j;
+    const char *cmd = j->cmd;
+    long n;
+    double x;
+    if (strcmp(a, "--show-mask") == 0) {
+        j->show_mask = true;
+    } else if (strcmp(a, "--detector") == 0) {
+        j->detector = v;
+    } else if (strcmp(a, "--model") == 0) {
+        j->model = v;
+    } else if (strcmp(a, "--threshold") == 0) {
+        if (!cli_parse_float(v, 0.001, 0.999, &x)) return cli_usage_error(cmd, "--threshold '%s': a number between 0 and 1", v);
+        j->threshold = (float)x;
+    } else if (strcmp(a, "--dilate") == 0) {
+        if (!cli_parse_int(v, 0, 32, &n)) return cli_usage_error(cmd, "--dilate '%s': pixels from 0 to 32", v);
+        j->dilate = (int)n;
+    } else if (strcmp(a, "--batch") == 0) {
+        if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
+        j->batch = (int)n;
+    } else if (strcmp(a, "--device") == 0) {
+        u->device = v;
+    } else {
+        j->out_dir = v;
+    }
+    return -1;
+}
+
 int cmd_unmask(int argc, char **argv)
 {
     const char *cmd = "unmask";
-    job j = {.cmd = cmd, .threshold = 0.5f, .dilate = 3, .batch = 8};
-    const char *device = NULL;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    if (!inputs) {
-        fprintf(stderr, "clinpaint %s: out of host memory\n", cmd);
-        return CLI_EXIT_FAIL;
-    }
-    int n_inputs = 0, rc = -1;
-    bool options_done = false;
-    for (int i = 1; i < argc && rc < 0; i++) {
-        const char *a = argv[i];
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            inputs[n_inputs++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            options_done = true;
-            continue;
-        }
-        if (cli_is_help(a)) {
-            usage(stdout);
-            rc = CLI_EXIT_OK;
-            break;
-        }
-        if (strcmp(a, "--show-mask") == 0) {
-            j.show_mask = true;
-            continue;
-        }
-        bool known = strcmp(a, "--detector") == 0 || strcmp(a, "--model") == 0 ||
-                     strcmp(a, "--threshold") == 0 || strcmp(a, "--dilate") == 0 ||
-                     strcmp(a, "--batch") == 0 || strcmp(a, "--device") == 0 ||
-                     strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0;
-        if (!known) {
-            rc = cli_usage_error(cmd, "unknown option '%s'", a);
-            break;
-        }
-        if (i + 1 >= argc) {
-            rc = cli_usage_error(cmd, "%s needs a value", a);
-            break;
-        }
-        const char *v = argv[++i];
-        long n;
-        double x;
-        if (strcmp(a, "--detector") == 0) {
-            j.detector = v;
-        } else if (strcmp(a, "--model") == 0) {
-            j.model = v;
-        } else if (strcmp(a, "--threshold") == 0) {
-            if (!cli_parse_float(v, 0.001, 0.999, &x)) rc = cli_usage_error(cmd, "--threshold '%s': a number between 0 and 1", v);
-            else j.threshold = (float)x;
-        } else if (strcmp(a, "--dilate") == 0) {
-            if (!cli_parse_int(v, 0, 32, &n)) rc = cli_usage_error(cmd, "--dilate '%s': pixels from 0 to 32", v);
-            else j.dilate = (int)n;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (!cli_parse_int(v, 1, 1024, &n)) rc = cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
-            else j.batch = (int)n;
-        } else if (strcmp(a, "--device") == 0) {
-            device = v;
-        } else {
-            j.out_dir = v;
-        }
-    }
+    unmask_args u = {.j = {.cmd = cmd, .threshold = 0.5f, .dilate = -1, .batch = 8}};
+    static const char *const flags[] = {"--show-mask", NULL};
+    static const char *const valued[] = {"--detector", "--model", "--threshold", "--dilate",
+                                         "--batch", "--device", "-o", "--out", NULL};
+    const cli_inputs_spec spec = {cmd, flags, valued, false, usage, on_option, &u};
+    const char **inputs;
+    int n_inputs;
+    int rc = cli_scan_inputs(&spec, argc, argv, &inputs, &n_inputs);
+    if (!inputs) return rc;
+    job j = u.j;
     if (rc < 0 && !j.detector)
         rc = cli_usage_error(cmd, "--detector DET is required (a checkpoint of clinpaint train --task detect)");
     if (rc < 0 && !j.model) rc = cli_usage_error(cmd, "--model CE is required (a checkpoint of clinpaint train)");
     if (rc < 0 && n_inputs == 0) rc = cli_usage_error(cmd, "no INPUT given (image files or folders)");
     if (rc < 0 && !j.out_dir) rc = cli_usage_error(cmd, "-o OUT_DIR is required");
-    if (rc < 0) rc = unmask_run(&j, inputs, n_inputs, NULL, device);
+    if (rc < 0) rc = unmask_run(&j, inputs, n_inputs, NULL, u.device);
     free(inputs);
     return rc;
 }

@@ -11,7 +11,8 @@ typedef struct unmask_job {
     const char *cmd; /* for messages: "unmask", "demo" */
     const char *detector, *model, *out_dir;
     float threshold;
-    int dilate, batch;
+    int dilate; /* < 0: cp_unmask_default_dilation of the context encoder's size */
+    int batch;
     bool show_mask;
 } unmask_job;
 
