@@ -1,7 +1,15 @@
-/* Reading a whole stream into one buffer (kernel files, run-folder CSVs). */
+/* Reading a whole stream into one buffer (kernel files, run-folder CSVs),
+ * and a whole file with a size cap (clinpaint/files.h). */
 #include "util/read_stream.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "clinpaint/files.h"
+#include "clinpaint/status.h"
 
 char *cp_read_stream(FILE *f, size_t *size, bool *no_memory)
 {
@@ -34,4 +42,36 @@ char *cp_read_stream(FILE *f, size_t *size, bool *no_memory)
     buf[n] = '\0';
     *size = n;
     return buf;
+}
+
+cp_status cp_read_file(const char *path, size_t max_bytes, char **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cp_set_error(CP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cp_set_error(CP_ERR_IO, "%s is not a regular file", path);
+    }
+    if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+        fclose(f);
+        return cp_set_error(CP_ERR_IO, "%s is larger than %zu bytes", path, max_bytes);
+    }
+    bool no_memory;
+    char *buf = cp_read_stream(f, size, &no_memory);
+    int read_errno = errno;
+    fclose(f);
+    if (!buf)
+        return no_memory ? cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "reading %s", path)
+                         : cp_set_error(CP_ERR_IO, "cannot read %s: %s", path,
+                                        strerror(read_errno));
+    if (max_bytes && *size > max_bytes) { /* grew while being read */
+        free(buf);
+        *size = 0;
+        return cp_set_error(CP_ERR_IO, "%s is larger than %zu bytes", path, max_bytes);
+    }
+    *data = buf;
+    return CP_OK;
 }

@@ -10,6 +10,7 @@
 
 #include "bench_cli.h"
 #include "cli_util.h"
+#include "clinpaint/files.h"
 #include "clinpaint/clinpaint.h"
 
 static cJSON *stat_json(const cp_bench_stat *s)
@@ -134,30 +135,13 @@ cJSON *bench_device_json(const cp_bench_result *r, cJSON *startup)
 
 cJSON *bench_load_json(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "clinpaint bench: error: cannot read %s: %s\n", path, strerror(errno));
+    /* A bench file is a few hundred KiB; 64 MiB is far beyond any. */
+    char *buf;
+    size_t size;
+    if (cp_read_file(path, (size_t)64 << 20, &buf, &size) != CP_OK) {
+        fprintf(stderr, "clinpaint bench: error: %s\n", cp_last_error());
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *g = realloc(buf, cap * 2);
-            if (!g) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = g;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) return NULL;
-    buf[n] = 0;
     cJSON *j = cJSON_Parse(buf);
     free(buf);
     if (!j || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "devices"))) {
