@@ -33,14 +33,8 @@ typedef struct net {
 
 static cp_node *param(net *t, const char *name, int ndim, const int64_t *shape, float scale)
 {
-    cp_tensor *p = &t->params[t->nparams];
-    TU_OK(cp_tensor_create(tu_ctx(), ndim, shape, name, p));
-    size_t n = cp_tensor_numel(p);
-    float *h = malloc(n * sizeof *h);
-    tu_fill_uniform(&t->rng, h, n, -scale, scale);
-    TU_OK(cp_tensor_upload(tu_ctx(), p, h));
-    free(h);
-    cp_node *node = cp_g_param(t->g, p, 0);
+    cp_node *node =
+        tu_g_param_uniform(t->g, &t->rng, name, ndim, shape, scale, &t->params[t->nparams]);
     t->pnodes[t->nparams++] = node;
     return node;
 }

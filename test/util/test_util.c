@@ -186,3 +186,16 @@ void tu_write_small_model(const char *path, int size, uint64_t seed, const cp_me
     TU_OK(cp_checkpoint_save(m, path, meta, n_meta));
     cp_model_free(m);
 }
+
+cp_node *tu_g_param_uniform(cp_graph *g, cp_rng *r, const char *name, int ndim,
+                            const int64_t *shape, float scale, cp_tensor *p)
+{
+    TU_OK(cp_tensor_create(tu_ctx(), ndim, shape, name, p));
+    size_t n = cp_tensor_numel(p);
+    float *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    tu_fill_uniform(r, h, n, -scale, scale);
+    TU_OK(cp_tensor_upload(tu_ctx(), p, h));
+    free(h);
+    return cp_g_param(g, p, 0);
+}

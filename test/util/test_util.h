@@ -27,6 +27,10 @@ void tu_ctx_release(void);
 
 /* Uniform floats in [lo, hi). */
 void tu_fill_uniform(cp_rng *r, float *x, size_t n, float lo, float hi);
+/* A parameter leaf of g bound to *p, a new tensor of `shape` filled from r
+ * uniformly in [-scale, scale) (the graph tests' small networks). */
+cp_node *tu_g_param_uniform(cp_graph *g, cp_rng *r, const char *name, int ndim,
+                            const int64_t *shape, float scale, cp_tensor *p);
 
 /* Creates *out with `shape` on tu_ctx() and fills it with uniform floats
  * in [lo, hi) from r (graph parameters). */
