@@ -46,15 +46,10 @@ static cp_status score(cp_detector *d, cp_detector_graph *inf, cp_inpainter *ip,
                               b->hole + (size_t)k * px, &holes));
     }
     cp_detect_count(det, b->hole, b->truth, (size_t)n * px, 0.5f);
-    /* A partial batch runs padded with empty slots (inference without
-     * losses: nothing depends on the other images), so one graph serves. */
-    const int B = cp_inpainter_batch(ip);
-    memset(b->xs + (size_t)n * 3 * px, 0, (size_t)(B - n) * 3 * px * sizeof(float));
-    memset(b->hole + (size_t)n * px, 0, (size_t)(B - n) * px * sizeof(float));
-    memset(b->truth + (size_t)n * px, 0, (size_t)(B - n) * px * sizeof(float));
-    /* Detected, then oracle: the true mask's own fill. */
+    /* Detected, then oracle: the true mask's own fill (a last partial batch
+     * gets the inpainter's graph of its own size). */
     for (int pass = 0; pass < 2; pass++) {
-        CP_TRY(cp_inpainter_run(ip, B, b->xs, pass == 0 ? b->hole : b->truth, b->y, NULL, NULL));
+        CP_TRY(cp_inpainter_run(ip, n, b->xs, pass == 0 ? b->hole : b->truth, b->y, NULL, NULL));
         for (int k = 0; k < n; k++)
             CP_TRY(cp_metrics_add(&acc[pass], b->y + (size_t)k * 3 * px, b->orig + (size_t)k * 3 * px,
                                   b->truth + (size_t)k * px, S));

@@ -230,11 +230,8 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
                                   &e->holes[i]));
             any = any || e->holes[i] > 0;
         }
-        /* A partial batch runs padded with empty slots (no losses, no batch
-         * statistics: nothing depends on them), so one graph serves. */
-        memset(e->xs + (size_t)n * 3 * px, 0, (size_t)(e->batch - n) * 3 * px * sizeof(float));
-        memset(e->m + (size_t)n * px, 0, (size_t)(e->batch - n) * px * sizeof(float));
-        if (any) TRY(cp_inpainter_run(e->ip, e->batch, e->xs, e->m, e->y, NULL, NULL));
+        /* A last partial batch gets the inpainter's graph of its own size. */
+        if (any) TRY(cp_inpainter_run(e->ip, n, e->xs, e->m, e->y, NULL, NULL));
         for (int i = 0; i < n; i++) {
             cp_status st = write_outputs(e, i, &in->v[e->which[i]]);
             *unchanged += e->holes[i] == 0;
