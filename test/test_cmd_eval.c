@@ -1,6 +1,6 @@
 /* clinpaint eval: the metrics with their protocol and the mean-fill and
  * diffusion floors, as text and as JSON, as they are and re-framed
- * (--framing); usage errors, bad data folders and bad models. */
+ * (--framing, also in grayscale), the images written out with --dump; usage errors, bad data folders and bad models. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +290,77 @@ START_TEST(framing_reframes_and_diffusion_floor)
 }
 END_TEST
 
+/* --framing ...,gray evaluates grayscale images and --dump writes exactly
+ * the images, masks and composites evaluated, into a new folder only. */
+START_TEST(gray_framing_and_dump)
+{
+    setup_once();
+    const char *bad[] = {"gray,gray", "shift=0.1,gray", "grey", "gray=1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tu_cli_result r = RUN("eval", "--model", model, "--data", data, "--framing", bad[i]);
+        expect(&r, 2, "--framing");
+    }
+    char *dir = at("dump/one");
+    tu_cli_result r = RUN("eval", "--model", model, "--data", data, "--json", "--split", "all", "--max-images",
+                          "6", "--framing", "zoom=1.3,gray", "--dump", dir);
+    ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "framing"), "gray")));
+    cJSON_Delete(j);
+    tu_cli_free(&r);
+    cp_dataset *ds;
+    TU_OK(cp_dataset_open(data, CP_SPLIT_ALL, &ds));
+    uint8_t rgb[3 * S * S], want[3 * S * S], first[3 * S * S];
+    for (int i = 0; i < 7; i++) {
+        char path[1400];
+        cp_image im[3] = {{0}};
+        const char *what[3] = {"image", "mask", "model"};
+        for (int w = 0; w < 3; w++) {
+            snprintf(path, sizeof path, "%s/%05d_%s.png", dir, i, what[w]);
+            cp_status st = cp_image_load(path, &im[w]);
+            if (i == 6) { /* six images asked for: no seventh */
+                ck_assert_int_ne(st, CP_OK);
+                continue;
+            }
+            TU_OK(st);
+            ck_assert(im[w].w == S && im[w].h == S);
+        }
+        if (i == 6) break;
+        /* the image: re-framed at zoom 1.3, then luma in all channels */
+        TU_OK(cp_dataset_load(ds, (size_t)i, S, rgb));
+        cp_augment_params p = {.frame = {1.3f, 0, 0, 0}, .reframe = true, .gray = true,
+                               .brightness = 1, .contrast = 1, .saturation = 1};
+        cp_augment_apply(rgb, S, &p, want);
+        ck_assert_msg(memcmp(im[0].pixels, want, sizeof want) == 0, "image %d is not the evaluated one", i);
+        if (i == 0) memcpy(first, want, sizeof first);
+        for (int k = 0; k < S * S; k++) {
+            const uint8_t *g = im[0].pixels + 3 * k, *m = im[1].pixels + 3 * k, *y = im[2].pixels + 3 * k;
+            ck_assert(g[0] == g[1] && g[1] == g[2]);
+            ck_assert(m[0] == 0 || m[0] == 255);
+            int row = k / S, col = k % S; /* the center mask: a square of side S/2 */
+            bool hole = row >= S / 4 && row < 3 * S / 4 && col >= S / 4 && col < 3 * S / 4;
+            ck_assert_int_eq(m[0], hole ? 255 : 0);
+            if (!hole) ck_assert(memcmp(y, g, 3) == 0); /* the composite keeps known pixels */
+        }
+        for (int w = 0; w < 3; w++) cp_image_free(&im[w]);
+    }
+    cp_dataset_free(ds);
+    /* a folder that holds anything is refused, and left as it was */
+    r = RUN("eval", "--model", model, "--data", data, "--split", "all", "--max-images", "2", "--dump", dir);
+    ck_assert_int_ne(r.exit_code, 0);
+    ck_assert_msg(strstr(r.err, "not empty"), "stderr: %s", r.err);
+    tu_cli_free(&r);
+    char path[1400];
+    snprintf(path, sizeof path, "%s/00000_image.png", dir);
+    cp_image again;
+    TU_OK(cp_image_load(path, &again));
+    ck_assert(again.w == S && again.h == S && memcmp(again.pixels, first, sizeof first) == 0);
+    cp_image_free(&again);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cmd_eval");
@@ -300,6 +371,7 @@ int main(void)
     tcase_add_test(tc, text_report_has_protocol_metrics_and_floor);
     tcase_add_test(tc, json_parses_and_floor_matches_library);
     tcase_add_test(tc, framing_reframes_and_diffusion_floor);
+    tcase_add_test(tc, gray_framing_and_dump);
     suite_add_tcase(s, tc);
     int rc = tu_run_suite(s);
     tu_rmdir(work);

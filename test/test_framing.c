@@ -185,6 +185,81 @@ START_TEST(augmentation_off_is_todays_batches)
 }
 END_TEST
 
+/* The parts: names round-trip, bad names are refused, and a loader with one
+ * set of parts gives the full draw with the other parts turned off. */
+START_TEST(augmentation_parts)
+{
+    for (int a = 0; a < 8; a++) {
+        cp_augment back;
+        const char *name = cp_augment_name((cp_augment)a);
+        ck_assert_ptr_nonnull(name);
+        TU_OK(cp_augment_parse(name, &back));
+        ck_assert_int_eq((int)back, a);
+    }
+    ck_assert_ptr_null(cp_augment_name((cp_augment)8));
+    cp_augment got;
+    TU_OK(cp_augment_parse("gray,geometry", &got));
+    ck_assert_int_eq(got, CP_AUGMENT_GEOMETRY | CP_AUGMENT_GRAY);
+    TU_OK(cp_augment_parse("colour+geometry+gray", &got));
+    ck_assert_int_eq(got, CP_AUGMENT_FRAMING);
+    static const char *const bad[] = {"", "geometry+", "+gray", "gray+gray", "colours", "geometry,,gray",
+                                      "none+gray", "framing+gray", "Gray"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(cp_augment_parse(bad[i], &got) == CP_ERR_INVALID_ARGUMENT, "'%s' accepted", bad[i]);
+    ck_assert_int_eq(cp_augment_parse(NULL, &got), CP_ERR_INVALID_ARGUMENT);
+
+    for (int i = 0; i < 200; i++) {
+        cp_augment_params full, p;
+        cp_augment_draw(5, 0, (uint64_t)i, &full);
+        for (int parts = 0; parts < 8; parts++) {
+            p = full;
+            cp_augment_keep(&p, parts);
+            bool geo = parts & CP_AUGMENT_GEOMETRY, col = parts & CP_AUGMENT_COLOUR;
+            ck_assert(p.reframe == (geo && full.reframe));
+            ck_assert(p.jitter == (col && full.jitter));
+            ck_assert(p.gray == ((parts & CP_AUGMENT_GRAY) && full.gray));
+            ck_assert(p.frame.zoom == (geo ? full.frame.zoom : 1.0f));
+            ck_assert(p.brightness == (col ? full.brightness : 1.0f));
+            ck_assert(p.saturation == (col ? full.saturation : 1.0f));
+        }
+    }
+
+    make_data();
+    cp_dataset *ds;
+    TU_OK(cp_dataset_open(data_dir, CP_SPLIT_TRAIN, &ds));
+    cp_loader_options o = cp_loader_defaults();
+    o.size = S;
+    o.augment = 8;
+    cp_loader *ld = NULL;
+    ck_assert_int_eq(cp_loader_create(ds, &o, &ld), CP_ERR_INVALID_ARGUMENT);
+    const int sets[] = {CP_AUGMENT_GEOMETRY, CP_AUGMENT_COLOUR | CP_AUGMENT_GRAY};
+    for (size_t s = 0; s < 2; s++) {
+        ld = loader(ds, 3, sets[s]);
+        uint8_t rgb[S * S * 3], aug[S * S * 3];
+        static float want[3 * S * S];
+        int differ = 0;
+        for (uint64_t bi = 0; bi < 3; bi++) {
+            const cp_batch *b;
+            TU_OK(cp_loader_next(ld, &b));
+            for (int k = 0; k < b->n; k++) {
+                cp_augment_params p;
+                cp_augment_draw(3, 0, bi * 4 + (uint64_t)k, &p);
+                cp_augment_keep(&p, sets[s]);
+                TU_OK(cp_dataset_load(ds, b->items[k], S, rgb));
+                cp_augment_apply(rgb, S, &p, aug);
+                cp_rgb_to_chw(aug, S, b->flipped[k], want);
+                ck_assert_msg(memcmp(b->images + (size_t)k * 3 * S * S, want, sizeof want) == 0,
+                              "parts %d: sample %d of batch %d", sets[s], k, (int)bi);
+                differ += memcmp(aug, rgb, sizeof rgb) != 0;
+            }
+        }
+        ck_assert_int_gt(differ, 4);
+        cp_loader_free(ld);
+    }
+    cp_dataset_free(ds);
+}
+END_TEST
+
 START_TEST(diffusion_fill_is_harmonic)
 {
     static float x[3 * S * S], out[3 * S * S], mask[S * S];
@@ -292,6 +367,7 @@ int main(void)
     tcase_add_test(tc, reframe_identity_zoom_and_gray);
     tcase_add_test(tc, loader_augmentation_deterministic_and_seekable);
     tcase_add_test(tc, augmentation_off_is_todays_batches);
+    tcase_add_test(tc, augmentation_parts);
     tcase_add_test(tc, diffusion_fill_is_harmonic);
     tcase_add_test(tc, augmented_training_resumes_exactly);
     suite_add_tcase(s, tc);

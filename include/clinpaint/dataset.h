@@ -90,9 +90,9 @@ typedef struct cp_loader_options {
      * cp_mask_source_get(masks, relpath, mask_seed, sample_index). */
     const struct cp_mask_source *masks;
     uint64_t mask_seed;
-    /* CP_AUGMENT_FRAMING: each training sample is re-framed and recoloured
-     * (cp_augment_draw) before the flip; masks stay in the model's frame.
-     * Ignored when !train. Default CP_AUGMENT_NONE. */
+    /* A cp_augment set: each training sample is re-framed and recoloured
+     * (cp_augment_draw, cp_augment_keep) before the flip; masks stay in the
+     * model's frame. Ignored when !train. Default CP_AUGMENT_NONE. */
     int augment;
     /* Evaluation (!train) only: with reframe_zoom > 0 every sample is
      * re-framed (cp_reframe_rgb) at that zoom, its centre shifted by
@@ -100,6 +100,9 @@ typedef struct cp_loader_options {
      * sample to the next (sample k: angle 2.39996·k), so that a split is
      * re-framed the same way every time. 0: as it is. */
     float reframe_zoom, reframe_shift;
+    /* Evaluation only: every sample (after any re-framing) in grayscale,
+     * ITU-R 601 luma in all three channels, as cp_augment_apply's gray. */
+    bool reframe_gray;
 } cp_loader_options;
 
 /* Defaults: size 128, batch 8, seed 0, train, threads 0, prefetch 0,
@@ -152,14 +155,21 @@ uint64_t cp_loader_batch_index(const cp_loader *ld);
 
 /* ---- framing augmentation and re-framing (augment.c) ---- */
 
+/* A set of parts (bits); CP_AUGMENT_FRAMING is all three, the default. The
+ * single parts exist to measure what each buys (notes/framing.md). */
 typedef enum cp_augment {
-    CP_AUGMENT_NONE = 0,   /* the aligned crop as it is */
-    CP_AUGMENT_FRAMING = 1 /* zoom, shift, rotation, colour jitter, grayscale */
+    CP_AUGMENT_NONE = 0,     /* the aligned crop as it is */
+    CP_AUGMENT_GEOMETRY = 1, /* zoom, shift, rotation */
+    CP_AUGMENT_COLOUR = 2,   /* brightness, contrast, saturation jitter */
+    CP_AUGMENT_GRAY = 4,     /* a share of grayscale images */
+    CP_AUGMENT_FRAMING = 7   /* all three */
 } cp_augment;
 
-/* "none", "framing". */
+/* "none", "framing", or the parts joined by '+' in the order geometry,
+ * colour, gray (e.g. "geometry+gray"). NULL for a value outside 0..7. */
 const char *cp_augment_name(cp_augment a);
-/* Parses a name of cp_augment_name; CP_ERR_INVALID_ARGUMENT otherwise. */
+/* Parses "none", "framing" or parts joined by '+' or ',' in any order;
+ * CP_ERR_INVALID_ARGUMENT otherwise. */
 cp_status cp_augment_parse(const char *name, cp_augment *out);
 
 /* A geometric re-framing of an S×S image about its centre. */
@@ -188,6 +198,9 @@ typedef struct cp_augment_params {
     float brightness, contrast, saturation;
 } cp_augment_params;
 void cp_augment_draw(uint64_t seed, uint64_t epoch, uint64_t position, cp_augment_params *out);
+/* Turns off the parts of p that `parts` (a cp_augment set) leaves out; the
+ * parts kept are exactly those of the full draw. */
+void cp_augment_keep(cp_augment_params *p, int parts);
 /* Applies p to S×S HWC `src` into `dst` (distinct buffers). */
 void cp_augment_apply(const uint8_t *src, int S, const cp_augment_params *p, uint8_t *dst);
 

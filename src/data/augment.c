@@ -14,9 +14,21 @@
 #define TAG_AUGMENT 0x6672616d696e6731ULL /* "framing1" */
 #define PI_F 3.14159265358979f
 
+static const char *const AUGMENT_NAMES[8] = {
+    "none", "geometry", "colour", "geometry+colour", "gray", "geometry+gray", "colour+gray", "framing",
+};
+
 const char *cp_augment_name(cp_augment a)
 {
-    return a == CP_AUGMENT_FRAMING ? "framing" : "none";
+    return (unsigned)a < 8 ? AUGMENT_NAMES[a] : NULL;
+}
+
+static int augment_part(const char *s, size_t n)
+{
+    static const char *const parts[3] = {"geometry", "colour", "gray"};
+    for (int i = 0; i < 3; i++)
+        if (strlen(parts[i]) == n && strncmp(s, parts[i], n) == 0) return 1 << i;
+    return 0;
 }
 
 cp_status cp_augment_parse(const char *name, cp_augment *out)
@@ -29,8 +41,24 @@ cp_status cp_augment_parse(const char *name, cp_augment *out)
         *out = CP_AUGMENT_FRAMING;
         return CP_OK;
     }
-    return cp_set_error(CP_ERR_INVALID_ARGUMENT, "augmentation '%s': choose none or framing",
-                        name ? name : "(null)");
+    int set = 0;
+    for (const char *p = name; p && *p;) {
+        size_t n = strcspn(p, "+,");
+        int bit = augment_part(p, n);
+        if (!bit || (set & bit)) {
+            set = 0;
+            break;
+        }
+        set |= bit;
+        p += n;
+        if (*p && !*++p) set = 0; /* a trailing separator */
+    }
+    if (!set)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "augmentation '%s': choose none, framing, or parts among geometry, colour "
+                            "and gray joined by '+'", name ? name : "(null)");
+    *out = (cp_augment)set;
+    return CP_OK;
 }
 
 /* Mirror about the edge pixels (…, 2, 1, 0, 1, 2, …), any distance out. */
@@ -87,6 +115,19 @@ void cp_augment_draw(uint64_t seed, uint64_t epoch, uint64_t position, cp_augmen
     out->contrast = out->jitter ? c : 1.0f;
     out->saturation = out->jitter ? s : 1.0f;
     out->gray = cp_rng_uniform(&r) < 0.15f;
+}
+
+void cp_augment_keep(cp_augment_params *p, int parts)
+{
+    if (!(parts & CP_AUGMENT_GEOMETRY)) {
+        p->reframe = false;
+        p->frame = (cp_framing){1.0f, 0, 0, 0};
+    }
+    if (!(parts & CP_AUGMENT_COLOUR)) {
+        p->jitter = false;
+        p->brightness = p->contrast = p->saturation = 1.0f;
+    }
+    if (!(parts & CP_AUGMENT_GRAY)) p->gray = false;
 }
 
 static float luma(const float *p) { return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]; }

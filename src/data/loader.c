@@ -187,19 +187,22 @@ static cp_status fill(cp_loader *ld, slot *s, uint64_t q, uint64_t gen, uint8_t 
             item = (item + 1) % ld->count;
         }
         if (st != CP_OK) return st;
-        if (ld->o.train && ld->o.augment == CP_AUGMENT_FRAMING) {
+        if (ld->o.train && ld->o.augment != CP_AUGMENT_NONE) {
             /* scratch holds two images: the decode, then the augmented one */
             uint8_t *aug = scratch + plane * 3;
             cp_augment_params ap;
             cp_augment_draw(ld->o.seed, epoch, pos, &ap);
+            cp_augment_keep(&ap, ld->o.augment);
             cp_augment_apply(px, S, &ap, aug);
             px = aug;
-        } else if (!ld->o.train && ld->o.reframe_zoom > 0) {
+        } else if (!ld->o.train && (ld->o.reframe_zoom > 0 || ld->o.reframe_gray)) {
             uint8_t *framed = scratch + plane * 3;
             float a = (float)pos * 2.39996323f; /* the golden angle: directions spread evenly */
-            cp_framing f = {ld->o.reframe_zoom, ld->o.reframe_shift * cosf(a),
-                            ld->o.reframe_shift * sinf(a), 0.0f};
-            cp_reframe_rgb(px, S, &f, framed);
+            cp_augment_params ap = {.frame = {ld->o.reframe_zoom, ld->o.reframe_shift * cosf(a),
+                                              ld->o.reframe_shift * sinf(a), 0.0f},
+                                    .reframe = ld->o.reframe_zoom > 0, .gray = ld->o.reframe_gray,
+                                    .brightness = 1.0f, .contrast = 1.0f, .saturation = 1.0f};
+            cp_augment_apply(px, S, &ap, framed);
             px = framed;
         }
         bool flip = flip_of(ld, epoch, pos);
@@ -380,7 +383,7 @@ static cp_status check_options(const cp_dataset *ds, const cp_loader_options *o)
     if (o->threads < 0 || o->threads > MAX_THREADS)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "loader: thread count %d out of range (0..%d)",
                             o->threads, MAX_THREADS);
-    if (o->augment != CP_AUGMENT_NONE && o->augment != CP_AUGMENT_FRAMING)
+    if (o->augment < CP_AUGMENT_NONE || o->augment > CP_AUGMENT_FRAMING)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT, "loader: augmentation %d unknown", o->augment);
     if (!(o->reframe_zoom == 0 || (o->reframe_zoom >= 0.1f && o->reframe_zoom <= 10.0f)) ||
         !(o->reframe_shift >= -1.0f && o->reframe_shift <= 1.0f))

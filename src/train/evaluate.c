@@ -24,6 +24,7 @@ cp_status cp_evaluate_framed(cp_inpainter *ip, const cp_dataset *ds, const cp_ma
     lo.threads = rq->threads;
     lo.reframe_zoom = rq->zoom;
     lo.reframe_shift = rq->shift;
+    lo.reframe_gray = rq->gray;
     lo.cache_bytes = 0; /* one pass: caching would only cost memory */
     lo.masks = masks;
     lo.mask_seed = seed ^ UINT64_C(0x6576616c); /* "eval": other masks than training's */
@@ -53,6 +54,8 @@ cp_status cp_evaluate_framed(cp_inpainter *ip, const cp_dataset *ds, const cp_ma
         for (int i = 0; i < n && st == CP_OK; i++) {
             const float *xi = bt->images + (size_t)i * 3 * px, *mi = bt->masks + (size_t)i * px;
             st = cp_metrics_add(&acc, y + (size_t)i * 3 * px, xi, mi, S);
+            if (st == CP_OK && rq->each)
+                st = rq->each(rq->user, seen + (uint64_t)i, xi, mi, y + (size_t)i * 3 * px, S);
             if (st == CP_OK && floor) {
                 st = cp_mean_fill(xi, mi, S, fill);
                 if (st == CP_OK) st = cp_metrics_add(&facc, fill, xi, mi, S);

@@ -287,6 +287,8 @@ static cp_status setup(run *r, char *mask_buf, size_t mask_size)
             r->eff.augment = strcmp(c->mask_spec, "face") == 0 ? CP_AUGMENT_FRAMING : CP_AUGMENT_NONE;
     }
     const cp_train_config *e = &r->eff;
+    if (!cp_augment_name((cp_augment)e->augment))
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT, "augmentation %d unknown (a cp_augment set, 0..7)", e->augment);
     if (e->epochs < 1) return cp_set_error(CP_ERR_INVALID_ARGUMENT, "--epochs must be at least 1");
     if (e->batch % r->replicas != 0)
         return cp_set_error(CP_ERR_INVALID_ARGUMENT,

@@ -19,6 +19,7 @@
 #include "clinpaint/evaluate.h"
 #include "train_cli.h"
 #include "unmask_cli.h"
+#include "eval_dump.h"
 
 #define PROTOCOL                                                                          \
     "composite vs ground truth, [0,255] clipped, not rounded; per-image averages; "      \
@@ -49,31 +50,40 @@ static void usage(FILE *f)
             "  --seed K           seed of the random masks (default 1: the same masks for\n"
             "                     every model, so that numbers compare)\n"
             "  --max-images N     evaluate only the first N images of the split\n"
-            "  --framing zoom=Z[,shift=D]\n"
+            "  --framing zoom=Z[,shift=D][,gray]\n"
             "                     re-frame every image before masking: zoom Z about the\n"
             "                     centre (1.3: a tighter crop, the face larger; 0.8: a wider\n"
             "                     one, the outside reflected; 0.25..4) and the centre moved\n"
             "                     by D*S (0..0.5) in a direction that turns by the golden\n"
-            "                     angle from image to image: the same every time\n"
+            "                     angle from image to image: the same every time; gray: the\n"
+            "                     images in grayscale (luma in all channels; alone, or with\n"
+            "                     a zoom)\n"
+            "  --dump DIR         also write every evaluated image, its mask (white =\n"
+            "                     hole) and the model's composite as NNNNN_image.png,\n"
+            "                     NNNNN_mask.png, NNNNN_model.png into DIR (new or empty),\n"
+            "                     e.g. for tools/measure/telea_floor.py\n"
             "  --batch N          images per run (default 16; does not change the numbers)\n"
             "  --json             print the results as one JSON object on stdout\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n");
 }
 
 typedef struct eval_opts {
-    const char *model, *data, *mask, *device;
+    const char *model, *data, *mask, *device, *dump;
     cp_split split;
     uint64_t seed, max_images;
     int batch;
     bool json;
     float zoom, shift; /* --framing; zoom 0: as it is */
+    bool gray;
 } eval_opts;
 
-/* "zoom=Z[,shift=D]" (either order; zoom required). */
-static bool parse_framing(const char *v, float *zoom, float *shift)
+/* "zoom=Z[,shift=D][,gray]" in any order; a zoom or gray required, a shift
+ * only with a zoom. */
+static bool parse_framing(const char *v, float *zoom, float *shift, bool *gray)
 {
     *zoom = 0;
     *shift = 0;
+    *gray = false;
     bool have_zoom = false, have_shift = false;
     while (*v) {
         size_t len = strcspn(v, ",");
@@ -89,13 +99,15 @@ static bool parse_framing(const char *v, float *zoom, float *shift)
                    cli_parse_float(part + 6, 0, 0.5, &x)) {
             *shift = (float)x;
             have_shift = true;
+        } else if (strcmp(part, "gray") == 0 && !*gray) {
+            *gray = true;
         } else {
             return false;
         }
         v += len;
         if (*v == ',' && !*++v) return false; /* a trailing comma */
     }
-    return have_zoom;
+    return have_zoom || (*gray && !have_shift);
 }
 
 static int parse(int argc, char **argv, eval_opts *o)
@@ -122,7 +134,7 @@ static int parse(int argc, char **argv, eval_opts *o)
             snprintf(name, sizeof name, "%s", a);
         }
         static const char *const known[] = {"--task", "--model", "--data", "--mask", "--split", "--seed",
-                                            "--max-images", "--batch", "--device", "--framing"};
+                                            "--max-images", "--batch", "--device", "--framing", "--dump"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) ok |= strcmp(name, known[k]) == 0;
         if (!ok) return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -151,9 +163,12 @@ static int parse(int argc, char **argv, eval_opts *o)
             if (!cli_parse_u64(v, &o->max_images) || o->max_images == 0)
                 return cli_usage_error(cmd, "--max-images '%s': a positive whole number", v);
         } else if (strcmp(name, "--framing") == 0) {
-            if (!parse_framing(v, &o->zoom, &o->shift))
-                return cli_usage_error(cmd, "--framing '%s': zoom=Z[,shift=D] with Z in 0.25..4 and D "
-                                            "in 0..0.5, e.g. zoom=1.3,shift=0.05", v);
+            if (!parse_framing(v, &o->zoom, &o->shift, &o->gray))
+                return cli_usage_error(cmd, "--framing '%s': zoom=Z[,shift=D][,gray] with Z in 0.25..4 "
+                                            "and D in 0..0.5, or gray alone, e.g. zoom=1.3,shift=0.05", v);
+        } else if (strcmp(name, "--dump") == 0) {
+            if (!v[0]) return cli_usage_error(cmd, "--dump needs a folder");
+            o->dump = v;
         } else if (strcmp(name, "--batch") == 0) {
             if (!cli_parse_int(v, 1, 1024, &n)) return cli_usage_error(cmd, "--batch '%s': a whole number from 1 to 1024", v);
             o->batch = (int)n;
@@ -235,6 +250,7 @@ static void print_json(const eval_opts *o, const cp_checkpoint *ck, const cp_mod
     cJSON *fr = cJSON_AddObjectToObject(j, "framing");
     cJSON_AddNumberToObject(fr, "zoom", o->zoom > 0 ? o->zoom : 1.0);
     cJSON_AddNumberToObject(fr, "shift", o->shift);
+    cJSON_AddBoolToObject(fr, "gray", o->gray);
     char *text = cJSON_Print(j);
     if (text) printf("%s\n", text);
     free(text);
@@ -258,10 +274,10 @@ static void print_text(const eval_opts *o, const cp_checkpoint *ck, const cp_mod
     printf("\nmask       %s (seed %llu), at %dx%d\n", mask_desc, (unsigned long long)o->seed, c->size,
            c->size);
     if (o->zoom > 0)
-        printf("framing    zoom %.3g, shift %.3g (re-framed about the centre, outside reflected)\n",
-               (double)o->zoom, (double)o->shift);
+        printf("framing    zoom %.3g, shift %.3g (re-framed about the centre, outside reflected)%s\n",
+               (double)o->zoom, (double)o->shift, o->gray ? ", in grayscale" : "");
     else
-        printf("framing    as it is\n");
+        printf("framing    as it is%s\n", o->gray ? ", in grayscale" : "");
     printf("protocol   %s\n", PROTOCOL);
     printf("device     %s\n\n", dev->name);
     printf("%-22s %12s %16s %16s\n", "", "model", "mean-fill floor", "diffusion floor");
@@ -334,6 +350,7 @@ int cmd_eval(int argc, char **argv)
     if (st == CP_OK) st = cp_dataset_verify(ds, 0);
     if (st == CP_OK) st = cp_mask_source_create(o.mask, c->size, &masks);
     if (st == CP_OK) st = cp_mask_source_check(masks, ds);
+    if (st == CP_OK && o.dump) st = eval_dump_prepare(o.dump);
     if (st == CP_OK) st = env_context_create(o.device, &ctx);
     if (st == CP_OK) st = cp_checkpoint_load_model(ck, ctx, false, &model);
     double ctx_weight = 0.1; /* MODEL.md's default when the file does not say */
@@ -354,10 +371,17 @@ int cmd_eval(int argc, char **argv)
                 (unsigned long long)count, cp_split_name(o.split), o.data, c->size, c->size,
                 cp_mask_source_describe(masks), cp_context_device(ctx)->name);
         cp_eval_request rq = {.seed = o.seed, .max_images = o.max_images, .zoom = o.zoom,
-                              .shift = o.shift};
+                              .shift = o.shift, .gray = o.gray};
+        if (o.dump) {
+            rq.each = eval_dump_image;
+            rq.user = (void *)o.dump;
+        }
         st = cp_evaluate_framed(ip, ds, masks, c->size, &rq, &m, &fl, &df);
     }
     if (st == CP_OK) st = check_finite(&m, o.model);
+    if (st == CP_OK && o.dump)
+        fprintf(stderr, "clinpaint eval: wrote %llu images, masks and composites to %s\n",
+                (unsigned long long)m.images, o.dump);
     if (st != CP_OK) {
         rc = cli_fail(cmd, st);
     } else {

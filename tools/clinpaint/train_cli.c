@@ -69,7 +69,8 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
         } else if (strcmp(a, "--augment") == 0) {
             cp_augment aug;
             if (cp_augment_parse(v, &aug) != CP_OK)
-                return cli_usage_error(cmd, "--augment '%s': choose none or framing", v);
+                return cli_usage_error(cmd, "--augment '%s': choose none, framing, or parts among "
+                                                 "geometry, colour and gray joined by '+'", v);
             cfg->augment = (int)aug;
             math_opts = true;
         } else if (strcmp(a, "--preset") == 0) {
