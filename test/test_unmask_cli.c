@@ -1,7 +1,7 @@
 /* The unmask workflow's commands on a tiny maskified set made here:
  * `train --task detect` (run folder, samples, metrics, resume, usage
- * errors), `unmask` (outputs, faces without a mask unchanged, never writing
- * over inputs, usage errors), and cp_unmask_hole (threshold, resampling,
+ * errors), `unmask` (outputs, faces without a mask unchanged, the face box
+ * and grayscale fill, never writing over inputs, usage errors), and cp_unmask_hole (threshold, resampling,
  * dilation). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +226,80 @@ START_TEST(unmask_partial_batch_same_result)
 }
 END_TEST
 
+/* --face crops around the face box: a 32 px face placed at (40, 20) in an
+ * 83×61 photo gives the same result as the face alone, pixels beyond the
+ * crop and its feather are the photo's, a gray photo gets a gray fill, and
+ * a box outside the photo is refused. */
+static void put_face(const cp_image *tile, cp_image *photo, bool gray)
+{
+    TU_OK(cp_image_alloc(83, 61, photo));
+    for (size_t i = 0; i < (size_t)83 * 61; i++) {
+        photo->pixels[i * 3] = 200;
+        photo->pixels[i * 3 + 1] = gray ? 200 : 120;
+        photo->pixels[i * 3 + 2] = gray ? 200 : 60;
+    }
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++) {
+            const uint8_t *t = tile->pixels + ((size_t)y * 32 + x) * 3;
+            uint8_t *p = photo->pixels + ((size_t)(y + 20) * 83 + x + 40) * 3;
+            uint8_t g = (uint8_t)(0.299 * t[0] + 0.587 * t[1] + 0.114 * t[2] + 0.5);
+            for (int c = 0; c < 3; c++) p[c] = gray ? g : t[c];
+        }
+}
+
+START_TEST(unmask_face_box_and_gray)
+{
+    setup_once();
+    char *det = trained_detector(), *ce = at("ce.safetensors"), *tile_path = at("mk/masked/f07.png");
+    char *photo_path = at("photo.png"), *gray_path = at("gray.png"), *o1 = at("uf1"), *o2 = at("uf2");
+    cp_image tile, photo, gray;
+    TU_OK(cp_image_load(tile_path, &tile));
+    put_face(&tile, &photo, false);
+    put_face(&tile, &gray, true);
+    TU_OK(cp_image_write_png(photo_path, &photo));
+    TU_OK(cp_image_write_png(gray_path, &gray));
+    /* Threshold 0.001: the whole crop is hole. W = H = 18 gives a 32 px crop at (40, 20). */
+    tu_cli_result r = RUN("unmask", "--detector", det, "--model", ce, "--threshold", "0.001", "--face",
+                          "47,28,18,18", photo_path, gray_path, "-o", o1);
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    ck_assert_msg(strstr(r.out, "face crop 32x32 at (40, 20)"), "stdout: %s", r.out);
+    ck_assert_msg(strstr(r.out, "grayscale photo: grayscale fill"), "stdout: %s", r.out);
+    tu_cli_free(&r);
+    r = RUN("unmask", "--detector", det, "--model", ce, "--threshold", "0.001", tile_path, "-o", o2);
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    tu_cli_free(&r);
+    char *res_photo = at("uf1/photo.png"), *res_tile = at("uf2/f07.png"), *full = at("uf1/photo_full.png");
+    char *res_gray = at("uf1/gray.png");
+    cp_image a, b, f, g;
+    TU_OK(cp_image_load(res_photo, &a));
+    TU_OK(cp_image_load(res_tile, &b));
+    ck_assert_mem_eq(a.pixels, b.pixels, (size_t)32 * 32 * 3); /* the box found the face's pixels */
+    TU_OK(cp_image_load(full, &f));
+    ck_assert(f.w == 83 && f.h == 61);
+    int changed = 0;
+    for (int y = 0; y < 61; y++)
+        for (int x = 0; x < 83; x++) {
+            size_t i = ((size_t)y * 83 + x) * 3;
+            bool near = x >= 40 - 3 && x < 72 + 3 && y >= 20 - 3 && y < 52 + 3;
+            if (!near) ck_assert_msg(memcmp(f.pixels + i, photo.pixels + i, 3) == 0, "(%d, %d) changed", x, y);
+            else changed += memcmp(f.pixels + i, photo.pixels + i, 3) != 0;
+        }
+    ck_assert_int_gt(changed, 32 * 32 / 2);
+    TU_OK(cp_image_load(res_gray, &g));
+    for (size_t i = 0; i < (size_t)32 * 32; i++)
+        ck_assert(g.pixels[i * 3] == g.pixels[i * 3 + 1] && g.pixels[i * 3 + 1] == g.pixels[i * 3 + 2]);
+    /* A box reaching outside the photo, and a malformed one. */
+    r = RUN("unmask", "--detector", det, "--model", ce, "--face", "70,28,18,18", photo_path, "-o", o1);
+    expect(&r, 2, "reaches outside");
+    r = RUN("unmask", "--detector", det, "--model", ce, "--face", "1,2,3", photo_path, "-o", o1);
+    expect(&r, 2, "--face");
+    cp_image *imgs[] = {&tile, &photo, &gray, &a, &b, &f, &g};
+    for (size_t i = 0; i < sizeof imgs / sizeof imgs[0]; i++) cp_image_free(imgs[i]);
+    char *all[] = {det, ce, tile_path, photo_path, gray_path, o1, o2, res_photo, res_tile, full, res_gray};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
+}
+END_TEST
+
 START_TEST(unmask_usage_and_safety)
 {
     setup_once();
@@ -362,6 +436,7 @@ int main(void)
     tcase_add_test(tc, unmask_writes_and_keeps_unmasked_faces);
     tcase_add_test(tc, unmask_usage_and_safety);
     tcase_add_test(tc, unmask_partial_batch_same_result);
+    tcase_add_test(tc, unmask_face_box_and_gray);
     tcase_add_test(tc, eval_detect_and_unmask);
     tcase_add_test(tc, demo_unmask_runs_the_chain);
     suite_add_tcase(s, tc);

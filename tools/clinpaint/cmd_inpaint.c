@@ -147,14 +147,7 @@ static cp_status write_outputs(engine *e, int i, const ic_input *in)
     if (st == CP_OK && !e->job->quiet) {
         printf("%s -> %s (%dx%d), %s (%dx%d, %zu hole pixels)%s%s", in->path, p_res, S, S, p_full,
                full.w, full.h, holes, p_sbs ? ", " : "", p_sbs ? p_sbs : "");
-        if (e->job->have_face)
-            printf("; face crop %dx%d at (%d, %d)", box.s, box.s, box.x0, box.y0);
-        if (e->gray[i]) printf("; grayscale photo: grayscale fill");
-        /* The model sees S×S: a large crop gets a soft fill, and we say so. */
-        if (box.s > 2 * S)
-            printf("; note: the fill is upscaled %.1fx from the model's %dx%d and is softer than "
-                   "the photo",
-                   (double)box.s / S, S, S);
+        ic_print_crop_notes(box, e->job->have_face, e->gray[i], S);
         printf("\n");
     }
     cp_image_free(&img);
@@ -287,16 +280,12 @@ static cp_status run_all(engine *e, const ic_inputs *in, ic_inpaint_result *res)
             const ic_input *it = &in->v[k];
             cp_status st = cp_image_load(it->path, &e->orig[n]);
             if (st == CP_OK) {
-                const int *f = e->job->face_box, w = e->orig[n].w, h = e->orig[n].h;
-                if (e->job->have_face && (f[0] + f[2] > w || f[1] + f[3] > h)) {
+                st = ic_photo_crop(&e->orig[n], it->path, e->job->have_face ? e->job->face_box : NULL,
+                                   &e->box[n]);
+                if (st != CP_OK) {
                     cp_image_free(&e->orig[n]);
-                    return cp_set_error(CP_ERR_INVALID_ARGUMENT,
-                                        "--face %d,%d,%d,%d reaches outside %s (%dx%d): the face "
-                                        "box must lie inside the photo",
-                                        f[0], f[1], f[2], f[3], it->path, w, h);
+                    return st;
                 }
-                e->box[n] = e->job->have_face ? ic_face_crop(f[0], f[1], f[2], f[3])
-                                              : ic_centre_crop(w, h);
                 e->gray[n] = ic_is_grayscale(&e->orig[n]);
                 st = ic_crop_resize(&e->orig[n], e->box[n], S, e->rgb);
             }
@@ -422,24 +411,6 @@ out:
 
 /* ---- the command ---- */
 
-/* "X,Y,W,H": four whole numbers, X, Y >= 0 and W, H >= 1. */
-static bool parse_face(const char *v, int box[4])
-{
-    const char *p = v;
-    for (int k = 0; k < 4; k++) {
-        char part[32];
-        size_t len = strcspn(p, ",");
-        if (len == 0 || len >= sizeof part || (k < 3) != (p[len] == ',')) return false;
-        memcpy(part, p, len);
-        part[len] = '\0';
-        long n;
-        if (!cli_parse_int(part, k < 2 ? 0 : 1, 1 << 20, &n)) return false;
-        box[k] = (int)n;
-        p += len + (k < 3);
-    }
-    return true;
-}
-
 typedef struct inpaint_args {
     ic_inpaint_job job;
     const char *device;
@@ -467,9 +438,7 @@ static int on_option(void *user, const char *name, const char *v)
     } else if (strcmp(name, "--device") == 0) {
         u->device = v;
     } else if (strcmp(name, "--face") == 0) {
-        if (!parse_face(v, job->face_box))
-            return cli_usage_error(cmd, "--face '%s': X,Y,W,H in pixels, X and Y >= 0 (the box's "
-                                        "top-left corner), W and H >= 1 (its size), inside the photo", v);
+        if (!ic_parse_face_box(v, job->face_box)) return cli_usage_error(cmd, IC_FACE_USAGE, v);
         job->have_face = true;
     } else {
         job->out_dir = v;

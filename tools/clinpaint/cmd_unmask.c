@@ -26,7 +26,9 @@ static void usage(FILE *f)
             "pixels a medical mask covers, they are thresholded and dilated, and the context\n"
             "encoder (clinpaint train, best trained with --mask face) fills them. INPUT is a\n"
             "face crop (image file of any size, or a folder of them), centre-cropped to a\n"
-            "square as in training. For each input NAME.ext it writes:\n"
+            "square as in training (or cropped around --face). A grayscale photo gets a\n"
+            "grayscale fill; when the crop is far larger than the model, the line says the\n"
+            "fill is upscaled. For each input NAME.ext it writes:\n"
             "  OUT_DIR/NAME_full.png  the photo at its own size with only the detected hole\n"
             "                         replaced (and a feather around it); every other pixel\n"
             "                         is identical to the input\n"
@@ -41,6 +43,11 @@ static void usage(FILE *f)
             "  --threshold T      mask probability from which a pixel is hole (0.5)\n"
             "  --dilate PX        grow the detected mask by PX pixels of the S x S image\n"
             "                     (default: 1 per 64 px of S, so 1 at 64, 2 at 128)\n"
+            "  --face X,Y,W,H     the face box in the photo (pixels; inside the photo): the\n"
+            "                     crop is the square around it that frames the face as\n"
+            "                     training crops do (side 1.75 x max(W, H), box centre at\n"
+            "                     0.5, 0.54 of it; outside the photo reflected) instead\n"
+            "                     of the centre square; one box for every INPUT\n"
             "  --show-mask        also write NAME_sbs.png\n"
             "  --batch N          images per run (default 8)\n"
             "  --device SEL       OpenCL device (P:D or part of its name)\n"
@@ -103,6 +110,7 @@ typedef struct engine {
     cp_image *orig;
     ic_crop *box;
     size_t *which, *holes;
+    bool *gray; /* grayscale photos: grayscale fill */
     float *peak; /* highest probability per image */
 } engine;
 
@@ -112,6 +120,7 @@ static void engine_free(engine *e)
         for (int i = 0; i < e->batch; i++) cp_image_free(&e->orig[i]);
     free(e->orig);
     free(e->box);
+    free(e->gray);
     free(e->which);
     free(e->holes);
     free(e->peak);
@@ -171,11 +180,13 @@ static cp_status write_outputs(engine *e, int i, const ic_input *in)
         if (st == CP_OK) st = cp_image_write_png(p_sbs, &sbs);
     }
     if (st == CP_OK) {
-        if (e->holes[i])
-            printf("%s -> %s (%dx%d, %zu hole pixels, %zu at %dx%d), %s%s%s\n", in->path, p_full,
+        if (e->holes[i]) {
+            printf("%s -> %s (%dx%d, %zu hole pixels, %zu at %dx%d), %s%s%s", in->path, p_full,
                    e->orig[i].w, e->orig[i].h, holes, e->holes[i], S, S, p_res,
                    p_sbs ? ", " : "", p_sbs ? p_sbs : "");
-        else
+            ic_print_crop_notes(e->box[i], e->j->have_face, e->gray[i], S);
+            printf("\n");
+        } else
             printf("%s -> %s: no mask found (highest mask probability %.2f, threshold %.2f): "
                    "written unchanged\n",
                    in->path, p_full, (double)e->peak[i], (double)e->j->threshold);
@@ -202,7 +213,13 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
             size_t k = next++;
             cp_status st = cp_image_load(in->v[k].path, &e->orig[n]);
             if (st == CP_OK) {
-                e->box[n] = ic_centre_crop(e->orig[n].w, e->orig[n].h);
+                st = ic_photo_crop(&e->orig[n], in->v[k].path, e->j->have_face ? e->j->face_box : NULL,
+                                   &e->box[n]);
+                if (st != CP_OK) { /* the same box for every input: no use going on */
+                    cp_image_free(&e->orig[n]);
+                    return st;
+                }
+                e->gray[n] = ic_is_grayscale(&e->orig[n]);
                 st = ic_crop_resize(&e->orig[n], e->box[n], S, e->rgb);
                 if (st == CP_OK) cp_rgb_to_chw(e->rgb, S, 0, e->xs + (size_t)n * 3 * px);
                 /* The detector sees the crop at its own size, resized from the photo. */
@@ -232,6 +249,8 @@ static cp_status run_all(engine *e, const ic_inputs *in, size_t *done, size_t *s
         }
         /* A last partial batch gets the inpainter's graph of its own size. */
         if (any) TRY(cp_inpainter_run(e->ip, n, e->xs, e->m, e->y, NULL, NULL));
+        for (int i = 0; i < n; i++)
+            if (e->holes[i] && e->gray[i]) ic_chw_to_gray(e->y + (size_t)i * 3 * px, S);
         for (int i = 0; i < n; i++) {
             cp_status st = write_outputs(e, i, &in->v[e->which[i]]);
             *unchanged += e->holes[i] == 0;
@@ -295,10 +314,11 @@ int unmask_run(const job *j, const char *const *inputs, int input_count, cp_cont
     e.rgb = malloc(3 * (px > dpx ? px : dpx));
     e.orig = calloc(nb, sizeof *e.orig);
     e.box = calloc(nb, sizeof *e.box);
+    e.gray = calloc(nb, sizeof *e.gray);
     e.which = calloc(nb, sizeof *e.which);
     e.holes = calloc(nb, sizeof *e.holes);
     e.peak = calloc(nb, sizeof *e.peak);
-    if (!e.xs || !e.xd || !e.prob || !e.m || !e.y || !e.rgb || !e.orig || !e.box || !e.which ||
+    if (!e.xs || !e.xd || !e.prob || !e.m || !e.y || !e.rgb || !e.orig || !e.box || !e.gray || !e.which ||
         !e.holes || !e.peak) {
         st = cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "out of host memory");
         goto fail;
@@ -359,6 +379,9 @@ static int on_option(void *user, const char *a, const char *v)
         j->batch = (int)n;
     } else if (strcmp(a, "--device") == 0) {
         u->device = v;
+    } else if (strcmp(a, "--face") == 0) {
+        if (!ic_parse_face_box(v, j->face_box)) return cli_usage_error(cmd, IC_FACE_USAGE, v);
+        j->have_face = true;
     } else {
         j->out_dir = v;
     }
@@ -371,7 +394,7 @@ int cmd_unmask(int argc, char **argv)
     unmask_args u = {.j = {.cmd = cmd, .threshold = 0.5f, .dilate = -1, .batch = 8}};
     static const char *const flags[] = {"--show-mask", NULL};
     static const char *const valued[] = {"--detector", "--model", "--threshold", "--dilate",
-                                         "--batch", "--device", "-o", "--out", NULL};
+                                         "--batch", "--device", "-o", "--out", "--face", NULL};
     const cli_inputs_spec spec = {cmd, flags, valued, false, usage, on_option, &u};
     const char **inputs;
     int n_inputs;

@@ -2,9 +2,11 @@
  * the training crops did, reading a crop that reaches past the photo, and
  * the grayscale test. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "clinpaint/image.h"
 #include "image_cli.h"
 
@@ -12,6 +14,38 @@ ic_crop ic_centre_crop(int w, int h)
 {
     int s = w < h ? w : h;
     return (ic_crop){(w - s) / 2, (h - s) / 2, s};
+}
+
+bool ic_parse_face_box(const char *v, int box[4])
+{
+    const char *p = v;
+    for (int k = 0; k < 4; k++) {
+        char part[32];
+        size_t len = strcspn(p, ",");
+        if (len == 0 || len >= sizeof part || (k < 3) != (p[len] == ',')) return false;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        long n;
+        if (!cli_parse_int(part, k < 2 ? 0 : 1, 1 << 20, &n)) return false;
+        box[k] = (int)n;
+        p += len + (k < 3);
+    }
+    return true;
+}
+
+cp_status ic_photo_crop(const cp_image *img, const char *path, const int *face, ic_crop *out)
+{
+    if (!face) {
+        *out = ic_centre_crop(img->w, img->h);
+        return CP_OK;
+    }
+    if (face[0] + face[2] > img->w || face[1] + face[3] > img->h)
+        return cp_set_error(CP_ERR_INVALID_ARGUMENT,
+                            "--face %d,%d,%d,%d reaches outside %s (%dx%d): the face box must lie "
+                            "inside the photo",
+                            face[0], face[1], face[2], face[3], path, img->w, img->h);
+    *out = ic_face_crop(face[0], face[1], face[2], face[3]);
+    return CP_OK;
 }
 
 ic_crop ic_face_crop(int X, int Y, int W, int H)
@@ -82,4 +116,14 @@ int ic_feather_width(int s, int S)
 {
     int f = (s + S - 1) / S;
     return f > 3 ? f : 3;
+}
+
+void ic_print_crop_notes(ic_crop box, bool face, bool gray, int S)
+{
+    if (face) printf("; face crop %dx%d at (%d, %d)", box.s, box.s, box.x0, box.y0);
+    if (gray) printf("; grayscale photo: grayscale fill");
+    /* The model sees S×S: a large crop gets a soft fill, and we say so. */
+    if (box.s > 2 * S)
+        printf("; note: the fill is upscaled %.1fx from the model's %dx%d and is softer than the photo",
+               (double)box.s / S, S, S);
 }

@@ -67,6 +67,17 @@ ic_crop ic_centre_crop(int w, int h);
 #define IC_FACE_CENTRE_ROW 0.54
 ic_crop ic_face_crop(int X, int Y, int W, int H);
 
+/* --face's value "X,Y,W,H": four whole numbers, X, Y >= 0, W, H >= 1. */
+bool ic_parse_face_box(const char *v, int box[4]);
+#define IC_FACE_USAGE                                                                    \
+    "--face '%s': X,Y,W,H in pixels, X and Y >= 0 (the box's top-left corner), W and H " \
+    ">= 1 (its size), inside the photo"
+
+/* The crop of a photo read from `path`: ic_face_crop of `face` (X, Y, W, H),
+ * which must lie inside the photo (CP_ERR_INVALID_ARGUMENT naming it
+ * otherwise), or the centre crop when `face` is NULL. */
+cp_status ic_photo_crop(const cp_image *img, const char *path, const int *face, ic_crop *out);
+
 /* The crop resized to S×S HWC bytes (cp_resize_square_rgb's filters),
  * the part outside the photo filled by reflection about its edge pixels. */
 cp_status ic_crop_resize(const cp_image *img, ic_crop box, int S, uint8_t *rgb);
@@ -78,6 +89,11 @@ bool ic_is_grayscale(const cp_image *img);
 
 /* 3×S×S floats: every pixel's three channels replaced by its ITU-R 601 luma. */
 void ic_chw_to_gray(float *chw, int S);
+
+/* The notes of an output line, each "; ..." on stdout: the face crop (when
+ * `face`), the grayscale fill (when `gray`), and that the fill is upscaled
+ * when the crop is more than twice the model's size S. */
+void ic_print_crop_notes(ic_crop box, bool face, bool gray, int S);
 
 /* The feather width in photo pixels for a crop of side s from a model of
  * size S: max(3, ceil(s/S)), at least one model pixel. */

@@ -14,6 +14,8 @@ typedef struct unmask_job {
     int dilate; /* < 0: cp_unmask_default_dilation of the context encoder's size */
     int batch;
     bool show_mask;
+    bool have_face;  /* crop around face_box instead of the centre */
+    int face_box[4]; /* X, Y, W, H in photo pixels */
 } unmask_job;
 
 /* Runs the job on `ctx` (NULL: creates one for `device`): prints a line per
