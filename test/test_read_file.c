@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clinpaint/files.h"
 #include "util/test_util.h"
@@ -62,6 +63,13 @@ START_TEST(refuses_what_is_not_a_small_regular_file)
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "missing"));
     ck_assert_int_eq(cp_read_file(dir, 0, &data, &size), CP_ERR_IO);
     ck_assert_ptr_nonnull(strstr(cp_last_error(), "not a regular file"));
+    /* A FIFO without a writer: refused at once, never waited on. */
+    char *fifo = path_in(dir, "fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(cp_read_file(fifo, 0, &data, &size), CP_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(cp_last_error(), "not a regular file"));
+    remove(fifo);
+    free(fifo);
     tu_rmdir(dir);
     free(dir);
     free(p);

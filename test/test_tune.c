@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -240,6 +241,17 @@ START_TEST(test_tune_corrupt_file)
     /* Untuned routing still works and is correct. */
     cp_gemm_shape s = {.m = 17, .n = 40, .k = 9, .label = "after corrupt"};
     compare_with_clblast(ctx, &s, 0.0f);
+    cp_context_free(ctx);
+    /* Not a regular file: refused (CP_ERR_IO) without blocking on a FIFO;
+     * a file that is not there is no error (nothing tuned yet). */
+    char other[1200];
+    snprintf(other, sizeof other, "%s.fifo", path);
+    remove(other);
+    ck_assert_int_eq(mkfifo(other, 0600), 0);
+    TU_OK(env_context_create(NULL, &ctx));
+    ck_assert_int_eq(cp_tune_apply_file(ctx, other), CP_ERR_IO);
+    remove(other);
+    TU_OK(cp_tune_apply_file(ctx, other));
     cp_context_free(ctx);
     /* A tuning run over a corrupt file starts afresh. */
     write_text(path, "{{{{");

@@ -3,10 +3,12 @@
 #include "util/read_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clinpaint/files.h"
 #include "clinpaint/status.h"
@@ -48,12 +50,21 @@ cp_status cp_read_file(const char *path, size_t max_bytes, char **data, size_t *
 {
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return cp_set_error(CP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer; it is refused below, once fstat has said what it is. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return cp_set_error(CP_ERR_IO, "cannot read %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return cp_set_error(CP_ERR_IO, "%s is not a regular file", path);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return cp_set_error(CP_ERR_IO, "cannot read %s: %s", path, strerror(e));
     }
     if (max_bytes && (uint64_t)st.st_size > max_bytes) {
         fclose(f);

@@ -17,13 +17,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "clinpaint/files.h"
 #include "clinpaint/layers.h"
 #include "clinpaint/model.h"
 #include "clinpaint/tune.h"
 #include "backend/opencl/ops/conv_route.h"
 #include "backend/opencl/runtime/check.h"
 #include "util/file_atomic.h"
-#include "util/read_stream.h"
 
 #define ROUTES_FORMAT "clinpaint-conv-routes-1"
 /* A route slower than this many times the best on its first timed run is
@@ -332,14 +332,12 @@ static cJSON *load_routes(cp_context *ctx, const char *path)
 {
     const cp_device_info *d = cp_context_device(ctx);
     cJSON *j = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (fp) {
-        size_t n;
-        bool no_memory;
-        char *buf = cp_read_stream(fp, &n, &no_memory);
-        fclose(fp);
-        /* As before: a file of 1 MiB - 1 bytes or more is not one of ours. */
-        if (buf && n < (1u << 20) - 1) j = cJSON_Parse(buf);
+    char *buf;
+    size_t n;
+    /* A file of 1 MiB - 1 bytes or more, or not a regular file, is not one
+     * of ours: refused before it is read, and started anew. */
+    if (cp_read_file(path, (1u << 20) - 2, &buf, &n) == CP_OK) {
+        j = cJSON_Parse(buf);
         free(buf);
     }
     const cJSON *f = j ? cJSON_GetObjectItemCaseSensitive(j, "format") : NULL;

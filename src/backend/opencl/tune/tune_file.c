@@ -7,18 +7,21 @@
  *               "kernel": "rowvec"|"dot"|"local", "tm","tn","vw","lx","ly","tk",
  *               "seconds", "clblast_seconds", "label"}]}
  * Parsing checks every value; writing replaces the file atomically. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <cjson/cJSON.h>
 
+#include "clinpaint/files.h"
 #include "backend/opencl/runtime/program_disk_cache.h"
 #include "backend/opencl/tune/tune_internal.h"
 #include "util/file_atomic.h"
 #include "util/hash.h"
-#include "util/read_stream.h"
 #include "util/try.h"
 
 const char *const cp_tune_kernel_names[3] = {"rowvec", "dot", "local"};
@@ -156,26 +159,21 @@ done:
     return st;
 }
 
+/* Only a file that does not exist is "missing" (tuning not run yet); one
+ * that cannot be read, is not a regular file (a FIFO is never opened for
+ * reading, which would block) or is over 16 MiB, far larger than any tuning
+ * file, is an error, checked before it is read. */
 static cp_status read_text(const char *path, char **out, bool *missing)
 {
     *out = NULL;
     *missing = false;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
         *missing = true;
         return CP_OK;
     }
-    size_t n = 0;
-    bool no_memory;
-    char *buf = cp_read_stream(fp, &n, &no_memory);
-    fclose(fp);
-    /* 16 MiB and more is far larger than any tuning file: refused too. */
-    if (!buf || n >= (16u << 20)) {
-        free(buf);
-        return cp_set_error(CP_ERR_IO, "tuning file %s: cannot read", path);
-    }
-    *out = buf;
-    return CP_OK;
+    size_t n;
+    return cp_read_file(path, (16u << 20) - 1, out, &n);
 }
 
 cp_status cp_tune_file_write(cp_context *ctx, const char *path, const tune_file *f)
