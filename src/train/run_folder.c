@@ -5,7 +5,7 @@
 #include "backend/opencl/runtime/check.h"
 #include "train/train_internal.h"
 #include "util/file_atomic.h"
-#include "util/read_stream.h"
+#include "clinpaint/files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -191,16 +191,15 @@ void cp_run_folder_release(int lock_fd)
 static char *read_all(const char *path, bool *missing)
 {
     *missing = false;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
         *missing = errno == ENOENT;
         return NULL;
     }
+    char *buf;
     size_t size;
-    bool no_memory;
-    char *buf = cp_read_stream(f, &size, &no_memory);
-    fclose(f);
-    return buf;
+    /* a FIFO or folder in its place is not read (nor waited on) */
+    return cp_read_file(path, 0, &buf, &size) == CP_OK ? buf : NULL;
 }
 
 /* Column `col` (0-based) of a CSV line as a step number. */

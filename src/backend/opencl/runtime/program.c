@@ -5,7 +5,7 @@
 #include "backend/opencl/runtime/context_internal.h"
 #include "backend/opencl/runtime/kernels_embedded.h"
 #include "backend/opencl/runtime/program_disk_cache.h"
-#include "util/read_stream.h"
+#include "clinpaint/files.h"
 #include "util/warning_internal.h"
 
 #include <errno.h>
@@ -32,18 +32,14 @@ static cp_status raw_source(const char *dir, const char *file, char **source, si
     if (dir && *dir) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, file);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return cp_set_error(CP_ERR_IO,
-                                "cannot open kernel %s (kernel folder %s): %s",
-                                path, dir, strerror(errno));
-        bool no_memory;
-        char *buf = cp_read_stream(f, size, &no_memory);
-        fclose(f);
-        if (no_memory) return cp_set_error(CP_ERR_OUT_OF_HOST_MEMORY, "reading %s", path);
-        if (!buf) return cp_set_error(CP_ERR_IO, "cannot read kernel %s", path);
-        *source = buf;
-        return CP_OK;
+        /* A kernel file is a few kB; 16 MiB is a generous cap. */
+        cp_status st = cp_read_file(path, 16u << 20, source, size);
+        if (st == CP_ERR_IO) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", cp_last_error());
+            return cp_set_error(CP_ERR_IO, "kernel folder %s: %s", dir, why);
+        }
+        return st;
     }
     for (const cp_embedded_kernel *k = cp_embedded_kernels; k->name; k++) {
         if (strcmp(k->name, file) == 0) {
