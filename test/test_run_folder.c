@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clinpaint/synth.h"
+#include "clinpaint/checkpoint.h"
 #include "util/cli_spawn.h"
 #include "util/test_util.h"
 
@@ -217,6 +218,39 @@ START_TEST(max_steps_stop_writes_final_grid_and_metrics)
 }
 END_TEST
 
+/* A resume without --epochs goes on to the epochs the run was started
+ * with (the command printed on Ctrl-C has no --epochs); with it, to those. */
+static char *ckpt_epochs(const char *run)
+{
+    char *ck = file_in(run, "ckpt/last.safetensors");
+    cp_checkpoint *c;
+    TU_OK(cp_checkpoint_open(ck, &c));
+    const char *v = cp_checkpoint_meta(c, "epochs");
+    char *out = strdup(v ? v : "(none)");
+    cp_checkpoint_close(c);
+    free(ck);
+    return out;
+}
+
+START_TEST(resume_keeps_the_runs_epochs)
+{
+    char *run = at("run_epochs");
+    tu_cli_result r = train(run, EXTRA("--epochs", "40", "--max-steps", "2"));
+    expect(&r, 0, NULL);
+    r = resume(run, EXTRA("--max-steps", "3"));
+    expect(&r, 0, NULL);
+    char *e = ckpt_epochs(run);
+    ck_assert_str_eq(e, "40");
+    free(e);
+    r = resume(run, EXTRA("--epochs", "7", "--max-steps", "4"));
+    expect(&r, 0, NULL);
+    e = ckpt_epochs(run);
+    ck_assert_str_eq(e, "7");
+    free(e);
+    free(run);
+}
+END_TEST
+
 START_TEST(resume_after_torn_log_is_one_history)
 {
     char *run = at("run_torn");
@@ -346,6 +380,7 @@ int main(void)
     tcase_add_test(tc, existing_run_refused_overwrite_and_resume_work);
     tcase_add_test(tc, max_steps_stop_writes_final_grid_and_metrics);
     tcase_add_test(tc, resume_after_torn_log_is_one_history);
+    tcase_add_test(tc, resume_keeps_the_runs_epochs);
     tcase_add_test(tc, second_trainer_refused_while_first_runs);
     tcase_add_test(tc, full_disk_stops_with_the_file_named);
     tcase_add_test(tc, second_ctrl_c_exits_at_once);

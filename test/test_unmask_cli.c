@@ -113,6 +113,15 @@ START_TEST(train_detect_run_folder)
     char buf[32];
     ck_assert(cp_detector_meta(last, "epoch", buf, sizeof buf));
     ck_assert_str_eq(buf, "2");
+    /* Without --epochs a resume keeps the run's 2 (not the default 10):
+     * finished already, so nothing more is trained. */
+    r = RUN("train", "--task", "detect", "--resume", last, "--data", mk);
+    ck_assert_msg(r.exit_code == 0, "stderr: %s", r.err);
+    tu_cli_free(&r);
+    ck_assert(cp_detector_meta(last, "epochs", buf, sizeof buf));
+    ck_assert_str_eq(buf, "2");
+    ck_assert(cp_detector_meta(last, "epoch", buf, sizeof buf));
+    ck_assert_str_eq(buf, "2");
     free(metrics);
     free(last);
     free(mk);

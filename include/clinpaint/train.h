@@ -39,7 +39,7 @@ typedef struct cp_train_config {
     bool overwrite;        /* out_dir may hold another run: its run files are deleted first
                               (without this or resume, such a folder is refused) */
     cp_model_config model;
-    int batch, epochs;
+    int batch, epochs; /* with resume, epochs 0 keeps the checkpoint's */
     uint64_t seed;
     cp_train_options opts;
     double max_minutes;     /* stop (saving) after this long; 0: no limit */

@@ -43,7 +43,7 @@ typedef struct cp_detect_train_config {
     const char *resume;   /* checkpoint to continue from, or NULL */
     bool overwrite;       /* as cp_train_config's */
     cp_detector_config model;
-    int batch, epochs;
+    int batch, epochs; /* with resume, epochs 0 keeps the checkpoint's */
     uint64_t seed;
     cp_detector_train_options opts;
     /* Share of training samples shown as the unmasked original with an

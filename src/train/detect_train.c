@@ -139,6 +139,9 @@ static cp_status resume(drun *r)
     e->seed = seed;
     e->batch = (int)batch;
     e->model = r->det->cfg;
+    uint64_t epochs;
+    if (e->epochs == 0) /* the run's own length, or the default */
+        e->epochs = meta_u64(p, "epochs", &epochs) && epochs >= 1 && epochs <= 1000000 ? (int)epochs : 10;
     r->best_iou = meta_f(p, "best_iou", &best) ? best : -1.0;
     return CP_OK;
 }

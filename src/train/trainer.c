@@ -164,6 +164,9 @@ static cp_status resume(run *r, char *mask_buf, size_t mask_size)
         e->opts.adam_d.eps = e->opts.adam_g.eps;
         e->seed = seed;
         e->batch = (int)batch;
+        uint64_t epochs;
+        if (e->epochs == 0) /* the run's own length, or MODEL.md's default */
+            e->epochs = meta_u64(ck, "epochs", &epochs) && epochs >= 1 && epochs <= 1000000 ? (int)epochs : 20;
         e->model = r->model->cfg;
         snprintf(mask_buf, mask_size, "%s", cp_checkpoint_meta(ck, "mask"));
         e->mask_spec = mask_buf;

@@ -132,7 +132,7 @@ int cmd_train_detect(int argc, char **argv)
     const char *cmd = "train";
     cp_detect_train_config cfg = cp_detect_train_config_defaults();
     const char *device = NULL;
-    bool model_opts = false, math_opts = false;
+    bool model_opts = false, math_opts = false, epochs_given = false;
     int size = 0;
     cp_detector_config widths = {{0}, 0, 0, {0}};
     const char *preset = NULL;
@@ -174,6 +174,7 @@ int cmd_train_detect(int argc, char **argv)
         } else if (strcmp(a, "--epochs") == 0) {
             if (!cli_parse_int(v, 1, 1000000, &n)) return cli_usage_error(cmd, "--epochs '%s': a positive number", v);
             cfg.epochs = (int)n;
+            epochs_given = true;
         } else if (strcmp(a, "--lr") == 0) {
             if (!cli_parse_float(v, 1e-12, 10, &x)) return cli_usage_error(cmd, "--lr '%s': a positive number", v);
             cfg.opts.adam.lr = (float)x;
@@ -220,6 +221,8 @@ int cmd_train_detect(int argc, char **argv)
         return cli_usage_error(cmd, "--resume continues a run and --overwrite deletes one: give one of them");
     char out_buf[1100];
     if (cfg.resume) {
+        /* The run goes on to the epochs it was started with, unless told. */
+        if (!epochs_given) cfg.epochs = 0;
         if (model_opts || math_opts)
             return cli_usage_error(cmd, "with --resume the model, batch, seed, augmentation and optimizer settings "
                                         "come from the checkpoint; only --data, --out, --epochs, "

@@ -25,6 +25,7 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
     const char *cmd = argv[0];
     memset(state, 0, sizeof *state);
     bool model_opts = false, preset_given = false, size_given = false, math_opts = false;
+    bool epochs_given = false;
     const char *preset = NULL;
     int size = 0, widths[6] = {0}, latent = 0;
     bool have_widths = false, bn = false;
@@ -95,6 +96,7 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
         } else if (strcmp(a, "--epochs") == 0) {
             if (!cli_parse_int(v, 1, 1000000, &n)) return cli_usage_error(cmd, "--epochs '%s': a positive number", v);
             cfg->epochs = (int)n;
+            epochs_given = true;
         } else if (strcmp(a, "--lr") == 0) {
             if (!cli_parse_float(v, 1e-12, 10, &x)) return cli_usage_error(cmd, "--lr '%s': a positive number", v);
             cfg->opts.adam_g.lr = cfg->opts.adam_d.lr = (float)x;
@@ -134,6 +136,8 @@ int train_cli_parse(int argc, char **argv, cp_train_config *cfg, const char **de
     if (cfg->resume && cfg->overwrite)
         return cli_usage_error(cmd, "--resume continues a run and --overwrite deletes one: give one of them");
     if (cfg->resume) {
+        /* The run goes on to the epochs it was started with, unless told. */
+        if (!epochs_given) cfg->epochs = 0;
         if (model_opts || math_opts)
             return cli_usage_error(cmd, "with --resume the model, batch, mask, seed and loss/optimizer "
                                         "settings come from the checkpoint; only --data, --out, --epochs, "
