@@ -1,10 +1,10 @@
-/* Reading a whole stream into one buffer (kernel files, run-folder CSVs),
- * and a whole file with a size cap (clinpaint/files.h). */
-#include "util/read_stream.h"
-
+/* Reading a whole regular file with a size cap (clinpaint/files.h): the
+ * tuning and conv-route files, kernel folders, run-folder logs, bench
+ * files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,7 +13,10 @@
 #include "clinpaint/files.h"
 #include "clinpaint/status.h"
 
-char *cp_read_stream(FILE *f, size_t *size, bool *no_memory)
+/* The rest of f as a malloc'd, NUL-terminated buffer holding *size bytes
+ * before the NUL. NULL on a read error or when memory runs out; *no_memory
+ * says which. Does not close f. */
+static char *read_rest(FILE *f, size_t *size, bool *no_memory)
 {
     *size = 0;
     *no_memory = false;
@@ -59,6 +62,10 @@ cp_status cp_read_file(const char *path, size_t max_bytes, char **data, size_t *
         close(fd);
         return cp_set_error(CP_ERR_IO, "%s is not a regular file", path);
     }
+    if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return cp_set_error(CP_ERR_IO, "%s is larger than %zu bytes", path, max_bytes);
+    }
     int fl = fcntl(fd, F_GETFL);
     FILE *f = fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
@@ -66,12 +73,8 @@ cp_status cp_read_file(const char *path, size_t max_bytes, char **data, size_t *
         close(fd);
         return cp_set_error(CP_ERR_IO, "cannot read %s: %s", path, strerror(e));
     }
-    if (max_bytes && (uint64_t)st.st_size > max_bytes) {
-        fclose(f);
-        return cp_set_error(CP_ERR_IO, "%s is larger than %zu bytes", path, max_bytes);
-    }
     bool no_memory;
-    char *buf = cp_read_stream(f, size, &no_memory);
+    char *buf = read_rest(f, size, &no_memory);
     int read_errno = errno;
     fclose(f);
     if (!buf)
