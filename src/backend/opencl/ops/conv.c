@@ -161,8 +161,7 @@ cp_status cp_col2im(cp_context *ctx, const cp_col_geom *g, cl_mem col, size_t co
     CP_TRY(kernel_geom(ctx, g->p, "col2im", &k));
     cl_uint P = g->n * g->ho * g->wo;
     cl_uint total = g->n * g->c * g->h * g->w;
-    cl_uint flags =
-        (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (gate ? 8u : 0u);
+    cl_uint flags = cp_epilogue_flags(accumulate, bias, elu, gate);
     cl_uint2 dw = fastdiv(g->w), dh = fastdiv(g->h), dc = fastdiv(g->c);
     /* Without a bias the kernel never reads it: pass any valid buffer. */
     CP_ARGS(k, CP_ARG(cl_mem, col), CP_ARG(cl_ulong, col_off), CP_ARG(cl_mem, img),
@@ -196,8 +195,7 @@ cp_status cp_cnhw_to_nchw(cp_context *ctx, uint32_t n, uint32_t c, uint32_t hw, 
     CP_TRY(kernel_plain(ctx, "cnhw_to_nchw", &k));
     cl_uint total = n * c * hw;
     cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
-    cl_uint flags =
-        (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (gate ? 8u : 0u);
+    cl_uint flags = cp_epilogue_flags(accumulate, bias, elu, gate);
     CP_ARGS(k, CP_ARG(cl_mem, t), CP_ARG(cl_ulong, t_off), CP_ARG(cl_mem, y),
             CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, bias ? bias->buf : t),
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_uint, n), CP_ARG(cl_uint, c),
@@ -233,7 +231,7 @@ cp_status cp_conv_bias_inplace(cp_context *ctx, uint32_t n, uint32_t c, uint32_t
     CP_TRY(kernel_plain(ctx, "bias_inplace", &k));
     cl_uint total = n * c * hw;
     cl_uint2 dhw = fastdiv(hw), dc = fastdiv(c);
-    cl_uint flags = (b ? 2u : 0u) | (elu ? 4u : 0u);
+    cl_uint flags = cp_epilogue_flags(false, b, elu, false);
     CP_ARGS(k, CP_ARG(cl_mem, y), CP_ARG(cl_ulong, y_off), CP_ARG(cl_mem, b ? b->buf : y),
             CP_ARG(cl_ulong, b ? b->offset : 0), CP_ARG(cl_uint, c), CP_ARG(cl_uint, hw),
             CP_ARG(cl_uint, total), ARG_U2(dhw), ARG_U2(dc), CP_ARG(cl_uint, flags));

@@ -10,6 +10,7 @@
  * Workspace (floats): max(flipped weights, partial sums), backward only.
  */
 #include "backend/opencl/ops/conv_direct.h"
+#include "backend/opencl/ops/conv_fused.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -121,8 +122,7 @@ static cp_status run_direct(cp_context *ctx, const cp_conv_params *p, int pt, in
 {
     cl_kernel k;
     CP_TRY(conv_kernel(ctx, p, pt, pl, c, "conv_direct", &k));
-    cl_uint flags =
-        (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (gate ? 8u : 0u);
+    cl_uint flags = cp_epilogue_flags(accumulate, bias, elu, gate);
     CP_ARGS(k, CP_ARG(cl_mem, in), CP_ARG(cl_ulong, in_off), CP_ARG(cl_mem, wgt),
             CP_ARG(cl_ulong, wgt_off), CP_ARG(cl_mem, bias ? bias->buf : wgt),
             CP_ARG(cl_ulong, bias ? bias->offset : 0), CP_ARG(cl_mem, out),
@@ -281,7 +281,7 @@ cp_status cp_up2_direct_forward(cp_context *ctx, const cp_conv_direct_cfg *c,
     cl_uint h = (cl_uint)x->shape[2], wd = (cl_uint)x->shape[3], c_out = (cl_uint)w->shape[1];
     cl_kernel k;
     CP_TRY(up2_kernel(ctx, c, "up2_direct", &k));
-    cl_uint flags = (b ? 2u : 0u) | (elu ? 4u : 0u);
+    cl_uint flags = cp_epilogue_flags(false, b, elu, false);
     CP_ARGS(k, CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset), CP_ARG(cl_mem, w->buf),
             CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, b ? b->buf : w->buf),
             CP_ARG(cl_ulong, b ? b->offset : 0), CP_ARG(cl_mem, y->buf),
@@ -310,7 +310,7 @@ static cp_status up2_backward_kernels(cp_context *ctx, const cp_conv_direct_cfg 
                 CP_ARG(cl_mem, w->buf), CP_ARG(cl_ulong, w->offset), CP_ARG(cl_mem, dx->buf),
                 CP_ARG(cl_ulong, dx->offset), CP_ARG(cl_uint, c_in), CP_ARG(cl_uint, h),
                 CP_ARG(cl_uint, wd), CP_ARG(cl_uint, c_out),
-                CP_ARG(cl_uint, (accumulate ? 1u : 0u) | (elu_grad ? 8u : 0u)),
+                CP_ARG(cl_uint, cp_epilogue_flags(accumulate, false, false, elu_grad)),
                 CP_ARG(cl_mem, x->buf), CP_ARG(cl_ulong, x->offset));
         size_t global[3] = {(c_in + (size_t)UP2_DX_TM - 1) / UP2_DX_TM, wd / (size_t)c->vw,
                             (size_t)n * h};

@@ -23,6 +23,14 @@ cp_status cp_conv_transpose2d_forward_act(cp_context *ctx, const cp_conv_params 
                                           const cp_tensor *b, cp_fused_act act, cp_tensor *y,
                                           const cp_tensor *workspace);
 
+/* The flags word of the convolution kernels' epilogues: FLAG_ACCUMULATE (1)
+ * and FLAG_BIAS (2) of cl/conv.cl and cl/vec_direct.cl, FLAG_ELU (4) and
+ * FLAG_ELU_GRAD (8) of cl/act.cl; one place on the host for those bits. */
+static inline cl_uint cp_epilogue_flags(bool accumulate, bool bias, bool elu, bool elu_grad)
+{
+    return (accumulate ? 1u : 0u) | (bias ? 2u : 0u) | (elu ? 4u : 0u) | (elu_grad ? 8u : 0u);
+}
+
 /* The backward of a layer whose input x is an ELU output y: as
  * cp_conv2d_backward, but dx = ELU'(x) · ∂/∂x (ELU'(x) = x > 0 ? 1 : x + 1),
  * the ELU's backward done in dx's epilogue (x_act CP_FUSED_ELU), so dx is

@@ -13,6 +13,7 @@
  * (CL_KERNEL_WORK_GROUP_SIZE after the build, the work-item sizes and the
  * local memory), down to one work-item per group. */
 #include "backend/opencl/ops/conv_igemm.h"
+#include "backend/opencl/ops/conv_fused.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -98,8 +99,7 @@ static cp_status run(cp_context *ctx, const cp_igemm_geom *g, const launch *l)
     cl_kernel k;
     tile t = {1, 1, 1, 1};
     CP_TRY(get_kernel(ctx, l->mode, g->p, l->mdim, &k, &t));
-    cl_uint flags = (l->accumulate ? 1u : 0u) | (l->has_bias ? 2u : 0u) | (l->elu ? 4u : 0u) |
-                    (l->gate ? 8u : 0u);
+    cl_uint flags = cp_epilogue_flags(l->accumulate, l->has_bias, l->elu, l->gate);
     CP_ARGS(k, CP_ARG(cl_mem, l->src), CP_ARG(cl_ulong, l->src_off), CP_ARG(cl_mem, l->wgt),
             CP_ARG(cl_ulong, l->wgt_off), CP_ARG(cl_mem, l->bias),
             CP_ARG(cl_ulong, l->bias_off), CP_ARG(cl_mem, l->out),
