@@ -46,6 +46,9 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
     const cp_tensor *wsp = n->workspace_floats ? &ws : NULL;
     const cp_tensor *bias = n->nsrc > 2 ? &s[2] : NULL;
     const cp_op_params *p = &n->params;
+    /* what fuse.c fused into this node: ELU of its output, ELU' into its dx */
+    const cp_fused_act act = n->fused_elu ? CP_FUSED_ELU : CP_FUSED_NONE;
+    const cp_fused_act x_act = n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE;
     switch (n->op) {
     case CP_OP_INPUT:
     case CP_OP_PARAM:
@@ -56,12 +59,9 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
     case CP_OP_ELU_DX_FUSED: /* likewise */
         return CP_OK;
     case CP_OP_CONV2D:
-        return cp_conv2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias,
-                                     n->fused_elu ? CP_FUSED_ELU : CP_FUSED_NONE, &y, wsp);
+        return cp_conv2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias, act, &y, wsp);
     case CP_OP_CONV_T2D:
-        return cp_conv_transpose2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias,
-                                               n->fused_elu ? CP_FUSED_ELU : CP_FUSED_NONE, &y,
-                                               wsp);
+        return cp_conv_transpose2d_forward_act(ctx, &p->conv, &s[0], &s[1], bias, act, &y, wsp);
     case CP_OP_DENSE:
         return cp_dense_forward(ctx, &s[0], &s[1], bias, &y, wsp);
     case CP_OP_MAXPOOL2:
@@ -100,14 +100,12 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
         return cp_reduce_sum(ctx, &s[0], 1.0f / (float)cp_node_numel(n->src[0]), &y);
     case CP_OP_CONV2D_DX:
         return cp_conv2d_backward_act(ctx, &p->conv, &s[0], &s[1], &s[2], &y, NULL, NULL, false,
-                                      n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE, wsp);
+                                      x_act, wsp);
     case CP_OP_CONV2D_DW:
         return cp_conv2d_backward(ctx, &p->conv, &s[0], &s[1], &s[2], NULL, &y, NULL, false, wsp);
     case CP_OP_CONV_T2D_DX:
         return cp_conv_transpose2d_backward_act(ctx, &p->conv, &s[0], &s[1], &s[2], &y, NULL,
-                                                NULL, false,
-                                                n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE,
-                                                wsp);
+                                                NULL, false, x_act, wsp);
     case CP_OP_CONV_T2D_DW:
         return cp_conv_transpose2d_backward(ctx, &p->conv, &s[0], &s[1], &s[2], NULL, &y, NULL,
                                             false, wsp);
@@ -125,8 +123,7 @@ static cp_status run_node(cp_context *ctx, cp_graph *g, cp_node *n)
         return cp_bias_backward(ctx, &d, &y, false);
     }
     case CP_OP_MAXPOOL2_DX:
-        return cp_maxpool2_backward_act(ctx, &s[0], &s[1], &y, false,
-                                        n->fused_elu_grad ? CP_FUSED_ELU : CP_FUSED_NONE);
+        return cp_maxpool2_backward_act(ctx, &s[0], &s[1], &y, false, x_act);
     case CP_OP_ELU_DX:
         return cp_elu_backward(ctx, &s[0], &s[1], &y, false);
     case CP_OP_TANH_DX:
